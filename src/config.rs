@@ -1,0 +1,298 @@
+//! Typed configuration, read from the environment; every setting has a mirroring flag.
+//!
+//! The database can be named by `DATABASE_URL` or by the tutorial's `DB_HOST`, `DB_PORT`,
+//! `DB_NAME`, `DB_USER`, `DB_PASS` (and `DB_SSLMODE`). Passwords are never printed: the
+//! `Debug` output and `--help` hide them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::TimeParser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tsapi",
+    version,
+    about = "A data API for market bars in TimescaleDB"
+)]
+pub struct Cli {
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, global = true, env = "TSAPI_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (default address 127.0.0.1:8080).
+    Serve(ServeArgs),
+    /// Create or upgrade the schema: extension, table, hypertable, unique index. Idempotent.
+    Migrate(DatabaseArgs),
+    /// Insert deterministic, realistic 1-minute sample bars (existing rows are kept).
+    DemoData(DemoDataArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the database is. Either `DATABASE_URL` or the tutorial's `DB_*` variables.
+#[derive(Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL, e.g. postgres://user:pass@host:5432/db?sslmode=disable.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Database host (used when DATABASE_URL is not set).
+    #[arg(long, env = "DB_HOST")]
+    pub db_host: Option<String>,
+    /// Database port.
+    #[arg(long, env = "DB_PORT", default_value_t = 5432)]
+    pub db_port: u16,
+    /// Database name.
+    #[arg(long, env = "DB_NAME")]
+    pub db_name: Option<String>,
+    /// Database user.
+    #[arg(long, env = "DB_USER")]
+    pub db_user: Option<String>,
+    /// Database password.
+    #[arg(long, env = "DB_PASS", hide_env_values = true)]
+    pub db_pass: Option<String>,
+    /// TLS mode: disable, prefer or require.
+    #[arg(long, env = "DB_SSLMODE")]
+    pub db_sslmode: Option<String>,
+}
+
+impl fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<hidden>"),
+            )
+            .field("db_host", &self.db_host)
+            .field("db_port", &self.db_port)
+            .field("db_name", &self.db_name)
+            .field("db_user", &self.db_user)
+            .field("db_pass", &self.db_pass.as_ref().map(|_| "<hidden>"))
+            .field("db_sslmode", &self.db_sslmode)
+            .finish()
+    }
+}
+
+/// A configuration mistake, worded for the person starting the program.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl DatabaseArgs {
+    /// The driver's connection settings, or an error naming what is missing.
+    pub fn pg_config(&self) -> Result<tokio_postgres::Config, ConfigError> {
+        let mut config = match &self.database_url {
+            Some(url) => url.parse::<tokio_postgres::Config>().map_err(|e| {
+                ConfigError(format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
+            })?,
+            None => self.config_from_parts()?,
+        };
+        if let Some(mode) = &self.db_sslmode {
+            config.ssl_mode(parse_ssl_mode(mode)?);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("tsapi");
+        }
+        config.connect_timeout(Duration::from_secs(5));
+        Ok(config)
+    }
+
+    fn config_from_parts(&self) -> Result<tokio_postgres::Config, ConfigError> {
+        let missing: Vec<&str> = [
+            ("DB_HOST", &self.db_host),
+            ("DB_NAME", &self.db_name),
+            ("DB_USER", &self.db_user),
+        ]
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(str::is_empty))
+        .map(|(name, _)| *name)
+        .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError(format!(
+                "no database configured: set DATABASE_URL, or DB_HOST, DB_NAME, DB_USER \
+                 (and DB_PASS, DB_PORT); missing: {}",
+                missing.join(", ")
+            )));
+        }
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(self.db_host.as_deref().unwrap_or_default())
+            .port(self.db_port)
+            .dbname(self.db_name.as_deref().unwrap_or_default())
+            .user(self.db_user.as_deref().unwrap_or_default());
+        if let Some(pass) = &self.db_pass {
+            config.password(pass.as_bytes());
+        }
+        Ok(config)
+    }
+}
+
+fn parse_ssl_mode(mode: &str) -> Result<tokio_postgres::config::SslMode, ConfigError> {
+    use tokio_postgres::config::SslMode;
+    match mode {
+        "disable" => Ok(SslMode::Disable),
+        "prefer" | "allow" => Ok(SslMode::Prefer),
+        "require" | "verify-ca" | "verify-full" => Ok(SslMode::Require),
+        other => Err(ConfigError(format!(
+            "DB_SSLMODE={other:?} is not one of disable, prefer, require"
+        ))),
+    }
+}
+
+/// Settings of `tsapi serve` (and of the Lambda function).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Address to listen on.
+    #[arg(long, env = "TSAPI_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+/// Database pool settings.
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Most database connections kept open.
+    #[arg(long, env = "TSAPI_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+    /// Longest wait for a free connection before answering 503.
+    #[arg(long, env = "TSAPI_POOL_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub pool_timeout: Duration,
+    /// Longest time one SQL statement may run (PostgreSQL's statement_timeout).
+    #[arg(long, env = "TSAPI_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub statement_timeout: Duration,
+}
+
+/// Limits and input rules of the HTTP API.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Largest request body, in bytes.
+    #[arg(long, env = "TSAPI_BODY_LIMIT", default_value_t = 16 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Most records in one write request.
+    #[arg(long, env = "TSAPI_MAX_ROWS", default_value_t = 100_000)]
+    pub max_rows: usize,
+    /// Most rows in one response.
+    #[arg(long, env = "TSAPI_MAX_PAGE_ROWS", default_value_t = 10_000)]
+    pub max_page_rows: usize,
+    /// IANA time zone in which naive times (without an offset) are read.
+    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC")]
+    pub timezone: Tz,
+}
+
+impl ApiArgs {
+    pub fn time_parser(&self) -> TimeParser {
+        TimeParser::new(self.timezone)
+    }
+}
+
+/// Settings of `tsapi demo-data`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoDataArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Symbols to generate.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "AAPL,MSFT,FB,AMZN,GOOG,TSLA"
+    )]
+    pub symbols: Vec<String>,
+    /// First trading day (New York calendar).
+    #[arg(long, default_value = "2021-10-18")]
+    pub from: chrono::NaiveDate,
+    /// Number of weekdays to generate.
+    #[arg(long, default_value_t = 20)]
+    pub days: u32,
+    /// Seed of the random walk: the same seed gives the same bars.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(args: &[&str]) -> DatabaseArgs {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            db: DatabaseArgs,
+        }
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(args);
+        Wrap::try_parse_from(argv).unwrap().db
+    }
+
+    /// Built by hand: clap would also read the test process's own environment.
+    fn tutorial_vars(host: Option<&str>, name: Option<&str>, user: Option<&str>) -> DatabaseArgs {
+        DatabaseArgs {
+            database_url: None,
+            db_host: host.map(Into::into),
+            db_port: 6543,
+            db_name: name.map(Into::into),
+            db_user: user.map(Into::into),
+            db_pass: Some("s3cret".into()),
+            db_sslmode: None,
+        }
+    }
+
+    #[test]
+    fn names_every_missing_tutorial_variable() {
+        let err = tutorial_vars(None, Some(""), Some("u"))
+            .pg_config()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        assert!(err.contains("missing: DB_HOST, DB_NAME"), "{err}");
+    }
+
+    #[test]
+    fn builds_from_tutorial_variables() {
+        let cfg = tutorial_vars(Some("db.example"), Some("markets"), Some("api"))
+            .pg_config()
+            .unwrap();
+        assert_eq!(cfg.get_ports(), &[6543]);
+        assert_eq!(cfg.get_dbname(), Some("markets"));
+        assert_eq!(cfg.get_user(), Some("api"));
+        assert_eq!(cfg.get_password(), Some(&b"s3cret"[..]));
+    }
+
+    #[test]
+    fn never_shows_passwords() {
+        let args = db(&[
+            "--database-url=postgres://u:hunter2@h/d",
+            "--db-pass=hunter3",
+        ]);
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("hunter"), "{shown}");
+        let err = db(&["--database-url=postgres://u:hunter2@h:notaport/d"])
+            .pg_config()
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn refuses_unknown_ssl_modes() {
+        let err = db(&["--database-url=postgres://h/d", "--db-sslmode=maybe"]).pg_config();
+        assert!(err.unwrap_err().to_string().contains("DB_SSLMODE"));
+    }
+}

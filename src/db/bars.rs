@@ -1,0 +1,153 @@
+//! Reading bars.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Client;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{DbError, TABLE};
+use crate::domain::{Bar, DailyBar, Symbol, TimeRange};
+
+/// The select list of a bar; casts make `integer` volumes and `real` prices read alike.
+const BAR_COLUMNS: &str = "time, symbol, price_open::float8, price_high::float8, \
+                           price_low::float8, price_close::float8, trading_volume::int8";
+
+fn bar_from_row(row: &Row) -> Bar {
+    Bar {
+        time: row.get(0),
+        symbol: Symbol::from_stored(row.get(1)),
+        price_open: row.get(2),
+        price_high: row.get(3),
+        price_low: row.get(4),
+        price_close: row.get(5),
+        trading_volume: row.get(6),
+    }
+}
+
+/// The start of the newest chunks of the hypertable, cached for a few seconds.
+///
+/// Asking for a symbol's latest bar with `time >= <this bound>` lets TimescaleDB plan and
+/// open only the newest chunks instead of every chunk of the table. The answer is correct
+/// whatever the bound: a bar found above it is the latest, and when none is found the
+/// search continues below it. A stale bound only makes the first step search more.
+#[derive(Debug, Default)]
+pub struct RecentWindow {
+    cached: Mutex<Option<(Instant, Option<DateTime<Utc>>)>>,
+}
+
+impl RecentWindow {
+    const TTL: Duration = Duration::from_secs(10);
+    /// How many of the newest chunks the first step searches.
+    const CHUNKS: i64 = 2;
+
+    async fn lower_bound(&self, client: &Client) -> Result<Option<DateTime<Utc>>, DbError> {
+        if let Some((at, bound)) = *self.cached.lock().expect("window lock")
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(bound);
+        }
+        let sql = "SELECT min(range_start) FROM ( \
+                     SELECT c.range_start FROM timescaledb_information.chunks c \
+                     WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass \
+                           = to_regclass($1) \
+                     ORDER BY c.range_start DESC LIMIT $2) newest";
+        let statement = client.prepare_cached(sql).await?;
+        let bound: Option<DateTime<Utc>> = client
+            .query_one(&statement, &[&TABLE, &Self::CHUNKS])
+            .await?
+            .get(0);
+        *self.cached.lock().expect("window lock") = Some((Instant::now(), bound));
+        Ok(bound)
+    }
+}
+
+/// The latest bar of `symbol`, searching the newest chunks first.
+pub async fn latest_bar(
+    client: &Client,
+    window: &RecentWindow,
+    symbol: &Symbol,
+) -> Result<Option<Bar>, DbError> {
+    let base = format!("SELECT {BAR_COLUMNS} FROM {TABLE} WHERE symbol = $1");
+    let order = "ORDER BY time DESC LIMIT 1";
+    let Some(bound) = window.lower_bound(client).await? else {
+        let statement = client.prepare_cached(&format!("{base} {order}")).await?;
+        let row = client.query_opt(&statement, &[&symbol.as_str()]).await?;
+        return Ok(row.as_ref().map(bar_from_row));
+    };
+    for side in [">=", "<"] {
+        let statement = client
+            .prepare_cached(&format!("{base} AND time {side} $2 {order}"))
+            .await?;
+        if let Some(row) = client
+            .query_opt(&statement, &[&symbol.as_str(), &bound])
+            .await?
+        {
+            return Ok(Some(bar_from_row(&row)));
+        }
+    }
+    Ok(None)
+}
+
+/// The latest bar of every symbol, ordered by symbol, at most `limit` of them.
+///
+/// Distinct symbols are found by walking the (symbol, time) index one symbol at a time
+/// (a loose index scan) instead of reading every row.
+pub async fn latest_bars(client: &Client, limit: i64) -> Result<Vec<Bar>, DbError> {
+    let sql = format!(
+        "WITH RECURSIVE symbols AS ( \
+           (SELECT symbol FROM {TABLE} WHERE symbol IS NOT NULL ORDER BY symbol LIMIT 1) \
+           UNION ALL \
+           SELECT (SELECT t.symbol FROM {TABLE} t WHERE t.symbol > s.symbol \
+                   ORDER BY t.symbol LIMIT 1) \
+           FROM symbols s WHERE s.symbol IS NOT NULL) \
+         SELECT b.* FROM symbols s CROSS JOIN LATERAL ( \
+           SELECT {BAR_COLUMNS} FROM {TABLE} t WHERE t.symbol = s.symbol \
+           ORDER BY t.time DESC LIMIT 1) b \
+         WHERE s.symbol IS NOT NULL ORDER BY b.symbol LIMIT $1"
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    let rows = client.query(&statement, &[&limit]).await?;
+    Ok(rows.iter().map(bar_from_row).collect())
+}
+
+/// One row per UTC day of `symbol` within `range`: average close, highest high, lowest low.
+pub async fn daily_bars(
+    client: &Client,
+    symbol: &Symbol,
+    range: &TimeRange,
+    limit: i64,
+) -> Result<Vec<DailyBar>, DbError> {
+    let symbol = symbol.as_str();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&symbol];
+    let mut filter = String::from("symbol = $1");
+    if let Some(start) = &range.start {
+        params.push(start);
+        filter.push_str(&format!(" AND time >= ${}", params.len()));
+    }
+    if let Some(end) = &range.end {
+        params.push(end);
+        filter.push_str(&format!(" AND time < ${}", params.len()));
+    }
+    params.push(&limit);
+    let sql = format!(
+        "SELECT time_bucket('1 day', time) AS bucket_day, symbol, avg(price_close)::float8, \
+                max(price_high)::float8, min(price_low)::float8 \
+         FROM {TABLE} WHERE {filter} GROUP BY 1, 2 ORDER BY 1 LIMIT ${}",
+        params.len()
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    let rows = client.query(&statement, &params).await?;
+    Ok(rows
+        .iter()
+        .map(|row| DailyBar {
+            bucket_day: row.get(0),
+            symbol: row.get(1),
+            avg_price: row.get(2),
+            max_price: row.get(3),
+            min_price: row.get(4),
+        })
+        .collect())
+}

@@ -1,0 +1,163 @@
+//! One error type for every request, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Handlers return `Result<_, ApiError>`; this file is the only place that decides which
+//! HTTP status a failure becomes. Database failures are classified here too, so that a
+//! client sees "unavailable" or "conflict" but never a server message or a secret.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::FieldError;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Upper bound on per-record errors echoed back, so a huge bad body gets a small answer.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// Everything that can go wrong while answering a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter or the body as a whole is unusable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body parsed, but some records are invalid; each error names its record and field.
+    #[error("{detail}")]
+    InvalidRecords {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// The request would store a row that already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// No such route.
+    #[error("no resource at {0}")]
+    NotFound(String),
+    /// The route exists but not for this method.
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    /// The body is larger than the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body's `Content-Type` is not one this endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The database cannot answer now (down, pool exhausted, statement timeout, schema missing).
+    /// The string is safe to show; the cause is logged, not sent.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure on our side. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The JSON body of a problem response.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    /// HTTP status, problem type slug and short title of this error.
+    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            Self::InvalidRecords { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-records",
+                "Invalid records",
+            ),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            Self::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            Self::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+        }
+    }
+
+    /// Records rejected by validation; keeps at most [`MAX_REPORTED_ERRORS`] of them.
+    pub fn invalid_records(mut errors: Vec<FieldError>) -> Self {
+        let records: std::collections::BTreeSet<usize> = errors.iter().map(|e| e.index).collect();
+        let detail = format!(
+            "{} invalid record{}; nothing was stored",
+            records.len(),
+            if records.len() == 1 { "" } else { "s" }
+        );
+        errors.truncate(MAX_REPORTED_ERRORS);
+        Self::InvalidRecords { detail, errors }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.classify();
+        let detail = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                "the server failed to answer; the failure has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), %detail, "request failed");
+        }
+        let kind = format!("urn:tsapi:problem:{slug}");
+        let errors = match &self {
+            Self::InvalidRecords { errors, .. } => Some(errors.as_slice()),
+            _ => None,
+        };
+        let body = Problem {
+            kind: &kind,
+            title,
+            status: status.as_u16(),
+            detail: &detail,
+            errors,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, json).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<crate::domain::RecordsError> for ApiError {
+    fn from(err: crate::domain::RecordsError) -> Self {
+        match err {
+            crate::domain::RecordsError::Body(detail) => Self::BadRequest(detail),
+            crate::domain::RecordsError::Records(errors) => Self::invalid_records(errors),
+        }
+    }
+}

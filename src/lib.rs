@@ -1,0 +1,26 @@
+//! tsapi: a data API for market bars in TimescaleDB.
+//!
+//! One binary serves the tutorial's paths (`/ticker`, `/ticker/daily`, `/insert`) and
+//! operations endpoints over the `stocks_intraday` hypertable, as a server or a Lambda.
+//!
+//! Module map, from the outside in:
+//! - [`config`]: typed settings from the environment and flags.
+//! - [`server`]: `tsapi serve`, the router on a socket.
+//! - [`router`]: the one route table and its layers, built from one [`state::AppState`].
+//! - [`routes`]: thin handlers, one file per resource.
+//! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing).
+//! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
+//! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
+//! - [`demo`]: the deterministic sample-data generator.
+
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod render;
+pub mod router;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;

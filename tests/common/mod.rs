@@ -1,0 +1,290 @@
+//! Test harness: every test gets its own database on the local TimescaleDB (copied from a
+//! migrated template, so tests run in parallel) and a real tsapi server on a free port.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_postgres::{Client, NoTls};
+use tsapi::config::{ApiArgs, PoolArgs};
+use tsapi::router::router;
+use tsapi::state::AppState;
+
+/// The cluster that `scripts/db.sh` runs; override with `TSAPI_TEST_DATABASE_URL`.
+pub fn admin_url() -> String {
+    std::env::var("TSAPI_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://tsapi:tsapi@127.0.0.1:54329/postgres".into())
+}
+
+pub fn url_for(db: &str) -> String {
+    let admin = admin_url();
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
+    format!("{base}/{db}")
+}
+
+pub async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test database ({e}); run scripts/db.sh"));
+    tokio::spawn(connection);
+    client
+}
+
+/// Names the template after the migration code, so a schema change builds a new one.
+fn template_name() -> String {
+    let source = include_str!("../../src/db/migrate.rs");
+    let hash = source.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("tsapi_template_{:012x}", hash & 0xffff_ffff_ffff)
+}
+
+/// How the test database starts out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// As `tsapi migrate` leaves it.
+    Migrated,
+    /// Only the timescaledb extension; the test makes its own table.
+    Empty,
+}
+
+/// A private database, dropped when the value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl TestDb {
+    pub async fn new(schema: Schema) -> Self {
+        let admin = connect(&admin_url()).await;
+        let name = format!(
+            "tsapi_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap()
+        );
+        match schema {
+            Schema::Migrated => {
+                let template = ensure_template(&admin).await;
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                    .await
+                    .expect("create test database");
+            }
+            Schema::Empty => {
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                connect(&url_for(&name))
+                    .await
+                    .batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                    .await
+                    .expect("create extension");
+            }
+        }
+        let url = url_for(&name);
+        Self { name, url }
+    }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+
+    /// Every row of the table, as `symbol|time|open|high|low|close|volume` text.
+    pub async fn rows(&self) -> Vec<String> {
+        self.client()
+            .await
+            .query(
+                "SELECT concat_ws('|', symbol, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                 price_open, price_high, price_low, price_close, trading_volume) \
+                 FROM stocks_intraday ORDER BY symbol, time",
+                &[],
+            )
+            .await
+            .expect("read rows")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    pub async fn count(&self) -> i64 {
+        self.client()
+            .await
+            .query_one("SELECT count(*) FROM stocks_intraday", &[])
+            .await
+            .expect("count rows")
+            .get(0)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let admin = connect(&admin_url()).await;
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// Builds the migrated template once per schema version, whichever test process comes first.
+async fn ensure_template(admin: &Client) -> String {
+    let template = template_name();
+    admin
+        .batch_execute("SELECT pg_advisory_lock(7473617069)")
+        .await
+        .expect("lock");
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .expect("look up template")
+        .is_some();
+    if !exists {
+        let building = format!("{template}_building");
+        // Left over by a test process that died while building; separate statements
+        // because neither may run inside a transaction block.
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .await
+            .expect("drop stale template");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {building}"))
+            .await
+            .expect("create template");
+        {
+            let mut client = connect(&url_for(&building)).await;
+            tsapi::db::migrate(&mut client).await.expect("migrate template");
+        }
+        // The migration's connection closes asynchronously; retry the rename until it has.
+        let mut renamed = false;
+        for _ in 0..100 {
+            if admin
+                .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+                .await
+                .is_ok()
+            {
+                renamed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(renamed, "could not finish the template database");
+    }
+    admin
+        .batch_execute("SELECT pg_advisory_unlock(7473617069)")
+        .await
+        .expect("unlock");
+    template
+}
+
+/// Default API settings, as `tsapi serve` has them.
+pub fn api_defaults() -> ApiArgs {
+    ApiArgs {
+        body_limit: 16 * 1024 * 1024,
+        max_rows: 100_000,
+        max_page_rows: 10_000,
+        timezone: chrono_tz::UTC,
+    }
+}
+
+pub fn pool_defaults() -> PoolArgs {
+    PoolArgs {
+        pool_size: 4,
+        pool_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(30),
+    }
+}
+
+/// A tsapi server on a free loopback port, over its own database.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Schema::Migrated, api_defaults()).await
+    }
+
+    pub async fn spawn_with(schema: Schema, api: ApiArgs) -> Self {
+        let db = TestDb::new(schema).await;
+        let address = serve(&db.url, api).await;
+        Self {
+            address,
+            http: reqwest::Client::new(),
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    pub async fn post_json(&self, path: &str, body: impl Into<String>) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.into())
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+/// Starts the real router on 127.0.0.1:0 and returns its base URL.
+pub async fn serve(database_url: &str, api: ApiArgs) -> String {
+    let pg: tokio_postgres::Config = database_url.parse().expect("database URL");
+    let pool = tsapi::db::create_pool(pg, &pool_defaults()).expect("pool");
+    let app = router(AppState::new(pool, api));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
+/// Checks the problem+json shape and status, and returns the body.
+pub async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    body
+}
+
+pub const TUTORIAL_PAYLOAD: &str = include_str!("../fixtures/tutorial_payload.json");
