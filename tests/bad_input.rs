@@ -5,7 +5,8 @@ mod common;
 use common::{Schema, TestApp, api_defaults, expect_problem};
 use serde_json::{Value, json};
 
-const GOOD: &str = r#"{"time": "2021-11-12 15:00:00", "symbol": "AAPL", "price_open": 1, "trading_volume": 5}"#;
+const GOOD: &str =
+    r#"{"time": "2021-11-12 15:00:00", "symbol": "AAPL", "price_open": 1, "trading_volume": 5}"#;
 
 async fn assert_refused(app: &TestApp, body: &str, status: u16) -> Value {
     let problem = expect_problem(app.post_json("/insert", body).await, status).await;
@@ -23,7 +24,10 @@ fn fields(problem: &Value) -> Located {
         .iter()
         .map(|e| {
             assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
-            (e["index"].as_u64().unwrap(), e["field"].as_str().map(str::to_owned))
+            (
+                e["index"].as_u64().unwrap(),
+                e["field"].as_str().map(str::to_owned),
+            )
         })
         .collect()
 }
@@ -39,9 +43,18 @@ async fn bodies_that_are_not_the_expected_json_are_400() {
         ("{}", "no \"records\""),
         ("{\"records\": 5}", "must be an object or an array"),
         ("{\"records\": \"AAPL\"}", "must be an object or an array"),
-        (r#"{"records": {"time": "2021-11-12", "symbol": "X", "price_open": NaN}}"#, "not valid JSON"),
-        (r#"{"records": {"time": "2021-11-12", "symbol": "X", "price_open": Infinity}}"#, "not valid JSON"),
-        (r#"{"records": {"time": "2021-11-12", "symbol": "X", "price_open": 1e999}}"#, "not valid JSON"),
+        (
+            r#"{"records": {"time": "2021-11-12", "symbol": "X", "price_open": NaN}}"#,
+            "not valid JSON",
+        ),
+        (
+            r#"{"records": {"time": "2021-11-12", "symbol": "X", "price_open": Infinity}}"#,
+            "not valid JSON",
+        ),
+        (
+            r#"{"records": {"time": "2021-11-12", "symbol": "X", "price_open": 1e999}}"#,
+            "not valid JSON",
+        ),
     ] {
         let problem = assert_refused(&app, body, 400).await;
         let detail = problem["detail"].as_str().unwrap();
@@ -53,17 +66,50 @@ async fn bodies_that_are_not_the_expected_json_are_400() {
 async fn invalid_records_are_422_with_index_and_field() {
     let app = TestApp::spawn().await;
     let cases: Vec<(Value, Located)> = vec![
-        (json!({"records": [{"time": "2021-11-12", "symbol": "X", "colour": "red"}]}), vec![(0, Some("colour".into()))]),
-        (json!({"records": {"symbol": "X"}}), vec![(0, Some("time".into()))]),
-        (json!({"records": {"time": "2021-11-12"}}), vec![(0, Some("symbol".into()))]),
-        (json!({"records": {"time": "2021-11-12", "symbol": ""}}), vec![(0, Some("symbol".into()))]),
-        (json!({"records": {"time": "2021-11-12", "symbol": 7}}), vec![(0, Some("symbol".into()))]),
-        (json!({"records": {"time": 1636729200, "symbol": "X"}}), vec![(0, Some("time".into()))]),
-        (json!({"records": {"time": "12/11/2021", "symbol": "X"}}), vec![(0, Some("time".into()))]),
-        (json!({"records": {"time": "2021-11-12", "symbol": "X", "price_open": "149.8"}}), vec![(0, Some("price_open".into()))]),
-        (json!({"records": {"time": "2021-11-12", "symbol": "X", "trading_volume": 1.5}}), vec![(0, Some("trading_volume".into()))]),
-        (json!({"records": {"time": "2021-11-12", "symbol": "X", "trading_volume": 9.3e18}}), vec![(0, Some("trading_volume".into()))]),
-        (json!({"records": {"time": "2021-11-12", "symbol": "X", "trading_volume": "5"}}), vec![(0, Some("trading_volume".into()))]),
+        (
+            json!({"records": [{"time": "2021-11-12", "symbol": "X", "colour": "red"}]}),
+            vec![(0, Some("colour".into()))],
+        ),
+        (
+            json!({"records": {"symbol": "X"}}),
+            vec![(0, Some("time".into()))],
+        ),
+        (
+            json!({"records": {"time": "2021-11-12"}}),
+            vec![(0, Some("symbol".into()))],
+        ),
+        (
+            json!({"records": {"time": "2021-11-12", "symbol": ""}}),
+            vec![(0, Some("symbol".into()))],
+        ),
+        (
+            json!({"records": {"time": "2021-11-12", "symbol": 7}}),
+            vec![(0, Some("symbol".into()))],
+        ),
+        (
+            json!({"records": {"time": 1636729200, "symbol": "X"}}),
+            vec![(0, Some("time".into()))],
+        ),
+        (
+            json!({"records": {"time": "12/11/2021", "symbol": "X"}}),
+            vec![(0, Some("time".into()))],
+        ),
+        (
+            json!({"records": {"time": "2021-11-12", "symbol": "X", "price_open": "149.8"}}),
+            vec![(0, Some("price_open".into()))],
+        ),
+        (
+            json!({"records": {"time": "2021-11-12", "symbol": "X", "trading_volume": 1.5}}),
+            vec![(0, Some("trading_volume".into()))],
+        ),
+        (
+            json!({"records": {"time": "2021-11-12", "symbol": "X", "trading_volume": 9.3e18}}),
+            vec![(0, Some("trading_volume".into()))],
+        ),
+        (
+            json!({"records": {"time": "2021-11-12", "symbol": "X", "trading_volume": "5"}}),
+            vec![(0, Some("trading_volume".into()))],
+        ),
         (json!({"records": [5]}), vec![(0, None)]),
     ];
     for (body, expected) in cases {
@@ -80,8 +126,16 @@ async fn one_bad_record_at_the_end_of_a_large_body_stores_nothing() {
         .collect();
     records.push(json!({"time": "2021-11-13", "symbol": "AAPL", "trading_volume": 0.5}));
     let problem = assert_refused(&app, &json!({ "records": records }).to_string(), 422).await;
-    assert_eq!(fields(&problem), vec![(5000, Some("trading_volume".into()))]);
-    assert!(problem["detail"].as_str().unwrap().contains("nothing was stored"));
+    assert_eq!(
+        fields(&problem),
+        vec![(5000, Some("trading_volume".into()))]
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was stored")
+    );
 }
 
 #[tokio::test]
@@ -148,7 +202,10 @@ async fn bad_query_parameters_are_400_naming_the_parameter() {
         ("/ticker/daily", "symbol"),
         ("/ticker/daily?symbol=AAPL&start=yesterday", "start"),
         ("/ticker/daily?symbol=AAPL&end=2021-02-30", "end"),
-        ("/ticker/daily?symbol=AAPL&start=2021-11-12&end=2021-11-12", "start"),
+        (
+            "/ticker/daily?symbol=AAPL&start=2021-11-12&end=2021-11-12",
+            "start",
+        ),
     ] {
         let problem = expect_problem(app.get(path).await, 400).await;
         let detail = problem["detail"].as_str().unwrap();

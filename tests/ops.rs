@@ -8,14 +8,24 @@ use serde_json::json;
 #[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.get_json("/healthz").await, (200, json!({"status": "ok"})));
-    assert_eq!(app.get_json("/readyz").await, (200, json!({"status": "ready"})));
+    assert_eq!(
+        app.get_json("/healthz").await,
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        app.get_json("/readyz").await,
+        (200, json!({"status": "ready"}))
+    );
 }
 
 #[tokio::test]
 async fn a_database_that_is_down_gives_503_not_500() {
     // Nothing listens on port 1: the process is healthy, the database is not.
-    let address = common::serve("postgres://tsapi:secret-pw@127.0.0.1:1/none", api_defaults()).await;
+    let address = common::serve(
+        "postgres://tsapi:secret-pw@127.0.0.1:1/none",
+        api_defaults(),
+    )
+    .await;
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{address}{path}")).send();
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
@@ -38,12 +48,21 @@ async fn unknown_paths_are_404_problems() {
 async fn wrong_methods_are_405_problems_with_allow() {
     let app = TestApp::spawn().await;
     let response = app.get("/insert").await;
-    let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+    let allow = response
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(allow.as_deref(), Some("POST"));
     expect_problem(response, 405).await;
 
     let response = app.http.delete(app.url("/ticker")).send().await.unwrap();
-    let allow = response.headers().get("allow").unwrap().to_str().unwrap().to_owned();
+    let allow = response
+        .headers()
+        .get("allow")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(allow.contains("GET"), "{allow}");
     expect_problem(response, 405).await;
 }

@@ -22,7 +22,10 @@ async fn tutorial_payload_is_stored_by_field_name() {
     let app = TestApp::spawn().await;
     let response = app.post_json("/insert", TUTORIAL_PAYLOAD).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({"inserted": 3}));
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"inserted": 3})
+    );
 
     // The tutorial's own code swaps price_high and price_close here; we must not.
     assert_eq!(
@@ -62,7 +65,11 @@ async fn ticker_without_symbol_lists_the_latest_bar_of_every_symbol() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get_json("/ticker").await, (200, json!([])));
     app.post_json("/insert", TUTORIAL_PAYLOAD).await;
-    insert(&app, vec![record("2021-11-12T16:00:00Z", "MSFT", [1.0; 4], 1)]).await;
+    insert(
+        &app,
+        vec![record("2021-11-12T16:00:00Z", "MSFT", [1.0; 4], 1)],
+    )
+    .await;
     let (status, body) = app.get_json("/ticker").await;
     assert_eq!(status, 200);
     let summary: Vec<(&str, &str)> = body
@@ -88,10 +95,21 @@ async fn latest_bar_is_found_in_old_chunks_too() {
     let app = TestApp::spawn().await;
     let mut records = vec![];
     for week in 0..52 {
-        let day = chrono::NaiveDate::from_ymd_opt(2021, 1, 4).unwrap() + chrono::Days::new(week * 7);
-        records.push(record(&format!("{day} 15:00:00"), "NEW", [1.0; 4], week as i64));
+        let day =
+            chrono::NaiveDate::from_ymd_opt(2021, 1, 4).unwrap() + chrono::Days::new(week * 7);
+        records.push(record(
+            &format!("{day} 15:00:00"),
+            "NEW",
+            [1.0; 4],
+            week as i64,
+        ));
         if week < 10 {
-            records.push(record(&format!("{day} 15:00:00"), "OLD", [2.0; 4], week as i64));
+            records.push(record(
+                &format!("{day} 15:00:00"),
+                "OLD",
+                [2.0; 4],
+                week as i64,
+            ));
         }
     }
     insert(&app, records).await;
@@ -122,8 +140,14 @@ async fn daily_aggregates_match_values_computed_here() {
 
     let expected = |day: &str, members: &[usize]| {
         let closes: Vec<f64> = members.iter().map(|&i| bars[i].1[3]).collect();
-        let high = members.iter().map(|&i| bars[i].1[1]).fold(f64::MIN, f64::max);
-        let low = members.iter().map(|&i| bars[i].1[2]).fold(f64::MAX, f64::min);
+        let high = members
+            .iter()
+            .map(|&i| bars[i].1[1])
+            .fold(f64::MIN, f64::max);
+        let low = members
+            .iter()
+            .map(|&i| bars[i].1[2])
+            .fold(f64::MAX, f64::min);
         json!({"bucket_day": day, "symbol": "AAPL",
                "avg_price": closes.iter().sum::<f64>() / closes.len() as f64,
                "max_price": high, "min_price": low})
@@ -142,12 +166,18 @@ async fn daily_aggregates_match_values_computed_here() {
     let (_, only_12th) = app
         .get_json("/ticker/daily?symbol=AAPL&start=2021-11-12&end=2021-11-13")
         .await;
-    assert_eq!(only_12th, json!([expected("2021-11-12T00:00:00Z", &[3, 4])]));
+    assert_eq!(
+        only_12th,
+        json!([expected("2021-11-12T00:00:00Z", &[3, 4])])
+    );
     let (_, before_noon) = app
         .get_json("/ticker/daily?symbol=AAPL&start=2021-11-11T00:00:00Z&end=2021-11-11%2020:59:00")
         .await;
     assert_eq!(before_noon, json!([expected("2021-11-11T00:00:00Z", &[0])]));
-    assert_eq!(app.get_json("/ticker/daily?symbol=NOPE").await, (200, json!([])));
+    assert_eq!(
+        app.get_json("/ticker/daily?symbol=NOPE").await,
+        (200, json!([]))
+    );
 }
 
 #[tokio::test]
@@ -181,6 +211,9 @@ async fn a_duplicate_bar_is_a_conflict_and_stores_nothing() {
         )
         .await;
     let problem = common::expect_problem(again, 409).await;
-    assert!(problem["detail"].as_str().unwrap().contains("MSFT"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("MSFT"),
+        "{problem}"
+    );
     assert_eq!(app.db.count().await, 3);
 }

@@ -21,7 +21,12 @@ const TUTORIAL_DDL: &str = r#"
 
 async fn tutorial_app() -> TestApp {
     let app = TestApp::spawn_with(Schema::Empty, api_defaults()).await;
-    app.db.client().await.batch_execute(TUTORIAL_DDL).await.unwrap();
+    app.db
+        .client()
+        .await
+        .batch_execute(TUTORIAL_DDL)
+        .await
+        .unwrap();
     app
 }
 
@@ -53,7 +58,12 @@ async fn a_volume_beyond_the_integer_column_is_422() {
     let problem = expect_problem(app.post_json("/insert", body.to_string()).await, 422).await;
     assert_eq!(problem["errors"][0]["index"], 1);
     assert_eq!(problem["errors"][0]["field"], "trading_volume");
-    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("integer"));
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("integer")
+    );
     assert_eq!(app.db.count().await, 0);
 }
 
@@ -64,7 +74,11 @@ async fn migrate_keeps_a_tutorial_table_and_its_rows() {
     let before = app.db.rows().await;
     let mut client = app.db.client().await;
     let report = tsapi::db::migrate(&mut client).await.unwrap();
-    assert!(report.notes.iter().any(|n| n.contains("integer")), "{:?}", report.notes);
+    assert!(
+        report.notes.iter().any(|n| n.contains("integer")),
+        "{:?}",
+        report.notes
+    );
     tsapi::db::migrate(&mut client).await.unwrap();
     assert_eq!(app.db.rows().await, before);
     let unique: bool = client
@@ -86,6 +100,10 @@ async fn migrate_reports_duplicates_instead_of_failing() {
     assert_eq!(app.db.count().await, 6);
     let mut client = app.db.client().await;
     let report = tsapi::db::migrate(&mut client).await.unwrap();
-    assert!(report.notes.iter().any(|n| n.contains("duplicate")), "{:?}", report.notes);
+    assert!(
+        report.notes.iter().any(|n| n.contains("duplicate")),
+        "{:?}",
+        report.notes
+    );
     assert_eq!(app.db.count().await, 6);
 }

@@ -167,7 +167,9 @@ async fn ensure_template(admin: &Client) -> String {
             .expect("create template");
         {
             let mut client = connect(&url_for(&building)).await;
-            tsapi::db::migrate(&mut client).await.expect("migrate template");
+            tsapi::db::migrate(&mut client)
+                .await
+                .expect("migrate template");
         }
         // The migration's connection closes asynchronously; retry the rename until it has.
         let mut renamed = false;
@@ -281,9 +283,18 @@ pub async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem body");
     assert_eq!(body["status"], status);
-    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert!(
+        body["type"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
     body
 }
 

@@ -1,0 +1,148 @@
+//! The `tsapi` binary itself: configuration errors, migrate, demo-data, serve and SIGTERM.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Schema, TestDb};
+
+fn tsapi(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsapi"));
+    cmd.args(args);
+    for var in [
+        "DATABASE_URL",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "DB_PASS",
+        "DB_SSLMODE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run tsapi")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_database_setting_is_named() {
+    let out = tsapi(&["migrate"], &[("DB_HOST", "localhost"), ("DB_PASS", "pw")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("missing: DB_NAME, DB_USER"), "{err}");
+}
+
+#[test]
+fn a_failed_connection_does_not_print_the_password() {
+    let out = tsapi(
+        &["migrate"],
+        &[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db")],
+    );
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_demo_data_is_deterministic() {
+    let db = TestDb::new(Schema::Empty).await;
+    // First with the tutorial's variables, then with DATABASE_URL.
+    let cfg: tokio_postgres::Config = db.url.parse().unwrap();
+    let port = cfg.get_ports()[0].to_string();
+    let password = String::from_utf8(cfg.get_password().unwrap().to_vec()).unwrap();
+    let tutorial_env = [
+        ("DB_HOST", "127.0.0.1"),
+        ("DB_PORT", port.as_str()),
+        ("DB_NAME", db.name.as_str()),
+        ("DB_USER", cfg.get_user().unwrap()),
+        ("DB_PASS", password.as_str()),
+    ];
+    let env = [("DATABASE_URL", db.url.as_str())];
+    for env in [&tutorial_env[..], &env[..]] {
+        let out = tsapi(&["migrate"], env);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let args = [
+        "demo-data",
+        "--symbols",
+        "AAPL,MSFT",
+        "--days",
+        "2",
+        "--from",
+        "2021-11-11",
+    ];
+    let out = tsapi(&args, &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1560 inserted, 0 already present"),
+        "{}",
+        stderr(&out)
+    );
+    let first = db.rows().await;
+    let out = tsapi(&args, &env);
+    assert!(
+        stderr(&out).contains("0 inserted, 1560 already present"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.rows().await, first);
+    // Thursday and Friday, 390 one-minute bars each, from the New York open.
+    assert!(
+        first[0].starts_with("AAPL|2021-11-11T14:30:00Z|"),
+        "{}",
+        first[0]
+    );
+    assert!(
+        first[779].starts_with("AAPL|2021-11-12T20:59:00Z|"),
+        "{}",
+        first[779]
+    );
+}
+
+#[tokio::test]
+async fn serve_answers_and_exits_cleanly_on_sigterm() {
+    let db = TestDb::new(Schema::Migrated).await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .args(["serve"])
+        .env("DATABASE_URL", &db.url)
+        .env("TSAPI_LISTEN", &listen)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tsapi serve");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let ready = loop {
+        match http.get(format!("http://{listen}/readyz")).send().await {
+            Ok(r) => break r,
+            Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("server did not start: {e}"),
+        }
+    };
+    assert_eq!(ready.status(), 200);
+    let ticker = http
+        .get(format!("http://{listen}/ticker?symbol=AAPL"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ticker.text().await.unwrap(), "[]");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().expect("wait for tsapi");
+    assert!(status.success(), "exit status {status:?}");
+}
