@@ -216,7 +216,7 @@ pub struct DemoDataArgs {
     )]
     pub symbols: Vec<String>,
     /// First trading day (New York calendar).
-    #[arg(long, default_value = "2021-10-18")]
+    #[arg(long, default_value = "2021-10-15")]
     pub from: chrono::NaiveDate,
     /// Number of weekdays to generate.
     #[arg(long, default_value_t = 20)]

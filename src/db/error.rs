@@ -77,12 +77,20 @@ fn from_postgres(pg: &tokio_postgres::Error, err: &DbError) -> ApiError {
     }
 }
 
-/// `Key (symbol, "time")=(AAPL, 2021-11-12 15:00:00+00) already exists.` -> `: (symbol, time)=(AAPL, ...)`.
-/// The key holds only values the client sent.
+/// `Key (symbol, "time")=(AAPL, 2021-11-12 15:00:00+00) already exists.` becomes
+/// `: AAPL at 2021-11-12T15:00:00Z`. The key holds only values the client sent.
 fn duplicate_key(detail: &str) -> Option<String> {
-    let rest = detail.strip_prefix("Key ")?;
-    let key = rest.strip_suffix(" already exists.")?;
-    Some(format!(": {}", key.replace('"', "")))
+    let values = detail
+        .strip_suffix(") already exists.")?
+        .split_once(")=(")?
+        .1;
+    // Symbols cannot contain commas, so the last ", " separates symbol and time.
+    let (symbol, time) = values.rsplit_once(", ")?;
+    let time = chrono::DateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S%.f%#z").ok()?;
+    Some(format!(
+        ": {symbol} at {}",
+        crate::render::rfc3339(time.with_timezone(&chrono::Utc))
+    ))
 }
 
 #[cfg(test)]
@@ -94,7 +102,14 @@ mod tests {
                 r#"Key (symbol, "time")=(AAPL, 2021-11-12 15:00:00+00) already exists."#
             )
             .as_deref(),
-            Some(": (symbol, time)=(AAPL, 2021-11-12 15:00:00+00)")
+            Some(": AAPL at 2021-11-12T15:00:00Z")
+        );
+        assert_eq!(
+            super::duplicate_key(
+                r#"Key (symbol, "time")=(X, 2021-11-12 15:00:00.25+00) already exists."#
+            )
+            .as_deref(),
+            Some(": X at 2021-11-12T15:00:00.250Z")
         );
         assert_eq!(super::duplicate_key("something else"), None);
     }
