@@ -11,6 +11,7 @@
 //! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing).
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
+//! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`demo`]: the deterministic sample-data generator.
 
 pub mod config;
@@ -18,6 +19,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod observe;
 pub mod render;
 pub mod router;
 pub mod routes;

@@ -4,13 +4,14 @@ use std::any::Any;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{fallback, health, insert, ticker};
+use crate::observe;
+use crate::routes::{fallback, health, insert, metrics, ticker};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
@@ -24,11 +25,13 @@ pub fn router(state: AppState) -> Router {
         // Operations.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        // Outermost, so that it sees panics turned into 500s too.
+        .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }
 

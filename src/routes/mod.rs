@@ -5,4 +5,5 @@ pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod insert;
+pub mod metrics;
 pub mod ticker;
