@@ -14,6 +14,7 @@
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`demo`]: the deterministic sample-data generator.
 
+pub mod chart;
 pub mod config;
 pub mod db;
 pub mod demo;
