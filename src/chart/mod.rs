@@ -2,6 +2,10 @@
 
 mod axis;
 
+/// The page at `/`: a symbol picker, an interval picker and the chart. Self-contained: it
+/// loads nothing from other hosts.
+pub const PAGE_HTML: &str = include_str!("page.html");
+
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
