@@ -10,7 +10,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{fallback, health, insert, ticker};
+use crate::routes::{bars, fallback, health, insert, symbols, ticker};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
@@ -24,6 +24,11 @@ pub fn router(state: AppState) -> Router {
         // Operations.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // The versioned read API and its description.
+        .route("/v1/bars", get(bars::bars))
+        .route("/v1/bars/latest", get(bars::latest))
+        .route("/v1/symbols", get(symbols::symbols))
+        .route("/openapi.json", get(crate::openapi::serve))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -200,6 +200,7 @@ pub fn api_defaults() -> ApiArgs {
         max_rows: 100_000,
         max_page_rows: 10_000,
         timezone: chrono_tz::UTC,
+        page_token_key: None,
     }
 }
 
