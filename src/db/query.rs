@@ -77,8 +77,8 @@ fn statement(query: &BarsQuery) -> String {
         (Some(_), Fill::None) => format!(
             "SELECT b.* FROM {SYMBOLS} CROSS JOIN LATERAL ( \
                SELECT g.bucket, k.symbol, g.o, g.h, g.l, g.c, g.v, g.n, \
-                      ((g.bucket AT TIME ZONE $5) + $6::interval) AT TIME ZONE $5, NULL::float8 \
-               FROM (SELECT time_bucket($6::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
+                      ((g.bucket AT TIME ZONE $5::text) + $6::text::interval) AT TIME ZONE $5::text, NULL::float8 \
+               FROM (SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
                      FROM {TABLE} t WHERE t.symbol = k.symbol AND {bounds} GROUP BY 1) g \
                ORDER BY g.bucket {dir} LIMIT $7) b \
              LIMIT $7",
@@ -101,13 +101,13 @@ fn statement(query: &BarsQuery) -> String {
                      FROM ( \
                        SELECT s.bucket, s.next, a.o, a.h, a.l, a.c, a.v, \
                               coalesce(a.n, 0) AS n, count(a.c) OVER (ORDER BY s.bucket) AS grp \
-                       FROM (SELECT g AT TIME ZONE $5 AS bucket, \
-                                    (g + $6::interval) AT TIME ZONE $5 AS next \
+                       FROM (SELECT g AT TIME ZONE $5::text AS bucket, \
+                                    (g + $6::text::interval) AT TIME ZONE $5::text AS next \
                              FROM generate_series( \
-                               time_bucket($6::interval, $3::timestamptz, $5::text) AT TIME ZONE $5, \
-                               $4::timestamptz AT TIME ZONE $5, $6::interval) g) s \
+                               time_bucket($6::text::interval, $3::timestamptz, $5::text) AT TIME ZONE $5::text, \
+                               $4::timestamptz AT TIME ZONE $5::text, $6::text::interval) g) s \
                        LEFT JOIN ( \
-                         SELECT time_bucket($6::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
+                         SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
                          FROM {TABLE} t WHERE t.symbol = k.symbol \
                            AND t.time >= $3::timestamptz AND t.time < $4::timestamptz \
                          GROUP BY 1) a ON a.bucket = s.bucket \
