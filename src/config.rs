@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::domain::TimeParser;
+use crate::domain::{PageTokenKey, TimeParser};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -207,6 +207,10 @@ pub struct ApiArgs {
     /// IANA time zone in which naive times (without an offset) are read.
     #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC")]
     pub timezone: Tz,
+    /// Secret (16+ characters) that signs `/v1/bars` page tokens; give every instance the
+    /// same one. Unset: a random key per process, so tokens work only where they were issued.
+    #[arg(long, env = "TSAPI_PAGE_TOKEN_KEY", hide_env_values = true)]
+    pub page_token_key: Option<PageTokenKey>,
 }
 
 impl ApiArgs {

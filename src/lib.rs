@@ -13,6 +13,7 @@
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`demo`]: the deterministic sample-data generator.
+//! - [`openapi`]: the OpenAPI document of every endpoint, served at `/openapi.json`.
 
 pub mod chart;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod observe;
+pub mod openapi;
 pub mod render;
 pub mod router;
 pub mod routes;

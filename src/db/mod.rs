@@ -5,16 +5,22 @@ mod bars;
 mod cells;
 mod error;
 mod ingest;
+mod latest;
 mod migrate;
 mod pool;
+mod query;
 mod schema;
+mod symbols;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub use error::DbError;
 pub use ingest::{OnConflict, WriteCounts, write_bars};
+pub use latest::latest_for;
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};
+pub use query::{PagedBar, query_bars, stream_bars};
 pub use schema::{TableInfo, TableInfoCache};
+pub use symbols::{SymbolSpan, list_symbols};
 
 /// The tutorial's table, kept by name so existing databases work unchanged.
 pub const TABLE: &str = "stocks_intraday";

@@ -2,16 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Symbol;
 use crate::render::serialize_time;
 
 /// One bar as stored and as returned. Prices are finite or absent; volume is an integer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Bar {
     #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime, example = "2021-11-12T15:00:00Z")]
     pub time: DateTime<Utc>,
     #[serde(serialize_with = "serialize_symbol")]
+    #[schema(value_type = String, example = "AAPL")]
     pub symbol: Symbol,
     pub price_open: Option<f64>,
     pub price_high: Option<f64>,
@@ -25,9 +28,10 @@ fn serialize_symbol<S: serde::Serializer>(s: &Symbol, ser: S) -> Result<S::Ok, S
 }
 
 /// One row of the tutorial's daily aggregate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DailyBar {
     #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
     pub bucket_day: DateTime<Utc>,
     pub symbol: String,
     /// Average closing price over the day.

@@ -2,11 +2,19 @@
 //! query runs, so the database layer never sees unchecked user input.
 
 mod bar;
+pub mod bars_query;
+mod interval;
+mod page_token;
+mod query_bar;
 mod records;
 mod symbol;
 mod time;
 
 pub use bar::{Bar, DailyBar, VolumeRange};
+pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Format, Order, ParamError};
+pub use interval::{Interval, IntervalUnit};
+pub use page_token::{Cursor, PageTokenKey, QueryFingerprint};
+pub use query_bar::QueryBar;
 pub use records::{FieldError, RecordRules, RecordsError, parse_insert_body};
 pub use symbol::Symbol;
 pub use time::{TimeParser, TimeRange};

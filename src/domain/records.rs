@@ -10,7 +10,7 @@ use serde_json::{Map, Number, Value};
 use super::{Bar, Symbol, TimeParser, VolumeRange};
 
 /// One problem with one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Position of the record in the request, from 0.
     pub index: usize,

@@ -6,19 +6,43 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::{self, OnConflict};
 use crate::domain::{RecordRules, parse_insert_body};
 use crate::error::ApiError;
+use crate::openapi::{InsertBody, Problem};
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Inserted {
+    /// Rows stored.
     inserted: u64,
 }
 
 /// `POST /insert` with `{"records": {...}}` or `{"records": [...]}`: all records are
 /// stored, or none.
+#[utoipa::path(
+    post,
+    path = "/insert",
+    tag = "tutorial",
+    request_body(content = InsertBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every record was stored", body = Inserted),
+        (status = 400, description = "The body is not JSON of this shape",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A bar for a (symbol, time) already exists; nothing was stored",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body exceeds the size limit",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Some records are invalid (listed in `errors`); nothing was stored",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn insert(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1,9 +1,12 @@
 //! HTTP handlers, one file per resource. Handlers are thin: parse into domain types,
 //! call one `db` function, render.
 
+pub mod bars;
+pub mod chart;
 pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod insert;
 pub mod metrics;
+pub mod symbols;
 pub mod ticker;

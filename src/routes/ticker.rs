@@ -3,21 +3,39 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::extract::{ApiQuery, param};
 use crate::db;
 use crate::domain::{Bar, DailyBar, Symbol, TimeRange};
 use crate::error::ApiError;
+use crate::openapi::Problem;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TickerQuery {
+    /// A ticker such as `MSFT`; absent: every symbol.
     symbol: Option<String>,
 }
 
 /// `GET /ticker?symbol=MSFT`: `[latest bar]` (`[]` if unknown); without `symbol`, the
 /// latest bar of every symbol.
+#[utoipa::path(
+    get,
+    path = "/ticker",
+    tag = "tutorial",
+    params(TickerQuery),
+    responses(
+        (status = 200, description = "The latest bar of the symbol (`[]` when unknown), or of \
+            every symbol", body = Vec<Bar>),
+        (status = 400, description = "A parameter is invalid",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn latest(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<TickerQuery>,
@@ -46,15 +64,32 @@ pub async fn latest(
     Ok(Json(bars))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DailyQuery {
+    /// A ticker such as `AAPL`.
     symbol: String,
+    /// Inclusive start: RFC 3339 or `YYYY-MM-DD[ HH:MM:SS]`.
     start: Option<String>,
+    /// Exclusive end, same forms as `start`.
     end: Option<String>,
 }
 
 /// `GET /ticker/daily?symbol=AAPL[&start=..&end=..]`: one row per UTC day.
+#[utoipa::path(
+    get,
+    path = "/ticker/daily",
+    tag = "tutorial",
+    params(DailyQuery),
+    responses(
+        (status = 200, description = "One row per UTC day, oldest first", body = Vec<DailyBar>),
+        (status = 400, description = "A parameter is invalid",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn daily(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<DailyQuery>,

@@ -1,0 +1,15 @@
+-- 10M one-minute bars: 102 symbols x every New York regular-session minute of 2021
+-- (weekdays 14:30-21:00 UTC, ~98k bars a symbol). Deterministic: prices follow the minute.
+INSERT INTO stocks_intraday
+SELECT t, s.symbol,
+       p, p * 1.001, p * 0.999, p * (1 + 0.0005 * sin(m)),
+       (1000 + (m * 7919 + s.n * 104729) % 5000)::bigint
+FROM (SELECT n, 'SYM' || lpad(n::text, 4, '0') AS symbol FROM generate_series(1, 102) n) s
+CROSS JOIN LATERAL (
+  SELECT t, extract(epoch FROM t) / 60 AS m
+  FROM generate_series('2021-01-01 00:00+00'::timestamptz, '2021-12-31 23:59+00', '1 minute') t
+  WHERE extract(isodow FROM t) < 6
+    AND (t AT TIME ZONE 'UTC')::time >= '14:30' AND (t AT TIME ZONE 'UTC')::time < '21:00'
+) mins
+CROSS JOIN LATERAL (SELECT 20 + s.n + 10 * sin(m / 10000.0) AS p) price
+ON CONFLICT DO NOTHING;

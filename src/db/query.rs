@@ -1,0 +1,208 @@
+//! `GET /v1/bars` reads: stored bars or bucket aggregates, one keyset page or a stream.
+//!
+//! Each requested symbol is read by its own index-ordered subquery (a `LATERAL` join over
+//! the symbol list, in list order), so a page stops reading as soon as it is full and no
+//! OFFSET is ever scanned. Where a page resumes comes from the page token as a time bound.
+//! Rows come out in symbol-list order: the nested loop over the ordered list keeps it, and
+//! an outer `ORDER BY` would force reading every symbol's rows before the first is sent.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Client;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{DbError, TABLE};
+use crate::domain::{BarsQuery, Fill, Order, QueryBar};
+
+/// A result row, and where a page that ends with it resumes.
+#[derive(Debug, Clone)]
+pub struct PagedBar {
+    pub bar: QueryBar,
+    /// Ascending: the first time of the next row (the next bucket's start for aggregates);
+    /// descending: this row's time.
+    pub resume: DateTime<Utc>,
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The per-symbol time bounds of stored rows, by order: ascending pages resume at a lower
+/// bound, descending pages at an upper one.
+fn time_bounds(order: Order) -> &'static str {
+    match order {
+        Order::Asc => {
+            "t.time >= coalesce(greatest($3::timestamptz, k.resume), '-infinity') \
+             AND t.time < coalesce($4::timestamptz, 'infinity')"
+        }
+        Order::Desc => {
+            "t.time >= coalesce($3::timestamptz, '-infinity') \
+             AND t.time < coalesce(least($4::timestamptz, k.resume), 'infinity')"
+        }
+    }
+}
+
+fn direction(order: Order) -> &'static str {
+    match order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
+    }
+}
+
+/// The symbol list with each symbol's resume bound: `$1` and `$2`.
+const SYMBOLS: &str =
+    "unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS k(symbol, resume, ord)";
+
+/// The aggregate columns of one bucket; casts make `real`/`integer` tables read alike.
+const AGGREGATES: &str = "first(t.price_open::float8, t.time) AS o, max(t.price_high)::float8 AS h, \
+     min(t.price_low)::float8 AS l, last(t.price_close::float8, t.time) AS c, \
+     sum(t.trading_volume)::int8 AS v, count(*) AS n";
+
+/// Every row has the same columns: time, symbol, open, high, low, close, volume,
+/// count (aggregates), next bucket start (aggregates), carried close (gap filling).
+fn statement(query: &BarsQuery) -> String {
+    let dir = direction(query.order);
+    match (query.interval, query.fill) {
+        (None, _) => format!(
+            "SELECT b.* FROM {SYMBOLS} CROSS JOIN LATERAL ( \
+               SELECT t.time, t.symbol, t.price_open::float8, t.price_high::float8, \
+                      t.price_low::float8, t.price_close::float8, t.trading_volume::int8, \
+                      NULL::int8, NULL::timestamptz, NULL::float8 \
+               FROM {TABLE} t WHERE t.symbol = k.symbol AND {bounds} \
+               ORDER BY t.time {dir} LIMIT $5) b \
+             LIMIT $5",
+            bounds = time_bounds(query.order)
+        ),
+        // Buckets of a day or longer follow `$5`'s calendar; shorter ones use 'UTC'. The next
+        // bucket starts one width later in local time.
+        (Some(_), Fill::None) => format!(
+            "SELECT b.* FROM {SYMBOLS} CROSS JOIN LATERAL ( \
+               SELECT g.bucket, k.symbol, g.o, g.h, g.l, g.c, g.v, g.n, \
+                      ((g.bucket AT TIME ZONE $5::text) + $6::text::interval) AT TIME ZONE $5::text, NULL::float8 \
+               FROM (SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
+                     FROM {TABLE} t WHERE t.symbol = k.symbol AND {bounds} GROUP BY 1) g \
+               ORDER BY g.bucket {dir} LIMIT $7) b \
+             LIMIT $7",
+            bounds = time_bounds(query.order)
+        ),
+        // Gap filling: every bucket of [start, end) from a series, joined to the aggregates.
+        // The carried close is the close of the last bucket that has one (a group starts at
+        // each non-null close), computed over the whole range so every page agrees.
+        (Some(_), Fill::Null | Fill::Previous) => {
+            let resumed = match query.order {
+                Order::Asc => "z.bucket >= coalesce(k.resume, '-infinity')",
+                Order::Desc => "z.bucket < coalesce(k.resume, 'infinity')",
+            };
+            format!(
+                "SELECT b.* FROM {SYMBOLS} CROSS JOIN LATERAL ( \
+                   SELECT z.bucket, k.symbol, z.o, z.h, z.l, z.c, z.v, z.n, z.next, z.carried \
+                   FROM ( \
+                     SELECT y.*, first_value(y.c) OVER (PARTITION BY y.grp ORDER BY y.bucket) \
+                            AS carried \
+                     FROM ( \
+                       SELECT s.bucket, s.next, a.o, a.h, a.l, a.c, a.v, \
+                              coalesce(a.n, 0) AS n, count(a.c) OVER (ORDER BY s.bucket) AS grp \
+                       FROM (SELECT g AT TIME ZONE $5::text AS bucket, \
+                                    (g + $6::text::interval) AT TIME ZONE $5::text AS next \
+                             FROM generate_series( \
+                               time_bucket($6::text::interval, $3::timestamptz, $5::text) AT TIME ZONE $5::text, \
+                               $4::timestamptz AT TIME ZONE $5::text, $6::text::interval) g) s \
+                       LEFT JOIN ( \
+                         SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
+                         FROM {TABLE} t WHERE t.symbol = k.symbol \
+                           AND t.time >= $3::timestamptz AND t.time < $4::timestamptz \
+                         GROUP BY 1) a ON a.bucket = s.bucket \
+                       WHERE s.bucket < $4::timestamptz) y) z \
+                   WHERE {resumed} \
+                   ORDER BY z.bucket {dir} LIMIT $7) b \
+                 LIMIT $7"
+            )
+        }
+    }
+}
+
+/// The statement's parameters, numbered as [`statement`] uses them.
+fn params(query: &BarsQuery, limit: Option<i64>) -> Vec<Param> {
+    let remaining = query.remaining();
+    let symbols: Vec<String> = remaining.iter().map(|(s, _)| s.to_string()).collect();
+    let resumes: Vec<Option<DateTime<Utc>>> = remaining.iter().map(|(_, r)| *r).collect();
+    let mut params: Vec<Param> = vec![
+        Box::new(symbols),
+        Box::new(resumes),
+        Box::new(query.range.start),
+        Box::new(query.range.end),
+    ];
+    if let Some(interval) = query.interval {
+        let zone = if interval.is_calendar() {
+            query.tz.name()
+        } else {
+            "UTC"
+        };
+        params.push(Box::new(zone.to_owned()));
+        params.push(Box::new(interval.to_sql()));
+    }
+    params.push(Box::new(limit));
+    params
+}
+
+fn paged_bar(row: &Row, query: &BarsQuery) -> PagedBar {
+    let time: DateTime<Utc> = row.get(0);
+    let count: Option<i64> = row.get(7);
+    let next: Option<DateTime<Utc>> = row.get(8);
+    let mut bar = QueryBar {
+        time,
+        symbol: row.get(1),
+        price_open: row.get(2),
+        price_high: row.get(3),
+        price_low: row.get(4),
+        price_close: row.get(5),
+        trading_volume: row.get(6),
+        count,
+    };
+    if query.fill == Fill::Previous && count == Some(0) {
+        let carried: Option<f64> = row.get(9);
+        bar.price_open = carried;
+        bar.price_high = carried;
+        bar.price_low = carried;
+        bar.price_close = carried;
+        bar.trading_volume = Some(0);
+    }
+    let resume = match query.order {
+        Order::Desc => time,
+        // Stored bars: one microsecond on, PostgreSQL's time resolution.
+        Order::Asc => next.unwrap_or(time + chrono::Duration::microseconds(1)),
+    };
+    PagedBar { bar, resume }
+}
+
+/// Up to `limit` rows of `query`, from its cursor on.
+pub async fn query_bars(
+    client: &Client,
+    query: &BarsQuery,
+    limit: usize,
+) -> Result<Vec<PagedBar>, DbError> {
+    let statement = client.prepare_cached(&statement(query)).await?;
+    let params = params(query, Some(limit as i64));
+    let refs: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = client.query(&statement, &refs).await?;
+    Ok(rows.iter().map(|row| paged_bar(row, query)).collect())
+}
+
+/// Every row of `query` (up to its limit) as a stream; holds `client` until it ends. Rows
+/// are read from the server as the consumer takes them, so memory stays constant.
+pub async fn stream_bars(
+    client: Client,
+    query: BarsQuery,
+) -> Result<impl Stream<Item = Result<QueryBar, DbError>> + Send + 'static, DbError> {
+    let statement = client.prepare_cached(&statement(&query)).await?;
+    let params = params(&query, query.limit.map(|l| l as i64));
+    let refs = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync));
+    let rows = client.query_raw(&statement, refs).await?;
+    Ok(rows.map_err(DbError::from).map(move |row| {
+        // The pooled connection goes back to the pool only when the stream is dropped.
+        let _held = &client;
+        row.map(|row| paged_bar(&row, &query).bar)
+    }))
+}

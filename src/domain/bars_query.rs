@@ -1,0 +1,421 @@
+//! The parameters of `GET /v1/bars`, from query-string text to a validated [`BarsQuery`].
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::page_token::{Cursor, PageTokenKey, QueryFingerprint};
+use super::{Interval, Symbol, TimeParser, TimeRange};
+
+/// Most symbols in one request.
+pub const MAX_SYMBOLS: usize = 1_000;
+/// Rows in a JSON page when `limit` is absent.
+pub const DEFAULT_LIMIT: usize = 1_000;
+/// Most buckets per symbol that gap filling may generate.
+pub const MAX_FILLED_BUCKETS: i64 = 100_000;
+
+/// `GET /v1/bars` query parameters as they arrive.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BarsParams {
+    /// Comma-separated symbols, e.g. `AAPL,MSFT` (at most 1000).
+    #[param(example = "AAPL,MSFT")]
+    pub symbols: Option<String>,
+    /// Inclusive start: RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` read in `tz` (else the
+    /// server's zone).
+    #[param(example = "2021-11-01")]
+    pub start: Option<String>,
+    /// Exclusive end, same forms as `start`.
+    #[param(example = "2021-11-06")]
+    pub end: Option<String>,
+    /// Bucket width: a number and `min`, `h`, `d`, `w` (weeks start Monday), `mo` or `y`.
+    /// Absent: the stored bars.
+    #[param(example = "1d")]
+    pub interval: Option<String>,
+    /// IANA time zone: buckets of a day or longer start at local midnight. Default UTC.
+    #[param(example = "America/New_York")]
+    pub tz: Option<String>,
+    /// Rows per page (JSON: 1 to 10000, default 1000; CSV/NDJSON: no default cap).
+    pub limit: Option<String>,
+    /// Time order within each symbol: `asc` (default) or `desc`.
+    pub order: Option<String>,
+    /// With `interval`: `none` (default) skips empty buckets, `null` returns them with null
+    /// values, `previous` repeats the previous close (volume 0). Needs `start` and `end`.
+    pub fill: Option<String>,
+    /// `json` (default), `csv` or `ndjson`; also chosen by the `Accept` header.
+    pub format: Option<String>,
+    /// `next_page_token` of the previous page, with otherwise the same parameters.
+    pub page_token: Option<String>,
+}
+
+/// Time order within each symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+/// What happens to buckets without bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    None,
+    Null,
+    Previous,
+}
+
+/// The response body's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Ndjson,
+}
+
+impl Format {
+    /// Streamed formats send every row in one response, without pages.
+    pub fn is_streamed(self) -> bool {
+        self != Self::Json
+    }
+
+    /// From `format=`, else from the `Accept` header, else JSON.
+    fn choose(param: Option<&str>, accept: Option<&str>) -> Result<Self, String> {
+        match param {
+            Some("json") => Ok(Self::Json),
+            Some("csv") => Ok(Self::Csv),
+            Some("ndjson") => Ok(Self::Ndjson),
+            Some(other) => Err(format!("{other:?} is not one of json, csv, ndjson")),
+            None => {
+                let accept = accept.unwrap_or_default().to_ascii_lowercase();
+                Ok(if accept.contains("text/csv") {
+                    Self::Csv
+                } else if accept.contains("application/x-ndjson") {
+                    Self::Ndjson
+                } else {
+                    Self::Json
+                })
+            }
+        }
+    }
+}
+
+/// A bad parameter: which one, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    pub param: &'static str,
+    pub message: String,
+}
+
+fn bad(param: &'static str) -> impl Fn(String) -> ParamError {
+    move |message| ParamError { param, message }
+}
+
+/// Server-side inputs to validation.
+pub struct BarsContext<'a> {
+    /// The zone of naive times when `tz` is absent.
+    pub times: TimeParser,
+    pub max_page_rows: usize,
+    pub tokens: &'a PageTokenKey,
+    /// The request's `Accept` header.
+    pub accept: Option<&'a str>,
+}
+
+/// A validated `GET /v1/bars` request.
+#[derive(Debug, Clone)]
+pub struct BarsQuery {
+    /// Sorted by their bytes and without duplicates: the order of the response.
+    pub symbols: Vec<Symbol>,
+    pub range: TimeRange,
+    pub interval: Option<Interval>,
+    pub tz: Tz,
+    /// Rows in this response; `None` only for streamed formats without `limit`.
+    pub limit: Option<usize>,
+    pub order: Order,
+    pub fill: Fill,
+    pub format: Format,
+    /// Binds page tokens to the parameters that decide the rows.
+    pub fingerprint: QueryFingerprint,
+    /// Where this page starts, from `page_token`.
+    pub cursor: Option<Cursor>,
+}
+
+impl BarsQuery {
+    pub fn parse(params: &BarsParams, ctx: &BarsContext<'_>) -> Result<Self, ParamError> {
+        let symbols = parse_symbols(params.symbols.as_deref())?;
+        let tz = match params.tz.as_deref() {
+            None => Tz::UTC,
+            Some(raw) => raw.parse::<Tz>().map_err(|_| ParamError {
+                param: "tz",
+                message: format!("{raw:?} is not an IANA time zone such as America/New_York"),
+            })?,
+        };
+        let times = if params.tz.is_some() {
+            TimeParser::new(tz)
+        } else {
+            ctx.times
+        };
+        let time = |param: &'static str, raw: &Option<String>| {
+            raw.as_deref()
+                .map(|r| times.parse(r).map_err(bad(param)))
+                .transpose()
+        };
+        let start = time("start", &params.start)?;
+        let end = time("end", &params.end)?;
+        let range = TimeRange::new(start, end).map_err(bad("end"))?;
+        let interval = params
+            .interval
+            .as_deref()
+            .map(|r| Interval::parse(r).map_err(bad("interval")))
+            .transpose()?;
+        let order = match params.order.as_deref() {
+            None | Some("asc") => Order::Asc,
+            Some("desc") => Order::Desc,
+            Some(other) => return Err(bad("order")(format!("{other:?} is not asc or desc"))),
+        };
+        let fill = parse_fill(params.fill.as_deref(), interval, &range)?;
+        let format = Format::choose(params.format.as_deref(), ctx.accept).map_err(bad("format"))?;
+        let limit = parse_limit(params.limit.as_deref(), format, ctx.max_page_rows)?;
+        let symbol_list: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
+        let joined = symbol_list.join(",");
+        let bound = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros().to_string());
+        let fingerprint = QueryFingerprint::of(&[
+            &joined,
+            &bound(range.start).unwrap_or_default(),
+            &bound(range.end).unwrap_or_default(),
+            &interval.map(|i| i.to_string()).unwrap_or_default(),
+            tz.name(),
+            &format!("{order:?}"),
+            &format!("{fill:?}"),
+        ]);
+        let cursor = params
+            .page_token
+            .as_deref()
+            .map(|t| ctx.tokens.open(&fingerprint, t).map_err(bad("page_token")))
+            .transpose()?;
+        Ok(Self {
+            symbols,
+            range,
+            interval,
+            tz,
+            limit,
+            order,
+            fill,
+            format,
+            fingerprint,
+            cursor,
+        })
+    }
+
+    /// The symbols this page still has to read, each with its resume bound (`None`: from
+    /// the start of the range).
+    pub fn remaining(&self) -> Vec<(&Symbol, Option<DateTime<Utc>>)> {
+        self.symbols
+            .iter()
+            .filter_map(|symbol| match &self.cursor {
+                None => Some((symbol, None)),
+                Some(c) if symbol.as_str() == c.symbol.as_str() => Some((symbol, Some(c.resume))),
+                Some(c) if symbol.as_str().as_bytes() > c.symbol.as_str().as_bytes() => {
+                    Some((symbol, None))
+                }
+                Some(_) => None,
+            })
+            .collect()
+    }
+}
+
+fn parse_symbols(raw: Option<&str>) -> Result<Vec<Symbol>, ParamError> {
+    let raw = raw.ok_or_else(|| bad("symbols")("is required, e.g. symbols=AAPL,MSFT".into()))?;
+    parse_symbol_list(raw, MAX_SYMBOLS).map_err(bad("symbols"))
+}
+
+/// Comma-separated symbols, sorted by their bytes, without duplicates, at most `max`.
+pub fn parse_symbol_list(raw: &str, max: usize) -> Result<Vec<Symbol>, String> {
+    if raw.trim().is_empty() {
+        return Err("must name at least one symbol".into());
+    }
+    let mut symbols = raw
+        .split(',')
+        .map(|s| Symbol::parse(s.trim()).map_err(|e| format!("{s:?} {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    symbols.sort_by(|a, b| a.as_str().as_bytes().cmp(b.as_str().as_bytes()));
+    symbols.dedup();
+    if symbols.len() > max {
+        return Err(format!("at most {max} symbols per request"));
+    }
+    Ok(symbols)
+}
+
+fn parse_fill(
+    raw: Option<&str>,
+    interval: Option<Interval>,
+    range: &TimeRange,
+) -> Result<Fill, ParamError> {
+    let err = bad("fill");
+    let fill = match raw {
+        None | Some("none") => return Ok(Fill::None),
+        Some("null") => Fill::Null,
+        Some("previous") => Fill::Previous,
+        Some(other) => return Err(err(format!("{other:?} is not none, null or previous"))),
+    };
+    let Some(interval) = interval else {
+        return Err(err("needs an interval; stored bars are not filled".into()));
+    };
+    let (Some(start), Some(end)) = (range.start, range.end) else {
+        return Err(err("needs both start and end".into()));
+    };
+    if interval.max_buckets((end - start).num_seconds()) > MAX_FILLED_BUCKETS {
+        return Err(err(format!(
+            "would make more than {MAX_FILLED_BUCKETS} buckets per symbol; \
+             use a wider interval or a shorter range"
+        )));
+    }
+    Ok(fill)
+}
+
+fn parse_limit(
+    raw: Option<&str>,
+    format: Format,
+    max_page_rows: usize,
+) -> Result<Option<usize>, ParamError> {
+    let err = bad("limit");
+    let Some(raw) = raw else {
+        return Ok((!format.is_streamed()).then_some(DEFAULT_LIMIT));
+    };
+    let max = if format.is_streamed() {
+        i64::MAX as usize
+    } else {
+        max_page_rows
+    };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ if format.is_streamed() => Err(err(format!("{raw:?} is not a positive integer"))),
+        _ => Err(err(format!("{raw:?} is not an integer from 1 to {max}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with(pairs: &str, accept: Option<&str>) -> Result<BarsQuery, ParamError> {
+        let params: BarsParams = serde_urlencoded::from_str(pairs).unwrap();
+        let key = PageTokenKey::from_secret("unit test secret key").unwrap();
+        BarsQuery::parse(
+            &params,
+            &BarsContext {
+                times: TimeParser::UTC,
+                max_page_rows: 10_000,
+                tokens: &key,
+                accept,
+            },
+        )
+    }
+
+    fn parse(pairs: &str) -> Result<BarsQuery, ParamError> {
+        parse_with(pairs, None)
+    }
+
+    fn refused(pairs: &str) -> &'static str {
+        parse(pairs).unwrap_err().param
+    }
+
+    #[test]
+    fn defaults() {
+        let q = parse("symbols=MSFT,AAPL,MSFT").unwrap();
+        let names: Vec<&str> = q.symbols.iter().map(Symbol::as_str).collect();
+        assert_eq!(names, ["AAPL", "MSFT"]);
+        assert_eq!(q.limit, Some(DEFAULT_LIMIT));
+        assert_eq!(
+            (q.order, q.fill, q.format),
+            (Order::Asc, Fill::None, Format::Json)
+        );
+        assert_eq!(q.tz, Tz::UTC);
+        assert!(q.interval.is_none() && q.cursor.is_none());
+    }
+
+    #[test]
+    fn dates_are_read_in_the_requested_zone() {
+        let q = parse("symbols=A&start=2021-11-07&tz=America/New_York").unwrap();
+        assert_eq!(
+            q.range.start.unwrap(),
+            "2021-11-07T04:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+
+    #[test]
+    fn names_the_bad_parameter() {
+        assert_eq!(refused(""), "symbols");
+        assert_eq!(refused("symbols="), "symbols");
+        assert_eq!(refused("symbols=A,,B"), "symbols");
+        assert_eq!(refused("symbols=A&start=yesterday"), "start");
+        assert_eq!(refused("symbols=A&end=2021-13-01"), "end");
+        assert_eq!(refused("symbols=A&start=2021-11-02&end=2021-11-01"), "end");
+        assert_eq!(refused("symbols=A&start=2021-11-02&end=2021-11-02"), "end");
+        assert_eq!(refused("symbols=A&interval=0d"), "interval");
+        assert_eq!(refused("symbols=A&interval=1s"), "interval");
+        assert_eq!(refused("symbols=A&tz=Mars/Olympus"), "tz");
+        assert_eq!(refused("symbols=A&format=xml"), "format");
+        assert_eq!(refused("symbols=A&limit=0"), "limit");
+        assert_eq!(refused("symbols=A&limit=10001"), "limit");
+        assert_eq!(refused("symbols=A&limit=-1"), "limit");
+        assert_eq!(refused("symbols=A&order=up"), "order");
+        assert_eq!(refused("symbols=A&fill=zero&interval=1d"), "fill");
+        assert_eq!(refused("symbols=A&fill=null"), "fill");
+        assert_eq!(refused("symbols=A&fill=null&interval=1d"), "fill");
+        assert_eq!(
+            refused("symbols=A&fill=null&interval=1min&start=2000-01-01&end=2021-01-01"),
+            "fill"
+        );
+        assert_eq!(refused("symbols=A&page_token=abc"), "page_token");
+        let many: Vec<String> = (0..=MAX_SYMBOLS).map(|i| format!("S{i}")).collect();
+        assert_eq!(refused(&format!("symbols={}", many.join(","))), "symbols");
+    }
+
+    #[test]
+    fn streamed_formats_have_no_default_cap() {
+        let q = parse("symbols=A&format=csv").unwrap();
+        assert_eq!((q.format, q.limit), (Format::Csv, None));
+        let q = parse("symbols=A&format=ndjson&limit=1000000").unwrap();
+        assert_eq!(q.limit, Some(1_000_000));
+        let q = parse_with("symbols=A", Some("text/csv")).unwrap();
+        assert_eq!(q.format, Format::Csv);
+        let q = parse_with("symbols=A", Some("application/x-ndjson")).unwrap();
+        assert_eq!(q.format, Format::Ndjson);
+        let q = parse_with("symbols=A&format=json", Some("text/csv")).unwrap();
+        assert_eq!(q.format, Format::Json);
+    }
+
+    #[test]
+    fn tokens_resume_their_own_query_only() {
+        let key = PageTokenKey::from_secret("unit test secret key").unwrap();
+        let q = parse("symbols=A,B,C&interval=1h").unwrap();
+        let cursor = Cursor {
+            symbol: Symbol::parse("B").unwrap(),
+            resume: "2021-11-12T15:00:00Z".parse().unwrap(),
+        };
+        let token = key.seal(&q.fingerprint, &cursor);
+        let resumed = parse(&format!("symbols=C,B,A&interval=1h&page_token={token}")).unwrap();
+        let left: Vec<(&str, bool)> = resumed
+            .remaining()
+            .iter()
+            .map(|(s, r)| (s.as_str(), r.is_some()))
+            .collect();
+        assert_eq!(left, [("B", true), ("C", false)]);
+        // The page size may change between pages; what selects rows may not.
+        assert!(
+            parse(&format!(
+                "symbols=A,B,C&interval=1h&limit=5&page_token={token}"
+            ))
+            .is_ok()
+        );
+        assert_eq!(
+            refused(&format!("symbols=A,B,C&interval=1d&page_token={token}")),
+            "page_token"
+        );
+        assert_eq!(
+            refused(&format!("symbols=A,B&interval=1h&page_token={token}")),
+            "page_token"
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! A row of `GET /v1/bars`, and how it is written as JSON, CSV and NDJSON.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::render::{rfc3339, serialize_time};
+
+/// A stored bar, or the aggregate of one bucket: `time` is the bucket start, `price_open`
+/// the first open, `price_high` the highest high, `price_low` the lowest low, `price_close`
+/// the last close, `trading_volume` the sum, and `count` the number of stored bars in it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct QueryBar {
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime, example = "2021-11-12T15:00:00Z")]
+    pub time: DateTime<Utc>,
+    #[schema(example = "AAPL")]
+    pub symbol: String,
+    pub price_open: Option<f64>,
+    pub price_high: Option<f64>,
+    pub price_low: Option<f64>,
+    pub price_close: Option<f64>,
+    pub trading_volume: Option<i64>,
+    /// Aggregated bars only: stored bars in the bucket (0 for a filled gap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub count: Option<i64>,
+}
+
+impl QueryBar {
+    /// The CSV header for plain or aggregated bars.
+    pub fn csv_header(aggregated: bool) -> &'static str {
+        if aggregated {
+            "time,symbol,price_open,price_high,price_low,price_close,trading_volume,count\n"
+        } else {
+            "time,symbol,price_open,price_high,price_low,price_close,trading_volume\n"
+        }
+    }
+
+    /// One CSV record; empty fields are nulls.
+    pub fn csv_line(&self) -> String {
+        let float = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let int = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let mut line = format!(
+            "{},{},{},{},{},{},{}",
+            rfc3339(self.time),
+            csv_field(&self.symbol),
+            float(self.price_open),
+            float(self.price_high),
+            float(self.price_low),
+            float(self.price_close),
+            int(self.trading_volume)
+        );
+        if let Some(count) = self.count {
+            line.push_str(&format!(",{count}"));
+        }
+        line.push('\n');
+        line
+    }
+
+    /// One NDJSON line.
+    pub fn ndjson_line(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_default();
+        line.push('\n');
+        line
+    }
+}
+
+/// Quotes a field when RFC 4180 needs it (rows written by other tools may hold anything).
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(count: Option<i64>) -> QueryBar {
+        QueryBar {
+            time: "2021-11-12T15:00:00Z".parse().unwrap(),
+            symbol: "AAPL".into(),
+            price_open: Some(1.5),
+            price_high: Some(2.0),
+            price_low: None,
+            price_close: Some(1.25),
+            trading_volume: Some(10),
+            count,
+        }
+    }
+
+    #[test]
+    fn writes_csv_with_empty_nulls() {
+        assert_eq!(
+            bar(None).csv_line(),
+            "2021-11-12T15:00:00Z,AAPL,1.5,2,,1.25,10\n"
+        );
+        assert_eq!(
+            bar(Some(3)).csv_line(),
+            "2021-11-12T15:00:00Z,AAPL,1.5,2,,1.25,10,3\n"
+        );
+        assert_eq!(csv_field("A,\"B\""), "\"A,\"\"B\"\"\"");
+    }
+
+    #[test]
+    fn count_only_for_aggregates() {
+        let plain = serde_json::to_value(bar(None)).unwrap();
+        assert!(plain.get("count").is_none());
+        assert_eq!(serde_json::to_value(bar(Some(0))).unwrap()["count"], 0);
+        assert!(bar(Some(2)).ndjson_line().ends_with("}\n"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The versioned read API: `GET /v1/bars` and `GET /v1/bars/latest`.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiQuery, param};
+use crate::db;
+use crate::domain::{
+    Bar, BarsContext, BarsParams, BarsQuery, Cursor, Format, QueryBar, Symbol, bars_query,
+};
+use crate::error::ApiError;
+use crate::openapi::Problem;
+use crate::state::AppState;
+
+/// One page of bars.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BarsPage {
+    /// Sorted by symbol (byte order), then by time in the requested order.
+    pub bars: Vec<QueryBar>,
+    /// Pass as `page_token`, with the same other parameters, for the next page; `null` on the
+    /// last page.
+    #[schema(required)]
+    pub next_page_token: Option<String>,
+}
+
+/// `GET /v1/bars`: stored bars or aggregates of several symbols over a time range.
+#[utoipa::path(
+    get,
+    path = "/v1/bars",
+    tag = "v1",
+    params(BarsParams),
+    responses(
+        (status = 200, description = "A page of bars (JSON), or every row as a stream \
+            (CSV with a header line, or NDJSON: one bar per line, no page token)",
+            content(
+                (BarsPage = "application/json"),
+                (String = "text/csv"),
+                (QueryBar = "application/x-ndjson"),
+            )),
+        (status = 400, description = "A parameter is invalid; `detail` names it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn bars(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<BarsParams>,
+) -> Result<Response, ApiError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let context = BarsContext {
+        times: state.settings.time_parser(),
+        max_page_rows: state.settings.max_page_rows,
+        tokens: &state.page_tokens,
+        accept,
+    };
+    let query = BarsQuery::parse(&params, &context)
+        .map_err(|e| ApiError::BadRequest(format!("parameter `{}`: {}", e.param, e.message)))?;
+    let client = state.db().await?;
+    match query.format {
+        Format::Json => {
+            let limit = query.limit.unwrap_or(bars_query::DEFAULT_LIMIT);
+            let mut rows = db::query_bars(&client, &query, limit + 1).await?;
+            let next_page_token = (rows.len() > limit).then(|| {
+                rows.truncate(limit);
+                let last = rows.last().expect("a full page has a last row");
+                let cursor = Cursor {
+                    symbol: Symbol::from_stored(last.bar.symbol.clone()),
+                    resume: last.resume,
+                };
+                state.page_tokens.seal(&query.fingerprint, &cursor)
+            });
+            let bars = rows.into_iter().map(|row| row.bar).collect();
+            Ok(Json(BarsPage {
+                bars,
+                next_page_token,
+            })
+            .into_response())
+        }
+        Format::Csv | Format::Ndjson => streamed(client, query).await,
+    }
+}
+
+/// A CSV or NDJSON body written row by row as the database sends rows.
+async fn streamed(
+    client: deadpool_postgres::Client,
+    query: BarsQuery,
+) -> Result<Response, ApiError> {
+    let format = query.format;
+    let header_line = match format {
+        Format::Csv => Some(QueryBar::csv_header(query.interval.is_some())),
+        _ => None,
+    };
+    let rows = db::stream_bars(client, query).await?;
+    let lines = rows.map(move |row| match row {
+        Ok(bar) => Ok(Bytes::from(match format {
+            Format::Csv => bar.csv_line(),
+            _ => bar.ndjson_line(),
+        })),
+        Err(e) => {
+            // The status is already sent; cutting the body short tells the client.
+            tracing::warn!(error = %e, "export stopped");
+            Err(std::io::Error::other("export stopped"))
+        }
+    });
+    let body = stream::iter(header_line.map(|h| Ok(Bytes::from_static(h.as_bytes())))).chain(lines);
+    let content_type = match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        _ => "application/x-ndjson",
+    };
+    let mut response = Body::from_stream(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LatestParams {
+    /// Comma-separated symbols; absent: every symbol.
+    #[param(example = "AAPL,MSFT")]
+    symbols: Option<String>,
+}
+
+/// The latest bar of each symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatestBars {
+    /// Ordered by symbol; symbols without bars are left out.
+    pub bars: Vec<Bar>,
+}
+
+/// `GET /v1/bars/latest`: the newest bar of each requested symbol (of every symbol without
+/// `symbols`).
+#[utoipa::path(
+    get,
+    path = "/v1/bars/latest",
+    tag = "v1",
+    params(LatestParams),
+    responses(
+        (status = 200, description = "The latest bar per symbol", body = LatestBars),
+        (status = 400, description = "A parameter is invalid; `detail` names it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn latest(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<LatestParams>,
+) -> Result<Json<LatestBars>, ApiError> {
+    let max = state.settings.max_page_rows;
+    let symbols = params
+        .symbols
+        .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
+        .transpose()?;
+    let client = state.db().await?;
+    let bars = match symbols {
+        Some(symbols) => db::latest_for(&client, &state.recent, &symbols).await?,
+        None => {
+            let bars = db::latest_bars(&client, max as i64 + 1).await?;
+            if bars.len() > max {
+                return Err(ApiError::BadRequest(format!(
+                    "parameter `symbols`: more than {max} symbols exist; name the ones you need"
+                )));
+            }
+            bars
+        }
+    };
+    Ok(Json(LatestBars { bars }))
+}
