@@ -12,12 +12,16 @@
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`demo`]: the deterministic sample-data generator.
+//! - [`ingest`]: streaming decoders (JSON, NDJSON, CSV, gzip) feeding binary COPY batches.
+//! - [`load`]: `tsapi load`, files into the table over COPY with a progress bar.
 
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod ingest;
+pub mod load;
 pub mod render;
 pub mod router;
 pub mod routes;

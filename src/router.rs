@@ -10,7 +10,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{fallback, health, insert, ticker};
+use crate::routes::{fallback, health, insert, ticker, write};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
@@ -21,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ticker", get(ticker::latest))
         .route("/ticker/daily", get(ticker::daily))
         .route("/insert", post(insert::insert))
+        // Versioned writes.
+        .route("/v1/bars", post(write::write_bars))
         // Operations.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

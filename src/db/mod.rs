@@ -2,7 +2,7 @@
 //! parameterized; no statement is ever built from user text.
 
 mod bars;
-mod cells;
+mod copy_format;
 mod error;
 mod ingest;
 mod migrate;
@@ -11,7 +11,8 @@ mod schema;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub use error::DbError;
-pub use ingest::{OnConflict, WriteCounts, write_bars};
+pub use copy_format::{CopyEncoder, EncodedBatch};
+pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};
 pub use schema::{TableInfo, TableInfoCache};

@@ -7,6 +7,8 @@ mod symbol;
 mod time;
 
 pub use bar::{Bar, DailyBar, VolumeRange};
-pub use records::{FieldError, RecordRules, RecordsError, parse_insert_body};
+pub use records::{
+    Field, FieldError, Position, RecordBuilder, RecordRules, RecordsError, parse_insert_body,
+};
 pub use symbol::Symbol;
 pub use time::{TimeParser, TimeRange};

@@ -6,3 +6,4 @@ pub mod fallback;
 pub mod health;
 pub mod insert;
 pub mod ticker;
+pub mod write;

@@ -200,6 +200,8 @@ pub fn api_defaults() -> ApiArgs {
         max_rows: 100_000,
         max_page_rows: 10_000,
         timezone: chrono_tz::UTC,
+        bulk_body_limit: 1024 * 1024 * 1024,
+        bulk_max_rows: 10_000_000,
     }
 }
 
