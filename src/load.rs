@@ -138,7 +138,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
                 Some(line) => format!("line {line}"),
                 None => format!("record {}", e.index),
             };
-            let field = e.field.as_deref().map_or(String::new(), |f| format!(", field {f}"));
+            let field = e
+                .field
+                .as_deref()
+                .map_or(String::new(), |f| format!(", field {f}"));
             format!("{at}{field}: {}", e.message)
         }),
         Err(other) => Some(other.to_string()),
@@ -184,8 +187,7 @@ fn open(args: &LoadArgs) -> anyhow::Result<(Box<dyn Read + Send>, Option<u64>)> 
     if args.file.as_os_str() == "-" {
         return Ok((Box::new(io::stdin()), None));
     }
-    let file =
-        File::open(&args.file).with_context(|| format!("cannot open {:?}", args.file))?;
+    let file = File::open(&args.file).with_context(|| format!("cannot open {:?}", args.file))?;
     let size = file.metadata().ok().map(|m| m.len());
     Ok((Box::new(file), size))
 }

@@ -33,9 +33,7 @@ impl OnConflict {
             "error" => Ok(Self::Error),
             "ignore" => Ok(Self::Ignore),
             "update" => Ok(Self::Update),
-            other => Err(format!(
-                "{other:?} is not one of error, ignore, update"
-            )),
+            other => Err(format!("{other:?} is not one of error, ignore, update")),
         }
     }
 }

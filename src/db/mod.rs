@@ -10,8 +10,8 @@ mod pool;
 mod schema;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
-pub use error::DbError;
 pub use copy_format::{CopyEncoder, EncodedBatch};
+pub use error::DbError;
 pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};

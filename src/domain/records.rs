@@ -318,7 +318,10 @@ fn parse_volume_text(raw: &str) -> Result<i64, String> {
     if let Ok(v) = raw.parse::<i64>() {
         return Ok(v);
     }
-    if raw.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
+    if raw
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
+    {
         return Err(format!("{raw} does not fit a 64-bit integer"));
     }
     match raw.parse::<f64>() {

@@ -32,7 +32,9 @@ pub fn parse_records_body(body: &[u8], rules: &RecordRules) -> Result<Vec<Bar>, 
             rules.max_rows, rules.max_rows
         ))),
         Err(DecodeError::Syntax(m)) => Err(RecordsError::Body(m)),
-        Err(other) => Err(RecordsError::Body(format!("cannot read the body: {other:?}"))),
+        Err(other) => Err(RecordsError::Body(format!(
+            "cannot read the body: {other:?}"
+        ))),
     }
 }
 
@@ -77,7 +79,9 @@ fn decode_with<'de, R: serde_json::de::Read<'de>>(
             Err(DecodeError::Syntax(outcome.shape_error.unwrap_or_default()))
         }
         Err(e) if e.is_io() => Err(DecodeError::Io(e.into())),
-        Err(e) => Err(DecodeError::Syntax(format!("the body is not valid JSON: {e}"))),
+        Err(e) => Err(DecodeError::Syntax(format!(
+            "the body is not valid JSON: {e}"
+        ))),
     }
 }
 

@@ -59,7 +59,10 @@ impl Format {
 
     /// The format a file name suggests (`.csv`, `.ndjson`, `.jsonl`, `.json`, each maybe `.gz`).
     pub fn from_file_name(name: &str) -> Option<Self> {
-        let name = name.strip_suffix(".gz").unwrap_or(name).to_ascii_lowercase();
+        let name = name
+            .strip_suffix(".gz")
+            .unwrap_or(name)
+            .to_ascii_lowercase();
         let ext = name.rsplit_once('.')?.1;
         match ext {
             "csv" => Some(Self::Csv),
@@ -113,8 +116,8 @@ pub fn decode_batches<F: FnMut(crate::db::EncodedBatch) -> bool>(
     match decoded {
         Ok(()) | Err(DecodeError::Stopped) => Ok(batcher.finish()?),
         Err(DecodeError::Syntax(message)) => Err(IngestError::BadInput(message)),
-        Err(DecodeError::Io(e)) => Err(IngestError::BadInput(format!(
-            "cannot read the input: {e}"
-        ))),
+        Err(DecodeError::Io(e)) => {
+            Err(IngestError::BadInput(format!("cannot read the input: {e}")))
+        }
     }
 }

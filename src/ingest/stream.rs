@@ -11,7 +11,9 @@ use tokio_postgres::Client;
 
 use super::body::{BodyFault, ChannelReader, FaultSlot, body_reader};
 use super::{BATCH_ROWS, Batcher, Format, IngestError, decode_batches};
-use crate::db::{BulkWrite, CopyEncoder, DbError, EncodedBatch, OnConflict, TableInfo, WriteCounts};
+use crate::db::{
+    BulkWrite, CopyEncoder, DbError, EncodedBatch, OnConflict, TableInfo, WriteCounts,
+};
 use crate::domain::RecordRules;
 
 /// Bounds of one streamed request.

@@ -97,7 +97,11 @@ fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
     let Some(value) = headers.get(header::CONTENT_ENCODING) else {
         return Ok(false);
     };
-    let encoding = value.to_str().unwrap_or_default().trim().to_ascii_lowercase();
+    let encoding = value
+        .to_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match encoding.as_str() {
         "gzip" | "x-gzip" => Ok(true),
         "identity" | "" => Ok(false),
