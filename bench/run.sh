@@ -128,7 +128,9 @@ cat >"$WORK/ticker.sql" <<'SQL'
 SELECT time, symbol, price_open::float8, price_high::float8, price_low::float8, price_close::float8, trading_volume::int8 FROM stocks_intraday WHERE symbol = :sym AND time >= :bound ORDER BY time DESC LIMIT 1;
 SQL
 psql "$URL" -qc "VACUUM ANALYZE stocks_intraday" >/dev/null
-curl -fs "$API/ticker?symbol=S001" >/dev/null
+# Warm up: the pool opens its 16 connections and prepares its statements (pgbench, too,
+# reports its rate without connection time).
+wrk -t2 -c16 -d2s "$API/ticker?symbol=S001" >/dev/null
 for run in $(seq "$RUNS"); do
     log "ticker run $run/$RUNS"
     rm -f "$WORK"/pgb*

@@ -467,4 +467,70 @@ mod tests {
         let body = format!(r#"{{"records": [{}]}}"#, [one; 11].join(","));
         assert!(matches!(parse(&body), Err(RecordsError::Body(m)) if m.contains("limit")));
     }
+
+    fn from_text(cells: &[(Field, &str)]) -> Result<Bar, Vec<FieldError>> {
+        let at = Position {
+            index: 4,
+            line: Some(6),
+        };
+        let mut builder = RecordBuilder::new(&RULES, at);
+        for (field, text) in cells {
+            builder.text(*field, text);
+        }
+        builder.finish()
+    }
+
+    #[test]
+    fn text_cells_are_parsed_as_their_field_and_empty_ones_are_absent() {
+        let bar = from_text(&[
+            (Field::Symbol, "AAPL"),
+            (Field::Time, "2021-11-12 15:00:00"),
+            (Field::PriceOpen, "1.25"),
+            (Field::PriceHigh, ""),
+            (Field::TradingVolume, "17291.0"),
+        ])
+        .unwrap();
+        assert_eq!(bar.price_open, Some(1.25));
+        assert_eq!(bar.price_high, None);
+        assert_eq!(bar.trading_volume, Some(17291));
+    }
+
+    #[test]
+    fn bad_text_cells_name_line_and_field() {
+        let errors = from_text(&[
+            (Field::Time, ""),
+            (Field::Symbol, "X"),
+            (Field::PriceLow, "inf"),
+            (Field::PriceClose, "abc"),
+            (Field::TradingVolume, "99999999999999999999"),
+            (Field::Symbol, "Y"),
+        ])
+        .unwrap_err();
+        let located: Vec<(usize, Option<u64>, &str)> = errors
+            .iter()
+            .map(|e| (e.index, e.line, e.field.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            located,
+            [
+                (4, Some(6), "time"),
+                (4, Some(6), "symbol"),
+                (4, Some(6), "price_low"),
+                (4, Some(6), "price_close"),
+                (4, Some(6), "trading_volume"),
+            ]
+        );
+        assert!(errors[1].message.contains("more than once"));
+        for bad in ["1.5", "1e3x", "many"] {
+            assert!(
+                from_text(&[
+                    (Field::Time, "2021-11-12"),
+                    (Field::Symbol, "X"),
+                    (Field::TradingVolume, bad)
+                ])
+                .is_err(),
+                "{bad}"
+            );
+        }
+    }
 }
