@@ -1,4 +1,4 @@
-//! The `tsapi` binary: read the configuration, then serve, migrate or load demo data.
+//! The `tsapi` binary: read the configuration, then serve, migrate, load files or demo data.
 
 use std::process::ExitCode;
 
