@@ -38,3 +38,8 @@ db-stop:
 	bash scripts/db.sh stop
 
 ci: lint test
+
+# Ingest and latest-bar benchmark against psql \copy and pgbench; writes bench/RESULTS.md.
+.PHONY: bench
+bench:
+	bash bench/run.sh

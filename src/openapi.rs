@@ -83,6 +83,7 @@ pub enum InsertRecords {
         crate::routes::ticker::daily,
         crate::routes::insert::insert,
         crate::routes::bars::bars,
+        crate::routes::write::write_bars,
         crate::routes::bars::latest,
         crate::routes::symbols::symbols,
         crate::routes::health::healthz,

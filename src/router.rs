@@ -11,7 +11,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
 use crate::observe;
-use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker};
+use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker, write};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
@@ -26,8 +26,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
-        // The versioned read API and its description.
-        .route("/v1/bars", get(bars::bars))
+        // The versioned API and its description.
+        .route("/v1/bars", get(bars::bars).post(write::write_bars))
         .route("/v1/bars/latest", get(bars::latest))
         .route("/v1/symbols", get(symbols::symbols))
         // For people: a page with a chart.

@@ -10,3 +10,4 @@ pub mod insert;
 pub mod metrics;
 pub mod symbols;
 pub mod ticker;
+pub mod write;

@@ -229,6 +229,8 @@ pub fn api_defaults() -> ApiArgs {
         max_page_rows: 10_000,
         timezone: chrono_tz::UTC,
         page_token_key: None,
+        bulk_body_limit: 1024 * 1024 * 1024,
+        bulk_max_rows: 10_000_000,
     }
 }
 
