@@ -10,7 +10,7 @@ use tsapi::{db, demo, server, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let _logs = telemetry::init(cli.log_format);
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
