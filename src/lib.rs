@@ -12,12 +12,14 @@
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`demo`]: the deterministic sample-data generator.
+//! - [`lambda`]: Lambda mode, the same router behind API Gateway or a Function URL.
 
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod lambda;
 pub mod render;
 pub mod router;
 pub mod routes;

@@ -8,13 +8,16 @@ mod ingest;
 mod migrate;
 mod pool;
 mod schema;
+mod tls;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub use error::DbError;
 pub use ingest::{OnConflict, WriteCounts, write_bars};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};
+pub use pool::{Recycling, connect_one_with, create_pool_with};
 pub use schema::{TableInfo, TableInfoCache};
+pub use tls::DbTls;
 
 /// The tutorial's table, kept by name so existing databases work unchanged.
 pub const TABLE: &str = "stocks_intraday";
