@@ -12,7 +12,7 @@ pub enum Event {
     DirectInvoke,
     /// An HTTP request from API Gateway (REST or HTTP API) or a Function URL, with the
     /// stage already taken out of its path.
-    Proxy(LambdaRequest),
+    Proxy(Box<LambdaRequest>),
 }
 
 /// An event tsapi cannot answer; the message says what it expects instead.
@@ -45,16 +45,14 @@ impl Event {
             Ok(Self::DirectInvoke)
         } else if has("httpMethod") && has("requestContext") {
             let request = read::<ApiGatewayProxyRequest>(payload, "API Gateway REST API")?;
-            Ok(Self::Proxy(LambdaRequest::ApiGatewayV1(without_stage_v1(
-                request,
-            ))))
+            let request = LambdaRequest::ApiGatewayV1(without_stage_v1(request));
+            Ok(Self::Proxy(Box::new(request)))
         } else if fields.get("version").and_then(Value::as_str) == Some("2.0")
             && payload.pointer("/requestContext/http").is_some()
         {
             let request = read::<ApiGatewayV2httpRequest>(payload, "HTTP API or Function URL")?;
-            Ok(Self::Proxy(LambdaRequest::ApiGatewayV2(without_stage_v2(
-                request,
-            ))))
+            let request = LambdaRequest::ApiGatewayV2(without_stage_v2(request));
+            Ok(Self::Proxy(Box::new(request)))
         } else {
             let mut keys: Vec<&str> = fields.keys().map(String::as_str).take(8).collect();
             keys.sort_unstable();
@@ -108,7 +106,7 @@ mod tests {
         let Event::Proxy(request) = Event::classify(event).unwrap() else {
             panic!("not a proxy event")
         };
-        lambda_http::Request::from(request).uri().path().to_owned()
+        lambda_http::Request::from(*request).uri().path().to_owned()
     }
 
     #[test]

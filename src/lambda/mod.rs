@@ -103,7 +103,7 @@ async fn handle(app: Router, event: LambdaEvent<Value>) -> Result<Value, Diagnos
         Event::DirectInvoke => direct_invoke::latest_bars(app).await,
         Event::Proxy(request) => {
             let adapter = lambda_http::Adapter::from(app);
-            let response = match adapter.oneshot(LambdaEvent::new(request, context)).await {
+            let response = match adapter.oneshot(LambdaEvent::new(*request, context)).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
