@@ -3,3 +3,4 @@
 
 pub mod lambda_process;
 pub mod runtime_api;
+pub mod tls_server;

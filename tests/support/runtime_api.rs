@@ -88,12 +88,18 @@ impl RuntimeApi {
         }
     }
 
-    /// Queues an event and waits for what the function sends back for it.
-    pub async fn invoke(&self, event: Value) -> Outcome {
+    /// Queues an event for the function's next poll; returns its request id.
+    pub fn queue(&self, event: Value) -> String {
         let request_id = uuid::Uuid::new_v4().to_string();
         self.events
             .send((request_id.clone(), event))
             .expect("queue the event");
+        request_id
+    }
+
+    /// Queues an event and waits for what the function sends back for it.
+    pub async fn invoke(&self, event: Value) -> Outcome {
+        let request_id = self.queue(event);
         let outcome = self.next_outcome().await;
         match &outcome {
             Outcome::Response { request_id: id, .. } | Outcome::Error { request_id: id, .. } => {
