@@ -31,3 +31,14 @@ db-stop:
 	bash scripts/db.sh stop
 
 ci: lint test
+
+# AWS Lambda: `make lambda` builds target/lambda/tsapi.zip; `make deploy` also deploys it.
+.PHONY: lambda deploy cfn-lint
+lambda:
+	bash deploy/package.sh
+
+deploy: lambda
+	sam deploy --guided --template-file deploy/template.yaml
+
+cfn-lint:
+	bash deploy/lint.sh
