@@ -10,7 +10,7 @@ newest=$(tail -n1 <<<"$versions")
 echo "glibc symbol versions needed by $binary: $(tr '\n' ' ' <<<"$versions")"
 if [[ $(printf '%s\n%s\n' "$limit" "$newest" | sort -V | tail -n1) != "$limit" ]]; then
     echo "error: needs GLIBC_$newest, newer than Amazon Linux 2023's $limit:" >&2
-    objdump -T "$binary" | grep -E "GLIBC_$newest( |$)" >&2
+    objdump -T "$binary" | grep -E "GLIBC_${newest//./\\.}([^0-9.]|$)" >&2
     exit 1
 fi
 echo "ok: newest is GLIBC_$newest (limit $limit)"

@@ -332,20 +332,36 @@ async fn one_connection_serves_every_invocation_and_a_dropped_one_is_replaced() 
 
 #[tokio::test]
 async fn a_configuration_mistake_is_an_init_error() {
-    let api = RuntimeApi::start().await;
-    let env = runtime_env(&api.address);
-    let mut process = LambdaProcess::start(env!("CARGO_BIN_EXE_tsapi"), &env);
-    match api.next_outcome().await {
-        Outcome::InitError { body, .. } => {
-            let message = body["errorMessage"].as_str().unwrap_or_default();
-            assert!(message.contains("DATABASE_URL"), "{message}");
-            assert!(message.contains("DB_HOST"), "{message}");
+    let unreadable_ca = [
+        ("DATABASE_URL", "postgres://tsapi@127.0.0.1:5432/x"),
+        ("DB_SSLMODE", "require"),
+        ("DB_SSLROOTCERT", "/nonexistent/rds-ca.pem"),
+    ];
+    let cases: [(&[(&str, &str)], &[&str]); 2] = [
+        (&[], &["DATABASE_URL", "DB_HOST"]),
+        (
+            &unreadable_ca,
+            &["DB_SSLROOTCERT", "/nonexistent/rds-ca.pem"],
+        ),
+    ];
+    for (settings, named) in cases {
+        let api = RuntimeApi::start().await;
+        let mut env = runtime_env(&api.address);
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut process = LambdaProcess::start(env!("CARGO_BIN_EXE_tsapi"), &env);
+        match api.next_outcome().await {
+            Outcome::InitError { body, .. } => {
+                let message = body["errorMessage"].as_str().unwrap_or_default();
+                for name in named {
+                    assert!(message.contains(name), "{message}");
+                }
+            }
+            other => panic!("expected an init error, got {other:?}"),
         }
-        other => panic!("expected an init error, got {other:?}"),
+        assert!(!process.wait_exit().success());
+        assert!(
+            api.first_next().is_none(),
+            "asked for work despite the error"
+        );
     }
-    assert!(!process.wait_exit().success());
-    assert!(
-        api.first_next().is_none(),
-        "asked for work despite the error"
-    );
 }
