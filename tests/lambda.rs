@@ -337,7 +337,9 @@ async fn a_configuration_mistake_is_an_init_error() {
         ("DB_SSLMODE", "require"),
         ("DB_SSLROOTCERT", "/nonexistent/rds-ca.pem"),
     ];
-    let cases: [(&[(&str, &str)], &[&str]); 2] = [
+    /// Settings of the function, and what the init error must name.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 2] = [
         (&[], &["DATABASE_URL", "DB_HOST"]),
         (
             &unreadable_ca,
