@@ -43,3 +43,13 @@ ci: lint test
 .PHONY: bench
 bench:
 	bash bench/run.sh
+# AWS Lambda: `make lambda` builds target/lambda/tsapi.zip; `make deploy` also deploys it.
+.PHONY: lambda deploy cfn-lint
+lambda:
+	bash deploy/package.sh
+
+deploy: lambda
+	sam deploy --guided --template-file deploy/template.yaml
+
+cfn-lint:
+	bash deploy/lint.sh

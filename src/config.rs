@@ -81,6 +81,9 @@ pub struct DatabaseArgs {
     /// TLS mode: disable, prefer or require.
     #[arg(long, env = "DB_SSLMODE")]
     pub db_sslmode: Option<String>,
+    /// PEM file of the CA certificates to trust instead of the public roots (e.g. RDS's bundle).
+    #[arg(long, env = "DB_SSLROOTCERT")]
+    pub db_sslrootcert: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for DatabaseArgs {
@@ -96,6 +99,7 @@ impl fmt::Debug for DatabaseArgs {
             .field("db_user", &self.db_user)
             .field("db_pass", &self.db_pass.as_ref().map(|_| "<hidden>"))
             .field("db_sslmode", &self.db_sslmode)
+            .field("db_sslrootcert", &self.db_sslrootcert)
             .finish()
     }
 }
@@ -122,6 +126,12 @@ impl DatabaseArgs {
         }
         config.connect_timeout(Duration::from_secs(5));
         Ok(config)
+    }
+
+    /// How to secure the connections of [`Self::pg_config`]: TLS per its `sslmode`, with the
+    /// CA file's certificates when `DB_SSLROOTCERT` names one.
+    pub fn tls(&self, pg: &tokio_postgres::Config) -> Result<crate::db::DbTls, ConfigError> {
+        crate::db::DbTls::new(pg.get_ssl_mode(), self.db_sslrootcert.as_deref())
     }
 
     fn config_from_parts(&self) -> Result<tokio_postgres::Config, ConfigError> {
@@ -281,6 +291,7 @@ mod tests {
             db_user: user.map(Into::into),
             db_pass: Some("s3cret".into()),
             db_sslmode: None,
+            db_sslrootcert: None,
         }
     }
 

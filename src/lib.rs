@@ -16,6 +16,7 @@
 //! - [`openapi`]: the OpenAPI document of every endpoint, served at `/openapi.json`.
 //! - [`ingest`]: streaming decoders (JSON, NDJSON, CSV, gzip) feeding binary COPY batches.
 //! - [`load`]: `tsapi load`, files into the table over COPY with a progress bar.
+//! - [`lambda`]: Lambda mode, the same router behind API Gateway or a Function URL.
 
 pub mod chart;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod ingest;
+pub mod lambda;
 pub mod load;
 pub mod observe;
 pub mod openapi;

@@ -9,6 +9,9 @@ use tsapi::{db, demo, server, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if tsapi::lambda::is_lambda() {
+        return tsapi::lambda::main().await;
+    }
     let cli = Cli::parse();
     let _logs = telemetry::init(cli.log_format);
     match run(cli.command).await {
@@ -24,7 +27,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => server::serve(args).await,
         Command::Migrate(args) => {
-            let mut client = db::connect_one(&args.pg_config()?).await?;
+            let pg = args.pg_config()?;
+            let mut client = db::connect_one_with(&pg, &args.tls(&pg)?).await?;
             let report = db::migrate(&mut client).await?;
             for note in &report.notes {
                 eprintln!("note: {note}");
@@ -47,7 +51,8 @@ async fn demo_data(args: DemoDataArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.output {
         return demo::write_file(&bars, path, args.format);
     }
-    let mut client = db::connect_one(&args.database.pg_config()?).await?;
+    let pg = args.database.pg_config()?;
+    let mut client = db::connect_one_with(&pg, &args.database.tls(&pg)?).await?;
     let table = db::TableInfo::load(&client).await?;
     let mut total = db::WriteCounts::default();
     for chunk in bars.chunks(50_000) {

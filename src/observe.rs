@@ -84,14 +84,20 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// The caller's `X-Request-Id` when it is a sane token, else a new UUID.
+/// The caller's `X-Request-Id` when it is a sane token, else the Lambda invocation's id,
+/// else a new UUID.
 fn request_id(request: &Request) -> String {
     request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|id| is_sane_id(id))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map(str::to_owned)
+        .or_else(|| {
+            let lambda = request.extensions().get::<lambda_runtime::Context>()?;
+            Some(lambda.request_id.clone()).filter(|id| is_sane_id(id))
+        })
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// At most 128 characters of letters, digits and `-_.:/+=@`: enough for UUIDs, trace ids and

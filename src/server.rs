@@ -8,7 +8,9 @@ use crate::router::router;
 use crate::state::AppState;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let pool = db::create_pool(args.database.pg_config()?, &args.pool)?;
+    let pg = args.database.pg_config()?;
+    let tls = args.database.tls(&pg)?;
+    let pool = db::create_pool_with(pg, &args.pool, &tls, db::Recycling::Trusting)?;
     let state = AppState::new(pool, args.api);
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");

@@ -11,6 +11,7 @@ mod pool;
 mod query;
 mod schema;
 mod symbols;
+mod tls;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub use copy_format::{CopyEncoder, EncodedBatch};
@@ -19,9 +20,11 @@ pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};
 pub use latest::latest_for;
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};
+pub use pool::{Recycling, connect_one_with, create_pool_with};
 pub use query::{PagedBar, query_bars, stream_bars};
 pub use schema::{TableInfo, TableInfoCache};
 pub use symbols::{SymbolSpan, list_symbols};
+pub use tls::DbTls;
 
 /// The tutorial's table, kept by name so existing databases work unchanged.
 pub const TABLE: &str = "stocks_intraday";

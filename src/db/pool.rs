@@ -7,15 +7,35 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Client, NoTls};
 
 use super::DbError;
+use super::tls::DbTls;
 use crate::config::{ConfigError, PoolArgs};
 
 pub type PgPool = Pool;
 
 /// A pool that opens connections lazily, so the program starts (and answers `/healthz`)
-/// while the database is still down.
-pub fn create_pool(
+/// while the database is still down. TLS follows the config's `sslmode`, with public roots.
+pub fn create_pool(pg: tokio_postgres::Config, settings: &PoolArgs) -> Result<PgPool, ConfigError> {
+    let tls = DbTls::public(pg.get_ssl_mode());
+    create_pool_with(pg, settings, &tls, Recycling::Trusting)
+}
+
+/// How a pooled connection is checked before it is handed out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recycling {
+    /// Trust the client's own "closed" flag: free, and enough for a process that keeps
+    /// running, which notices a closed socket as it happens.
+    Trusting,
+    /// Run an empty query first: one round trip, but a connection that died while the
+    /// process was frozen (a Lambda between invocations) is replaced, not used.
+    Verified,
+}
+
+/// [`create_pool`] with an explicit TLS connector and recycling check.
+pub fn create_pool_with(
     mut pg: tokio_postgres::Config,
     settings: &PoolArgs,
+    tls: &DbTls,
+    recycling: Recycling,
 ) -> Result<PgPool, ConfigError> {
     let timeout_ms = settings.statement_timeout.as_millis();
     let options = match pg.get_options() {
@@ -23,15 +43,18 @@ pub fn create_pool(
         None => format!("-c statement_timeout={timeout_ms}"),
     };
     pg.options(&options);
-    let manager = Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            // `Fast` trusts the client's own "closed" flag; a connection that died quietly
-            // fails its next query, which is answered with a 503 and then dropped.
-            recycling_method: RecyclingMethod::Fast,
+    let manager_config = ManagerConfig {
+        // `Fast` trusts the client's own "closed" flag; a connection that died quietly
+        // fails its next query, which is answered with a 503 and then dropped.
+        recycling_method: match recycling {
+            Recycling::Trusting => RecyclingMethod::Fast,
+            Recycling::Verified => RecyclingMethod::Verified,
         },
-    );
+    };
+    let manager = match tls {
+        DbTls::Off => Manager::from_config(pg, NoTls, manager_config),
+        DbTls::Verified(rustls) => Manager::from_config(pg, rustls.clone(), manager_config),
+    };
     Pool::builder(manager)
         .max_size(settings.pool_size.max(1))
         .wait_timeout(Some(settings.pool_timeout))
@@ -43,14 +66,33 @@ pub fn create_pool(
 }
 
 /// One connection outside any pool, for commands that run a few statements and exit.
+/// TLS follows the config's `sslmode`, with public roots.
 pub async fn connect_one(pg: &tokio_postgres::Config) -> Result<Client, DbError> {
-    let (client, connection) = pg.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "database connection closed");
+    connect_one_with(pg, &DbTls::public(pg.get_ssl_mode())).await
+}
+
+/// [`connect_one`] with an explicit TLS connector.
+pub async fn connect_one_with(pg: &tokio_postgres::Config, tls: &DbTls) -> Result<Client, DbError> {
+    let client = match tls {
+        DbTls::Off => {
+            let (client, connection) = pg.connect(NoTls).await?;
+            tokio::spawn(watch(connection));
+            client
         }
-    });
+        DbTls::Verified(rustls) => {
+            let (client, connection) = pg.connect(rustls.clone()).await?;
+            tokio::spawn(watch(connection));
+            client
+        }
+    };
     Ok(client)
+}
+
+/// Drives a connection until it closes, and says why when that was not a clean close.
+async fn watch(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
+    if let Err(e) = connection.await {
+        tracing::warn!(error = %e, "database connection closed");
+    }
 }
 
 /// Checks that the database answers a trivial query.

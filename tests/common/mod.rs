@@ -69,10 +69,7 @@ impl TestDb {
         match schema {
             Schema::Migrated => {
                 let template = ensure_template(&admin).await;
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-                    .await
-                    .expect("create test database");
+                create_from_template(&admin, &name, &template).await;
             }
             Schema::Empty => {
                 admin
@@ -139,6 +136,22 @@ impl Drop for TestDb {
         })
         .join();
     }
+}
+
+/// Copies the template. A copy fails while any session is connected to the template, and
+/// TimescaleDB's background workers connect to it now and then: retry for a while.
+async fn create_from_template(admin: &Client, name: &str, template: &str) {
+    let statement = format!("CREATE DATABASE {name} TEMPLATE {template}");
+    for _ in 0..100 {
+        match admin.batch_execute(&statement).await {
+            Ok(()) => return,
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("create test database: {e}"),
+        }
+    }
+    panic!("create test database: template {template} stayed in use");
 }
 
 /// Builds the migrated template once per schema version, whichever test process comes first.
