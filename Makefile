@@ -2,8 +2,11 @@
 #   make run    local TimescaleDB + schema + sample data, then the API on 127.0.0.1:8080
 #   make test   local TimescaleDB, then every test
 SHELL := /bin/bash
-DATABASE_URL ?= $(shell bash scripts/db.sh url)
-export DATABASE_URL
+# The local cluster's port; set it to run a second clone's cluster beside the first.
+TSAPI_PG_PORT ?= 54329
+DATABASE_URL ?= postgres://tsapi:tsapi@127.0.0.1:$(TSAPI_PG_PORT)/tsapi
+TSAPI_TEST_DATABASE_URL ?= postgres://tsapi:tsapi@127.0.0.1:$(TSAPI_PG_PORT)/postgres
+export TSAPI_PG_PORT DATABASE_URL TSAPI_TEST_DATABASE_URL
 
 .PHONY: run test db db-stop lint ci
 

@@ -17,7 +17,12 @@ use crate::domain::{PageTokenKey, TimeParser};
 #[command(
     name = "tsapi",
     version,
-    about = "A data API for market bars in TimescaleDB"
+    about = "A data API for market bars in TimescaleDB",
+    after_help = "The database is named by DATABASE_URL, or by the tutorial's DB_HOST, DB_PORT, \
+DB_NAME, DB_USER, DB_PASS and DB_SSLMODE. Every other setting is a TSAPI_* variable or the \
+flag shown by `tsapi <command> --help`. RUST_LOG filters the logs (default: info).\n\n\
+Quick start:\n  tsapi migrate && tsapi demo-data && tsapi serve\n  \
+curl 'http://127.0.0.1:8080/ticker?symbol=MSFT'"
 )]
 pub struct Cli {
     /// Log format: `text` for people, `json` for log collectors.
@@ -30,8 +35,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (default address 127.0.0.1:8080).
+    ///
+    /// Connections are opened on first use, so the server starts while the database is
+    /// still down (`/healthz` answers, `/readyz` says 503). SIGTERM or Ctrl-C stop accepting
+    /// connections and finish in-flight requests before exit.
     Serve(ServeArgs),
     /// Create or upgrade the schema: extension, table, hypertable, unique index. Idempotent.
+    ///
+    /// Creates only what is missing and never drops or rewrites data; an existing table made
+    /// the tutorial's way is kept as it is, with notes on what could be improved.
     Migrate(DatabaseArgs),
     /// Insert deterministic, realistic 1-minute sample bars (existing rows are kept).
     DemoData(DemoDataArgs),
@@ -220,7 +232,7 @@ pub struct DemoDataArgs {
     )]
     pub symbols: Vec<String>,
     /// First trading day (New York calendar).
-    #[arg(long, default_value = "2021-10-18")]
+    #[arg(long, default_value = "2021-10-15")]
     pub from: chrono::NaiveDate,
     /// Number of weekdays to generate.
     #[arg(long, default_value_t = 20)]

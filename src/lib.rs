@@ -11,14 +11,17 @@
 //! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing).
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
+//! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`demo`]: the deterministic sample-data generator.
 //! - [`openapi`]: the OpenAPI document of every endpoint, served at `/openapi.json`.
 
+pub mod chart;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod observe;
 pub mod openapi;
 pub mod render;
 pub mod router;

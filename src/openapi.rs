@@ -87,6 +87,7 @@ pub enum InsertRecords {
         crate::routes::symbols::symbols,
         crate::routes::health::healthz,
         crate::routes::health::readyz,
+        crate::routes::metrics::metrics,
         serve,
     ),
     components(schemas(Problem, FieldError, InsertBody, InsertRecords, InsertRecord)),

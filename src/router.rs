@@ -4,13 +4,14 @@ use std::any::Any;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::routes::{bars, fallback, health, insert, symbols, ticker};
+use crate::observe;
+use crate::routes::{bars, fallback, health, insert, metrics, symbols, ticker};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         // Operations.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         // The versioned read API and its description.
         .route("/v1/bars", get(bars::bars))
         .route("/v1/bars/latest", get(bars::latest))
@@ -33,7 +35,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        // Outermost, so that it sees panics turned into 500s too.
+        .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }
 

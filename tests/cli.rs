@@ -111,10 +111,30 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
         probe.local_addr().unwrap().port()
     };
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+    // A role with a password that cannot appear in logs by chance.
+    let role = format!("serve_{}", uuid::Uuid::new_v4().simple());
+    let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+    let admin = common::connect(&common::admin_url()).await;
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}'"
+        ))
+        .await
+        .unwrap();
+    let cfg: tokio_postgres::Config = db.url.parse().unwrap();
+    let tokio_postgres::config::Host::Tcp(host) = &cfg.get_hosts()[0] else {
+        panic!("the test database is reached over TCP");
+    };
+    let url = format!(
+        "postgres://{role}:{password}@{host}:{}/{}",
+        cfg.get_ports()[0],
+        db.name
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
         .args(["serve"])
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", &url)
         .env("TSAPI_LISTEN", &listen)
+        .env("TSAPI_LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -133,6 +153,7 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
     assert_eq!(ready.status(), 200);
     let ticker = http
         .get(format!("http://{listen}/ticker?symbol=AAPL"))
+        .header("x-request-id", "trace-me-7")
         .send()
         .await
         .unwrap();
@@ -143,6 +164,21 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = child.wait().expect("wait for tsapi");
-    assert!(status.success(), "exit status {status:?}");
+    let output = child.wait_with_output().expect("wait for tsapi");
+    assert!(output.status.success(), "exit status {:?}", output.status);
+
+    // One JSON line per request, carrying its id; never the database password.
+    let logs = stderr(&output);
+    assert!(!logs.contains(&password), "{logs}");
+    let line = logs
+        .lines()
+        .find(|l| l.contains("trace-me-7") && l.contains("request finished"))
+        .unwrap_or_else(|| panic!("no log line for the request: {logs}"));
+    let json: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(json["status"], 200);
+    assert_eq!(json["span"]["route"], "/ticker");
+    admin
+        .batch_execute(&format!("DROP ROLE {role}"))
+        .await
+        .unwrap();
 }

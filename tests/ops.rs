@@ -66,3 +66,28 @@ async fn wrong_methods_are_405_problems_with_allow() {
     assert!(allow.contains("GET"), "{allow}");
     expect_problem(response, 405).await;
 }
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_made() {
+    let app = TestApp::spawn().await;
+    let with_id = |id: &str| {
+        app.http
+            .get(app.url("/healthz"))
+            .header("x-request-id", id)
+            .send()
+    };
+    let echoed = with_id("client-id-42").await.unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "client-id-42");
+
+    let made = app.get("/ticker?symbol=").await;
+    let id = made.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+
+    // A value that could forge log lines is replaced.
+    let replaced = with_id("evil\tid").await.unwrap();
+    let id = replaced.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+}

@@ -79,6 +79,7 @@ pub async fn write_bars(
         }
     };
     tx.commit().await?;
+    metrics::counter!("tsapi_rows_ingested_total").increment(counts.inserted + counts.updated);
     Ok(counts)
 }
 

@@ -6,5 +6,6 @@ pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod insert;
+pub mod metrics;
 pub mod symbols;
 pub mod ticker;

@@ -1,0 +1,120 @@
+//! What operators see: a request id on every request, one log line per request, and
+//! Prometheus metrics.
+//!
+//! Metrics go through the `metrics` facade to a process-wide Prometheus recorder, the way
+//! `tracing` works for logs: any module can count without threading a registry around.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
+
+use crate::db::PgPool;
+
+/// The header that carries the request id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Latency buckets in seconds: from a cached read to a large bulk insert.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("tsapi_http_request_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("buckets are not empty")
+            .install_recorder()
+            .expect("only this function installs a recorder")
+    })
+}
+
+/// The metrics page: pool gauges are read at scrape time, everything else accumulates.
+pub fn render_metrics(pool: &PgPool) -> String {
+    let handle = prometheus();
+    let status = pool.status();
+    metrics::gauge!("tsapi_db_pool_max_connections").set(status.max_size as f64);
+    metrics::gauge!("tsapi_db_pool_connections").set(status.size as f64);
+    metrics::gauge!("tsapi_db_pool_connections_in_use")
+        .set(status.size.saturating_sub(status.available) as f64);
+    metrics::gauge!("tsapi_db_pool_waiting").set(status.waiting as f64);
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// Middleware: gives the request an id, runs it inside a span carrying that id, then logs
+/// and counts the outcome under the route's template (`/ticker/daily`, not the raw URI).
+pub async fn observe(mut request: Request, next: Next) -> Response {
+    prometheus();
+    let id = request_id(&request);
+    let header = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    request.headers_mut().insert(REQUEST_ID, header.clone());
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = seconds * 1000.0, "request finished");
+    });
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("tsapi_http_requests_total", &labels).increment(1);
+    metrics::histogram!("tsapi_http_request_duration_seconds", &labels).record(seconds);
+    response.headers_mut().insert(REQUEST_ID, header);
+    response
+}
+
+/// The caller's `X-Request-Id` when it is a sane token, else a new UUID.
+fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_sane_id(id))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// At most 128 characters of letters, digits and `-_.:/+=@`: enough for UUIDs, trace ids and
+/// Lambda request ids, and nothing that could forge a log line.
+fn is_sane_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/+=@".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keeps_sane_ids_and_refuses_the_rest() {
+        assert!(super::is_sane_id("0b6f3c1e-2f1d-4a53-9a57-3f3c5b0f7d11"));
+        assert!(super::is_sane_id(
+            "Root=1-5759e988-bd862e3fe1be46a994272793"
+        ));
+        assert!(!super::is_sane_id(""));
+        assert!(!super::is_sane_id("a b"));
+        assert!(!super::is_sane_id("line\nbreak"));
+        assert!(!super::is_sane_id(&"x".repeat(129)));
+    }
+}
