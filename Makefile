@@ -8,10 +8,14 @@ DATABASE_URL ?= postgres://tsapi:tsapi@127.0.0.1:$(TSAPI_PG_PORT)/tsapi
 TSAPI_TEST_DATABASE_URL ?= postgres://tsapi:tsapi@127.0.0.1:$(TSAPI_PG_PORT)/postgres
 export TSAPI_PG_PORT DATABASE_URL TSAPI_TEST_DATABASE_URL
 
-.PHONY: run test db db-stop lint ci
+.PHONY: run test db browser-deps db-stop lint ci
 
 db:
 	bash scripts/db.sh setup
+
+# Headless Chromium for the browser test of the chart page.
+browser-deps:
+	bash scripts/browser-deps.sh
 
 run: db
 	cargo build --release
@@ -19,7 +23,7 @@ run: db
 	./target/release/tsapi demo-data
 	./target/release/tsapi serve
 
-test: db
+test: db browser-deps
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
 	else \
@@ -34,3 +38,8 @@ db-stop:
 	bash scripts/db.sh stop
 
 ci: lint test
+
+# Ingest and latest-bar benchmark against psql \copy and pgbench; writes bench/RESULTS.md.
+.PHONY: bench
+bench:
+	bash bench/run.sh

@@ -47,6 +47,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Insert deterministic, realistic 1-minute sample bars (existing rows are kept).
     DemoData(DemoDataArgs),
+    /// Load a CSV, NDJSON or JSON file (or `-` for stdin) over COPY, committing batch by batch.
+    Load(crate::load::LoadArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -211,6 +213,12 @@ pub struct ApiArgs {
     /// same one. Unset: a random key per process, so tokens work only where they were issued.
     #[arg(long, env = "TSAPI_PAGE_TOKEN_KEY", hide_env_values = true)]
     pub page_token_key: Option<PageTokenKey>,
+    /// Largest streamed body of `POST /v1/bars`, in bytes (on the wire and after gunzip).
+    #[arg(long, env = "TSAPI_BULK_BODY_LIMIT", default_value_t = 1024 * 1024 * 1024)]
+    pub bulk_body_limit: u64,
+    /// Most records in one `POST /v1/bars` request.
+    #[arg(long, env = "TSAPI_BULK_MAX_ROWS", default_value_t = 10_000_000)]
+    pub bulk_max_rows: u64,
 }
 
 impl ApiArgs {
@@ -240,6 +248,12 @@ pub struct DemoDataArgs {
     /// Seed of the random walk: the same seed gives the same bars.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Write the bars to this file (`-` for stdout) instead of the database.
+    #[arg(long)]
+    pub output: Option<std::path::PathBuf>,
+    /// Format of `--output`; by default from its extension.
+    #[arg(long, value_enum)]
+    pub format: Option<crate::load::FileFormat>,
 }
 
 #[cfg(test)]

@@ -90,6 +90,56 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
+/// Writes bars to a file (`-` for stdout) as CSV with a header or as NDJSON, the formats
+/// `tsapi load` and `POST /v1/bars` read.
+pub fn write_file(
+    bars: &[Bar],
+    path: &std::path::Path,
+    format: Option<crate::load::FileFormat>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    use anyhow::Context;
+
+    use crate::ingest::Format;
+    use crate::load::FileFormat;
+
+    let format = match format {
+        Some(f) => f,
+        None => match Format::from_file_name(&path.to_string_lossy()) {
+            Some(Format::Csv) => FileFormat::Csv,
+            Some(Format::Ndjson) => FileFormat::Ndjson,
+            _ => anyhow::bail!("cannot tell the format of {path:?}; pass --format csv|ndjson"),
+        },
+    };
+    let out: Box<dyn Write> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(path).with_context(|| format!("cannot create {path:?}"))?)
+    };
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+    match format {
+        FileFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut out);
+            for bar in bars {
+                writer.serialize(bar)?;
+            }
+            writer.flush()?;
+        }
+        FileFormat::Ndjson => {
+            for bar in bars {
+                serde_json::to_writer(&mut out, bar)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        FileFormat::Json => {
+            serde_json::to_writer(&mut out, &serde_json::json!({ "records": bars }))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`demo`]: the deterministic sample-data generator.
 //! - [`openapi`]: the OpenAPI document of every endpoint, served at `/openapi.json`.
+//! - [`ingest`]: streaming decoders (JSON, NDJSON, CSV, gzip) feeding binary COPY batches.
+//! - [`load`]: `tsapi load`, files into the table over COPY with a progress bar.
 
 pub mod chart;
 pub mod config;
@@ -21,6 +23,8 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod ingest;
+pub mod load;
 pub mod observe;
 pub mod openapi;
 pub mod render;

@@ -1,4 +1,4 @@
-//! The `tsapi` binary: read the configuration, then serve, migrate or load demo data.
+//! The `tsapi` binary: read the configuration, then serve, migrate, load files or demo data.
 
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use tsapi::{db, demo, server, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let _logs = telemetry::init(cli.log_format);
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -33,6 +33,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::DemoData(args) => demo_data(args).await,
+        Command::Load(args) => tsapi::load::run(args).await,
     }
 }
 
@@ -43,6 +44,9 @@ async fn demo_data(args: DemoDataArgs) -> anyhow::Result<()> {
         .map(|s| Symbol::parse(s).map_err(|e| anyhow::anyhow!("symbol {s:?}: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let bars = demo::generate(&symbols, args.from, args.days, args.seed);
+    if let Some(path) = &args.output {
+        return demo::write_file(&bars, path, args.format);
+    }
     let mut client = db::connect_one(&args.database.pg_config()?).await?;
     let table = db::TableInfo::load(&client).await?;
     let mut total = db::WriteCounts::default();

@@ -83,18 +83,22 @@ pub enum InsertRecords {
         crate::routes::ticker::daily,
         crate::routes::insert::insert,
         crate::routes::bars::bars,
+        crate::routes::write::write_bars,
         crate::routes::bars::latest,
         crate::routes::symbols::symbols,
         crate::routes::health::healthz,
         crate::routes::health::readyz,
         crate::routes::metrics::metrics,
+        crate::routes::chart::page,
+        crate::routes::chart::chart,
         serve,
     ),
     components(schemas(Problem, FieldError, InsertBody, InsertRecords, InsertRecord)),
     tags(
         (name = "tutorial", description = "The paths of TimescaleDB's data-API tutorial"),
         (name = "v1", description = "Ranges, aggregates, pagination, exports"),
-        (name = "operations", description = "Health and the API description"),
+        (name = "operations", description = "Health, metrics and the API description"),
+        (name = "chart", description = "Candlestick charts and a page to browse them"),
     )
 )]
 pub struct ApiDoc;

@@ -11,7 +11,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
 use crate::observe;
-use crate::routes::{bars, fallback, health, insert, metrics, symbols, ticker};
+use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker, write};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
@@ -26,10 +26,13 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
-        // The versioned read API and its description.
-        .route("/v1/bars", get(bars::bars))
+        // The versioned API and its description.
+        .route("/v1/bars", get(bars::bars).post(write::write_bars))
         .route("/v1/bars/latest", get(bars::latest))
         .route("/v1/symbols", get(symbols::symbols))
+        // For people: a page with a chart.
+        .route("/", get(chart::page))
+        .route("/v1/bars/chart.svg", get(chart::chart))
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)

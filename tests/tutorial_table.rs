@@ -107,3 +107,35 @@ async fn migrate_reports_duplicates_instead_of_failing() {
     );
     assert_eq!(app.db.count().await, 6);
 }
+
+#[tokio::test]
+async fn bulk_writes_adapt_to_a_tutorial_table() {
+    let app = tutorial_app().await;
+    let post = |body: &'static str, query: &'static str| {
+        app.http
+            .post(app.url(&format!("/v1/bars{query}")))
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+    };
+    let csv = "time,symbol,price_high,trading_volume\n2021-11-12,OK,2.5,2147483647\n";
+    let response = post(csv, "").await.unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    assert_eq!(
+        app.db.rows().await,
+        ["OK|2021-11-12T00:00:00Z|2.5|2147483647"]
+    );
+    let too_big = "time,symbol,trading_volume\n2021-11-13,A,1\n2021-11-13,B,2147483648\n";
+    let problem = expect_problem(post(too_big, "").await.unwrap(), 422).await;
+    assert_eq!(problem["errors"][0]["line"], 3);
+    assert_eq!(problem["errors"][0]["field"], "trading_volume");
+    // Upserts need the unique index that `tsapi migrate` adds; the answer says so.
+    let problem = expect_problem(post(csv, "?on_conflict=ignore").await.unwrap(), 503).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("tsapi migrate")
+    );
+    assert_eq!(app.db.count().await, 1);
+}

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Bar;
+use crate::domain::QueryBar;
 use axis::{nice_ticks, time_label_format};
 
 const WIDTH: f64 = 960.0;
@@ -26,7 +26,7 @@ const UP: &str = "#1a9e77";
 const DOWN: &str = "#d7443e";
 
 /// Draws one candle per bar (bars in time order), with a volume strip and axes.
-pub fn candlestick_svg(title: &str, bars: &[Bar]) -> String {
+pub fn candlestick_svg(title: &str, bars: &[QueryBar]) -> String {
     let candles: Vec<Candle> = bars.iter().filter_map(Candle::from_bar).collect();
     let mut svg = String::with_capacity(1024 + candles.len() * 400);
     let _ = write!(
@@ -69,7 +69,7 @@ struct Candle {
 }
 
 impl Candle {
-    fn from_bar(bar: &Bar) -> Option<Self> {
+    fn from_bar(bar: &QueryBar) -> Option<Self> {
         let (open, close) = (bar.price_open?, bar.price_close?);
         Some(Self {
             time: bar.time,
@@ -161,9 +161,20 @@ impl Plot {
                 k * (candles.len() - 1) / (labels - 1)
             };
             let x = self.x_center(index);
+            // The outermost labels hang inwards so they are not cut at the edges.
+            let anchor = match k {
+                0 if labels > 1 => "start",
+                k if k + 1 == labels && labels > 1 => "end",
+                _ => "middle",
+            };
+            let x = match anchor {
+                "start" => x - self.step / 2.0,
+                "end" => x + self.step / 2.0,
+                _ => x,
+            };
             let _ = write!(
                 svg,
-                r##"<text class="time-label" x="{x:.1}" y="{}" text-anchor="middle" fill="#555">{}</text>"##,
+                r##"<text class="time-label" x="{x:.1}" y="{}" text-anchor="{anchor}" fill="#555">{}</text>"##,
                 baseline + 18.0,
                 candles[index].time.format(format)
             );
@@ -205,12 +216,12 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Symbol;
 
-    fn bar(minute: i64, open: f64, close: f64) -> Bar {
-        Bar {
+    fn bar(minute: i64, open: f64, close: f64) -> QueryBar {
+        QueryBar {
             time: DateTime::from_timestamp(1_636_729_200 + minute * 60, 0).unwrap(),
-            symbol: Symbol::parse("AAPL").unwrap(),
+            symbol: "AAPL".into(),
+            count: Some(1),
             price_open: Some(open),
             price_high: Some(open.max(close) + 1.0),
             price_low: Some(open.min(close) - 1.0),

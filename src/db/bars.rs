@@ -1,6 +1,7 @@
 //! Reading bars.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -36,6 +37,18 @@ fn bar_from_row(row: &Row) -> Bar {
 #[derive(Debug, Default)]
 pub struct RecentWindow {
     cached: Mutex<Option<(Instant, Option<DateTime<Utc>>)>>,
+    /// Set while one request refreshes an expired bound; the others meanwhile keep using
+    /// the old one instead of all querying the catalog at once.
+    refreshing: AtomicBool,
+}
+
+/// Clears [`RecentWindow::refreshing`] however the refresh ends (even if cancelled).
+struct RefreshGuard<'a>(&'a AtomicBool);
+
+impl Drop for RefreshGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl RecentWindow {
@@ -44,11 +57,13 @@ impl RecentWindow {
     const CHUNKS: i64 = 2;
 
     async fn lower_bound(&self, client: &Client) -> Result<Option<DateTime<Utc>>, DbError> {
-        if let Some((at, bound)) = *self.cached.lock().expect("window lock")
-            && at.elapsed() < Self::TTL
-        {
-            return Ok(bound);
-        }
+        let cached = *self.cached.lock().expect("window lock");
+        let _guard = match cached {
+            Some((at, bound)) if at.elapsed() < Self::TTL => return Ok(bound),
+            Some((_, stale)) if self.refreshing.swap(true, Ordering::AcqRel) => return Ok(stale),
+            Some(_) => Some(RefreshGuard(&self.refreshing)),
+            None => None,
+        };
         let sql = "SELECT min(range_start) FROM ( \
                      SELECT c.range_start FROM timescaledb_information.chunks c \
                      WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass \

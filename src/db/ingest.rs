@@ -2,13 +2,14 @@
 //!
 //! `error` mode copies straight into the table (a duplicate aborts everything). The upsert
 //! modes copy into a per-connection staging table and merge from it in one statement.
+//! Rows arrive already encoded (see `copy_format`), batch by batch, so a streamed body is
+//! written while it is still being read.
 
-use futures_util::pin_mut;
-use tokio_postgres::Client;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::ToSql;
+use bytes::Bytes;
+use futures_util::{SinkExt, pin_mut};
+use tokio_postgres::{Client, Statement, Transaction};
 
-use super::cells::{FloatCell, IntCell};
+use super::copy_format::{CopyEncoder, EncodedBatch};
 use super::schema::{COLUMNS, TableInfo};
 use super::{DbError, TABLE};
 use crate::domain::Bar;
@@ -25,8 +26,20 @@ pub enum OnConflict {
     Update,
 }
 
+impl OnConflict {
+    /// `error`, `ignore` or `update`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "error" => Ok(Self::Error),
+            "ignore" => Ok(Self::Ignore),
+            "update" => Ok(Self::Update),
+            other => Err(format!("{other:?} is not one of error, ignore, update")),
+        }
+    }
+}
+
 /// How a write went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct WriteCounts {
     pub inserted: u64,
     pub updated: u64,
@@ -43,76 +56,95 @@ pub async fn write_bars(
     if bars.is_empty() {
         return Ok(WriteCounts::default());
     }
-    if mode != OnConflict::Error && !table.has_unique_key {
-        return Err(DbError::Schema(format!(
-            "upserts need a unique index on {TABLE} (symbol, time); run `tsapi migrate`"
-        )));
-    }
-    let columns = COLUMNS.join(", ");
-    let tx = client.transaction().await?;
-    let counts = match mode {
-        OnConflict::Error => {
-            let copy = format!("COPY {TABLE} ({columns}) FROM STDIN (FORMAT binary)");
-            let inserted = copy_bars(&tx, &copy, table, bars).await?;
-            WriteCounts {
-                inserted,
-                ..WriteCounts::default()
-            }
-        }
-        OnConflict::Ignore | OnConflict::Update => {
-            tx.batch_execute(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS tsapi_staging \
-                 (LIKE {TABLE}, ord bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DELETE ROWS"
-            ))
-            .await?;
-            let copy = format!("COPY tsapi_staging ({columns}) FROM STDIN (FORMAT binary)");
-            let total = copy_bars(&tx, &copy, table, bars).await?;
-            let merge = merge_statement(mode);
-            let row = tx.query_one(&merge, &[]).await?;
-            let inserted = row.get::<_, i64>(0) as u64;
-            let updated = row.get::<_, i64>(1) as u64;
-            WriteCounts {
-                inserted,
-                updated,
-                skipped: total - inserted - updated,
-            }
-        }
-    };
-    tx.commit().await?;
-    metrics::counter!("tsapi_rows_ingested_total").increment(counts.inserted + counts.updated);
-    Ok(counts)
+    let batch = CopyEncoder::new(table).encode(bars);
+    let mut write = BulkWrite::begin(client, table, mode).await?;
+    write.copy(batch).await?;
+    write.commit().await
 }
 
-/// Streams the bars through one binary COPY; returns the number of rows copied.
-async fn copy_bars(
-    tx: &tokio_postgres::Transaction<'_>,
-    copy: &str,
-    table: &TableInfo,
-    bars: &[Bar],
-) -> Result<u64, DbError> {
-    let sink = tx.copy_in(copy).await?;
-    let writer = BinaryCopyInWriter::new(sink, &table.column_types);
-    pin_mut!(writer);
-    for bar in bars {
-        let (open, high, low, close) = (
-            FloatCell(bar.price_open),
-            FloatCell(bar.price_high),
-            FloatCell(bar.price_low),
-            FloatCell(bar.price_close),
-        );
-        let volume = IntCell(bar.trading_volume);
-        let row: [&(dyn ToSql + Sync); 7] = [
-            &bar.time,
-            &bar.symbol.as_str(),
-            &open,
-            &high,
-            &low,
-            &close,
-            &volume,
-        ];
-        writer.as_mut().write(&row).await?;
+/// One transaction fed batch by batch: each batch is one binary COPY, into the table for
+/// `error` mode or into the staging table for the upsert modes, which are merged into the
+/// table only at [`BulkWrite::commit`]. Dropping it uncommitted rolls everything back.
+pub struct BulkWrite<'a> {
+    tx: Transaction<'a>,
+    mode: OnConflict,
+    copy: Statement,
+    copied: u64,
+}
+
+impl<'a> BulkWrite<'a> {
+    pub async fn begin(
+        client: &'a mut Client,
+        table: &TableInfo,
+        mode: OnConflict,
+    ) -> Result<Self, DbError> {
+        if mode != OnConflict::Error && !table.has_unique_key {
+            return Err(DbError::Schema(format!(
+                "upserts need a unique index on {TABLE} (symbol, time); run `tsapi migrate`"
+            )));
+        }
+        let columns = COLUMNS.join(", ");
+        let tx = client.transaction().await?;
+        let target = match mode {
+            OnConflict::Error => TABLE,
+            OnConflict::Ignore | OnConflict::Update => {
+                tx.batch_execute(&format!(
+                    "CREATE TEMP TABLE IF NOT EXISTS tsapi_staging \
+                     (LIKE {TABLE}, ord bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DELETE ROWS"
+                ))
+                .await?;
+                "tsapi_staging"
+            }
+        };
+        let copy = tx
+            .prepare(&format!(
+                "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
+            ))
+            .await?;
+        Ok(Self {
+            tx,
+            mode,
+            copy,
+            copied: 0,
+        })
     }
-    Ok(writer.finish().await?)
+
+    /// Sends one encoded batch through its own COPY.
+    pub async fn copy(&mut self, batch: EncodedBatch) -> Result<(), DbError> {
+        let sink = self.tx.copy_in::<_, Bytes>(&self.copy).await?;
+        pin_mut!(sink);
+        sink.send(batch.bytes).await?;
+        self.copied += sink.finish().await?;
+        Ok(())
+    }
+
+    /// Rows copied so far.
+    pub fn copied(&self) -> u64 {
+        self.copied
+    }
+
+    /// Merges staged rows (upsert modes) and commits.
+    pub async fn commit(self) -> Result<WriteCounts, DbError> {
+        let counts = match self.mode {
+            OnConflict::Error => WriteCounts {
+                inserted: self.copied,
+                ..WriteCounts::default()
+            },
+            OnConflict::Ignore | OnConflict::Update => {
+                let row = self.tx.query_one(&merge_statement(self.mode), &[]).await?;
+                let inserted = row.get::<_, i64>(0) as u64;
+                let updated = row.get::<_, i64>(1) as u64;
+                WriteCounts {
+                    inserted,
+                    updated,
+                    skipped: self.copied - inserted - updated,
+                }
+            }
+        };
+        self.tx.commit().await?;
+        metrics::counter!("tsapi_rows_ingested_total").increment(counts.inserted + counts.updated);
+        Ok(counts)
+    }
 }
 
 /// Merges the staging table into the table and counts inserted and updated rows.

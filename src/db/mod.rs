@@ -2,7 +2,7 @@
 //! parameterized; no statement is ever built from user text.
 
 mod bars;
-mod cells;
+mod copy_format;
 mod error;
 mod ingest;
 mod latest;
@@ -13,8 +13,9 @@ mod schema;
 mod symbols;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
+pub use copy_format::{CopyEncoder, EncodedBatch};
 pub use error::DbError;
-pub use ingest::{OnConflict, WriteCounts, write_bars};
+pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};
 pub use latest::latest_for;
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};

@@ -15,6 +15,8 @@ pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Format, Order, Pa
 pub use interval::{Interval, IntervalUnit};
 pub use page_token::{Cursor, PageTokenKey, QueryFingerprint};
 pub use query_bar::QueryBar;
-pub use records::{FieldError, RecordRules, RecordsError, parse_insert_body};
+pub use records::{
+    Field, FieldError, Position, RecordBuilder, RecordRules, RecordsError, parse_insert_body,
+};
 pub use symbol::Symbol;
 pub use time::{TimeParser, TimeRange};

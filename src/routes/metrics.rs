@@ -7,13 +7,10 @@ use axum::response::IntoResponse;
 use crate::observe::render_metrics;
 use crate::state::AppState;
 
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
+/// `GET /metrics`: request, ingest, database and pool metrics for Prometheus.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format",
-        body = String, content_type = "text/plain"))
-)]
+        content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -2,6 +2,7 @@
 //! call one `db` function, render.
 
 pub mod bars;
+pub mod chart;
 pub mod extract;
 pub mod fallback;
 pub mod health;
@@ -9,3 +10,4 @@ pub mod insert;
 pub mod metrics;
 pub mod symbols;
 pub mod ticker;
+pub mod write;

@@ -171,9 +171,16 @@ async fn ensure_template(admin: &Client) -> String {
                 .await
                 .expect("migrate template");
         }
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {building} WITH ALLOW_CONNECTIONS false"
+            ))
+            .await
+            .expect("close template");
         // The migration's connection closes asynchronously; retry the rename until it has.
         let mut renamed = false;
         for _ in 0..100 {
+            disconnect_all(admin, &building).await;
             if admin
                 .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
                 .await
@@ -186,11 +193,32 @@ async fn ensure_template(admin: &Client) -> String {
         }
         assert!(renamed, "could not finish the template database");
     }
+    // TimescaleDB's job scheduler connects to every database that allows connections, and
+    // a template with a session cannot be copied: keep the template closed and empty.
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {template} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"
+        ))
+        .await
+        .expect("close template");
+    disconnect_all(admin, &template).await;
     admin
         .batch_execute("SELECT pg_advisory_unlock(7473617069)")
         .await
         .expect("unlock");
     template
+}
+
+/// Ends every session on `database` (such as TimescaleDB's job scheduler).
+async fn disconnect_all(admin: &Client, database: &str) {
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&database],
+        )
+        .await
+        .expect("end sessions");
 }
 
 /// Default API settings, as `tsapi serve` has them.
@@ -201,6 +229,8 @@ pub fn api_defaults() -> ApiArgs {
         max_page_rows: 10_000,
         timezone: chrono_tz::UTC,
         page_token_key: None,
+        bulk_body_limit: 1024 * 1024 * 1024,
+        bulk_max_rows: 10_000_000,
     }
 }
 

@@ -1,0 +1,252 @@
+//! `tsapi load FILE`: CSV, NDJSON or JSON files (or standard input) into the table over
+//! binary COPY, in batches, with a progress bar on a terminal and a summary line.
+//!
+//! Unlike an API request, a load is not one transaction: each batch commits on its own,
+//! so a file of any size loads in bounded memory and a failure keeps what came before it.
+//! On an error the loader names the line and says how many rows were committed; with
+//! `--on-conflict ignore` the same file can then be loaded again from the start.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use chrono_tz::Tz;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+
+use crate::config::DatabaseArgs;
+use crate::db::{self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, TableInfo, WriteCounts};
+use crate::domain::{RecordRules, TimeParser};
+use crate::error::ApiError;
+use crate::ingest::body::{FaultSlot, Gunzip};
+use crate::ingest::{Batcher, Format, IngestError, decode_batches};
+
+/// File formats, by name on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Ndjson,
+    Json,
+}
+
+impl From<FileFormat> for Format {
+    fn from(f: FileFormat) -> Self {
+        match f {
+            FileFormat::Csv => Format::Csv,
+            FileFormat::Ndjson => Format::Ndjson,
+            FileFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// Settings of `tsapi load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The file to load, or `-` for standard input. A name ending in `.gz` is gunzipped.
+    pub file: PathBuf,
+    /// Input format; by default from the extension (.csv, .ndjson or .jsonl, .json).
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormat>,
+    /// What to do with a bar whose (symbol, time) is already stored: error, ignore, update.
+    #[arg(long, default_value = "error", value_parser = OnConflict::parse)]
+    pub on_conflict: OnConflict,
+    /// Rows per batch; each batch is one COPY and one commit.
+    #[arg(long, default_value_t = 50_000)]
+    pub batch_rows: usize,
+    /// IANA time zone in which naive times (without an offset) are read.
+    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC")]
+    pub timezone: Tz,
+}
+
+pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+    let name = args.file.to_string_lossy().into_owned();
+    let format: Format = match args.format {
+        Some(f) => f.into(),
+        None => Format::from_file_name(&name).ok_or_else(|| {
+            anyhow!("cannot tell the format of {name:?}; pass --format csv|ndjson|json")
+        })?,
+    };
+    let gzip = name.ends_with(".gz");
+    let (input, size) = open(&args)?;
+    let mut client = db::connect_one(&args.database.pg_config()?).await?;
+    let table = TableInfo::load(&client).await?;
+    let rules = RecordRules {
+        times: TimeParser::new(args.timezone),
+        volume: table.volume,
+        max_rows: usize::MAX,
+    };
+    let progress = Progress::new(size);
+    let bytes_read = progress.bytes.clone();
+    let encoder = CopyEncoder::new(&table);
+    let batch_rows = args.batch_rows;
+    let (batch_tx, mut batch_rx) = mpsc::channel::<EncodedBatch>(2);
+    let decoder = tokio::task::spawn_blocking(move || {
+        let slot = FaultSlot::default();
+        let counted = Counted {
+            inner: input,
+            bytes: bytes_read,
+        };
+        let input: Box<dyn Read> = if gzip {
+            Box::new(Gunzip::new(counted, slot.clone()))
+        } else {
+            Box::new(counted)
+        };
+        let batcher = Batcher::new(encoder, batch_rows, u64::MAX, |batch| {
+            batch_tx.blocking_send(batch).is_ok()
+        })
+        .stop_at_first_error();
+        decode_batches(input, format, &rules, batcher, &slot)
+    });
+
+    let mut total = WriteCounts::default();
+    let mut committed = 0u64;
+    let mut failure = None;
+    while let Some(batch) = batch_rx.recv().await {
+        let (first, last, rows) = (batch.first_line, batch.last_line, batch.rows);
+        match write_batch(&mut client, &table, batch, args.on_conflict).await {
+            Ok(counts) => {
+                total.inserted += counts.inserted;
+                total.updated += counts.updated;
+                total.skipped += counts.skipped;
+                committed += rows;
+                progress.rows(committed);
+            }
+            Err(e) => {
+                failure = Some(format!(
+                    "{} {first}-{last}: {}",
+                    position_word(format, true),
+                    ApiError::from(e)
+                ));
+                break;
+            }
+        }
+    }
+    drop(batch_rx);
+    let decoded = decoder.await.context("the decoder thread failed")?;
+    progress.finish();
+    let failure = failure.or_else(|| match decoded {
+        Ok(_) | Err(IngestError::WriterGone) => None,
+        Err(IngestError::Invalid(errors)) => errors.first().map(|e| {
+            let at = match e.line {
+                Some(line) => format!("line {line}"),
+                None => format!("record {}", e.index),
+            };
+            let field = e
+                .field
+                .as_deref()
+                .map_or(String::new(), |f| format!(", field {f}"));
+            format!("{at}{field}: {}", e.message)
+        }),
+        Err(other) => Some(other.to_string()),
+    });
+    if let Some(failure) = failure {
+        bail!("{name}: {failure}; {committed} rows committed before the error");
+    }
+    let secs = progress.started.elapsed().as_secs_f64();
+    eprintln!(
+        "loaded {committed} rows from {name} in {secs:.2}s ({:.0} rows/s): \
+         {} inserted, {} updated, {} skipped",
+        committed as f64 / secs.max(1e-9),
+        total.inserted,
+        total.updated,
+        total.skipped
+    );
+    Ok(())
+}
+
+fn position_word(format: Format, plural: bool) -> &'static str {
+    match (format, plural) {
+        (Format::Json, true) => "records",
+        (Format::Json, false) => "record",
+        (_, true) => "lines",
+        (_, false) => "line",
+    }
+}
+
+/// One batch in its own transaction.
+async fn write_batch(
+    client: &mut tokio_postgres::Client,
+    table: &TableInfo,
+    batch: EncodedBatch,
+    mode: OnConflict,
+) -> Result<WriteCounts, db::DbError> {
+    let mut write = BulkWrite::begin(client, table, mode).await?;
+    write.copy(batch).await?;
+    write.commit().await
+}
+
+/// The input and its size, when known.
+fn open(args: &LoadArgs) -> anyhow::Result<(Box<dyn Read + Send>, Option<u64>)> {
+    if args.file.as_os_str() == "-" {
+        return Ok((Box::new(io::stdin()), None));
+    }
+    let file = File::open(&args.file).with_context(|| format!("cannot open {:?}", args.file))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(file), size))
+}
+
+/// Counts bytes read, for the progress bar.
+struct Counted<R> {
+    inner: R,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A progress bar on a terminal (bytes for the ETA, rows and rows/s in the message),
+/// nothing otherwise.
+struct Progress {
+    bar: ProgressBar,
+    bytes: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(size: Option<u64>) -> Self {
+        let bar = if !io::stderr().is_terminal() {
+            ProgressBar::hidden()
+        } else if let Some(size) = size {
+            ProgressBar::new(size).with_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} {wide_bar} {bytes}/{total_bytes} {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            )
+        } else {
+            ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {elapsed_precise} {bytes} read, {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            )
+        };
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            bar,
+            bytes: Arc::default(),
+            started: Instant::now(),
+        }
+    }
+
+    fn rows(&self, rows: u64) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        self.bar.set_position(self.bytes.load(Ordering::Relaxed));
+        self.bar
+            .set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / secs));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,159 @@
+//! The versioned write path: `POST /v1/bars`, bulk writes streamed straight into COPY.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use serde::Deserialize;
+
+use super::extract::{ApiQuery, param};
+use crate::db::{OnConflict, WriteCounts};
+use crate::domain::RecordRules;
+use crate::error::ApiError;
+use crate::ingest::{self, Format, StreamLimits};
+use crate::openapi::Problem;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WriteQuery {
+    /// What to do with a bar whose (symbol, time) is stored: `error` (default, 409),
+    /// `ignore` (skip it) or `update` (replace it).
+    on_conflict: Option<String>,
+}
+
+/// Write bars in bulk.
+///
+/// The body is `{"records": [...]}` or a JSON array of records (`application/json`), one
+/// record per line (`application/x-ndjson`), or CSV with a header row naming the columns
+/// (`text/csv`), each optionally `Content-Encoding: gzip`. It is streamed: records are
+/// validated and copied into the table while the body arrives, and committed only when the
+/// whole body is valid, so the request is atomic.
+///
+/// `on_conflict` says what happens to a bar whose (symbol, time) is already stored:
+/// `error` (409 naming the first duplicate), `ignore` (kept, counted as skipped) or
+/// `update` (replaced; within one request the last bar for a key wins).
+///
+/// Responses: 200 `{"inserted", "updated", "skipped"}`; 400 malformed body or gzip (the
+/// detail names the line); 409 duplicate; 413 over `TSAPI_BULK_BODY_LIMIT` bytes or
+/// `TSAPI_BULK_MAX_ROWS` records; 415 unsupported `Content-Type` or `Content-Encoding`;
+/// 422 invalid records (`errors` name each record's `index`, `line` and `field`).
+#[utoipa::path(
+    post,
+    path = "/v1/bars",
+    tag = "v1",
+    params(WriteQuery),
+    request_body(
+        description = "Records as `{\"records\": [...]}` or a JSON array, NDJSON, or CSV with \
+            a header row; optionally `Content-Encoding: gzip`",
+        content(
+            (crate::openapi::InsertBody = "application/json"),
+            (crate::openapi::InsertRecord = "application/x-ndjson"),
+            (String = "text/csv"),
+        )
+    ),
+    responses(
+        (status = 200, description = "All records stored", body = WriteCounts),
+        (status = 400, description = "Malformed body, gzip or parameter; `detail` names the line",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A bar for this symbol and time exists (`on_conflict=error`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over the body size or row limit",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid records; `errors` name index, line and field",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn write_bars(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<WriteQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<WriteCounts>, ApiError> {
+    let mode = param(
+        "on_conflict",
+        OnConflict::parse(query.on_conflict.as_deref().unwrap_or("error")),
+    )?;
+    let format = body_format(&headers)?;
+    let gzip = is_gzip(&headers)?;
+    let limits = StreamLimits {
+        body_bytes: state.settings.bulk_body_limit,
+        rows: state.settings.bulk_max_rows,
+    };
+    check_declared_length(&headers, limits.body_bytes)?;
+    let table = state.table.get(&state.pool).await?;
+    let rules = RecordRules {
+        times: state.settings.time_parser(),
+        volume: table.volume,
+        max_rows: usize::try_from(limits.rows).unwrap_or(usize::MAX),
+    };
+    let mut client = state.db().await?;
+    let counts = ingest::write_stream(
+        body.into_data_stream(),
+        format,
+        gzip,
+        limits,
+        rules,
+        &mut client,
+        table,
+        mode,
+    )
+    .await?;
+    Ok(Json(counts))
+}
+
+/// The format named by `Content-Type`; anything else is a 415 listing what is read.
+fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    essence
+        .as_deref()
+        .and_then(Format::from_media_type)
+        .ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
+                essence.map_or("a body without Content-Type".into(), |e| format!("{e:?}"))
+            ))
+        })
+}
+
+/// Whether the body is gzip; other encodings are a 415.
+fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    let encoding = value
+        .to_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "gzip" | "x-gzip" => Ok(true),
+        "identity" | "" => Ok(false),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Encoding {other:?} is not supported; send gzip or no encoding"
+        ))),
+    }
+}
+
+/// Refuses at once a body that announces itself as too large.
+fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit => Err(ApiError::PayloadTooLarge(format!(
+            "the body exceeds the limit of {limit} bytes"
+        ))),
+        _ => Ok(()),
+    }
+}
