@@ -13,3 +13,16 @@ CROSS JOIN LATERAL (
 ) mins
 CROSS JOIN LATERAL (SELECT 20 + s.n + 10 * sin(m / 10000.0) AS p) price
 ON CONFLICT DO NOTHING;
+
+-- 3000 more symbols with a few bars each, spread over the year, so that listing symbols
+-- has thousands to walk.
+INSERT INTO stocks_intraday
+SELECT '2021-01-04 15:00+00'::timestamptz + (n % 360) * interval '1 day' + k * interval '1 minute',
+       'X' || lpad(n::text, 5, '0'), 10, 11, 9, 10.5, 100
+FROM generate_series(1, 3000) n, generate_series(0, 2) k
+ON CONFLICT DO NOTHING;
+
+-- Bars arrive minute by minute, so one symbol's bars are spread over every page of a chunk.
+-- Rewriting the chunks in (symbol, time) order, as a periodic maintenance job would for chunks
+-- that no longer change, lets a one-symbol range read a few pages instead of all of them.
+CLUSTER stocks_intraday USING stocks_intraday_symbol_time_key;

@@ -107,6 +107,7 @@ async fn openapi_describes_every_endpoint() {
         "/v1/symbols",
         "/healthz",
         "/readyz",
+        "/metrics",
         "/openapi.json",
     ] {
         assert!(paths.contains_key(path), "{path} is missing");

@@ -206,3 +206,42 @@ pub async fn stream_bars(
         row.map(|row| paged_bar(&row, &query).bar)
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BarsContext, BarsParams, PageTokenKey, TimeParser};
+
+    /// The benchmark compares the API with this very statement run by pgbench.
+    #[test]
+    fn the_benchmark_runs_the_served_statement() {
+        let params: BarsParams =
+            serde_urlencoded::from_str("symbols=A&interval=1d&start=2021-01-01&end=2022-01-01")
+                .unwrap();
+        let context = BarsContext {
+            times: TimeParser::UTC,
+            max_page_rows: 10_000,
+            tokens: &PageTokenKey::random(),
+            accept: None,
+        };
+        let query = BarsQuery::parse(&params, &context).unwrap();
+        let mut bench: String = include_str!("../../bench/aggregate.sql")
+            .lines()
+            .filter(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (i, name) in [
+            "symbols", "resumes", "start", "end", "zone", "width", "limit",
+        ]
+        .iter()
+        .enumerate()
+        {
+            bench = bench.replace(&format!(":{name}"), &format!("${}", i + 1));
+        }
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            words(bench.trim_end().trim_end_matches(';')),
+            words(&statement(&query))
+        );
+    }
+}

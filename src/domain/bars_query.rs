@@ -21,7 +21,10 @@ pub const MAX_FILLED_BUCKETS: i64 = 100_000;
 #[into_params(parameter_in = Query)]
 pub struct BarsParams {
     /// Comma-separated symbols, e.g. `AAPL,MSFT` (at most 1000).
-    #[param(example = "AAPL,MSFT")]
+    #[param(
+        example = "AAPL,MSFT",
+        pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}(,[A-Za-z0-9.\-_/:^=@+]{1,32})*$"
+    )]
     pub symbols: Option<String>,
     /// Inclusive start: RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` read in `tz` (else the
     /// server's zone).
@@ -32,19 +35,23 @@ pub struct BarsParams {
     pub end: Option<String>,
     /// Bucket width: a number and `min`, `h`, `d`, `w` (weeks start Monday), `mo` or `y`.
     /// Absent: the stored bars.
-    #[param(example = "1d")]
+    #[param(example = "1d", pattern = r"^[1-9][0-9]{0,4}(min|h|d|w|mo|y)$")]
     pub interval: Option<String>,
     /// IANA time zone: buckets of a day or longer start at local midnight. Default UTC.
     #[param(example = "America/New_York")]
     pub tz: Option<String>,
     /// Rows per page (JSON: 1 to 10000, default 1000; CSV/NDJSON: no default cap).
+    #[param(value_type = Option<u64>, minimum = 1, example = 1000)]
     pub limit: Option<String>,
     /// Time order within each symbol: `asc` (default) or `desc`.
+    #[param(pattern = "^(asc|desc)$")]
     pub order: Option<String>,
     /// With `interval`: `none` (default) skips empty buckets, `null` returns them with null
     /// values, `previous` repeats the previous close (volume 0). Needs `start` and `end`.
+    #[param(pattern = "^(none|null|previous)$")]
     pub fill: Option<String>,
     /// `json` (default), `csv` or `ndjson`; also chosen by the `Accept` header.
+    #[param(pattern = "^(json|csv|ndjson)$")]
     pub format: Option<String>,
     /// `next_page_token` of the previous page, with otherwise the same parameters.
     pub page_token: Option<String>,

@@ -127,7 +127,10 @@ async fn streamed(
 #[into_params(parameter_in = Query)]
 pub struct LatestParams {
     /// Comma-separated symbols; absent: every symbol.
-    #[param(example = "AAPL,MSFT")]
+    #[param(
+        example = "AAPL,MSFT",
+        pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}(,[A-Za-z0-9.\-_/:^=@+]{1,32})*$"
+    )]
     symbols: Option<String>,
 }
 

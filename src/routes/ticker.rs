@@ -17,6 +17,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct TickerQuery {
     /// A ticker such as `MSFT`; absent: every symbol.
+    #[param(pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}$", example = "MSFT")]
     symbol: Option<String>,
 }
 
@@ -69,6 +70,7 @@ pub async fn latest(
 #[into_params(parameter_in = Query)]
 pub struct DailyQuery {
     /// A ticker such as `AAPL`.
+    #[param(pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}$", example = "AAPL")]
     symbol: String,
     /// Inclusive start: RFC 3339 or `YYYY-MM-DD[ HH:MM:SS]`.
     start: Option<String>,
