@@ -12,12 +12,16 @@
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`demo`]: the deterministic sample-data generator.
+//! - [`auth`]: API keys with scopes, checked before any handler runs.
+//! - [`limits`]: backpressure: concurrent requests and the request deadline.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod render;
 pub mod router;
 pub mod routes;

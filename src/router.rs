@@ -1,21 +1,26 @@
 //! The one route table, and the layers every request passes through.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+use crate::limits::Limits;
 use crate::routes::{fallback, health, insert, ticker};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
+    let limits = Arc::new(Limits::new(&state.settings));
+    let auth = state.auth.clone();
     Router::new()
         // The tutorial's paths, kept by name.
         .route("/ticker", get(ticker::latest))
@@ -27,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn_with_state(auth, crate::auth::require_key))
+        .layer(from_fn_with_state(limits, crate::limits::enforce))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -22,7 +22,11 @@ pub fn create_pool(
         Some(existing) => format!("{existing} -c statement_timeout={timeout_ms}"),
         None => format!("-c statement_timeout={timeout_ms}"),
     };
-    pg.options(&options);
+    // A transaction-mode pooler refuses (or drops) the `options` startup parameter; behind
+    // one, the statement timeout is the pooler's or the role's (see the README).
+    if settings.statement_cache {
+        pg.options(&options);
+    }
     let manager = Manager::from_config(
         pg,
         NoTls,

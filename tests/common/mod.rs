@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio_postgres::{Client, NoTls};
+use tsapi::auth::Auth;
 use tsapi::config::{ApiArgs, PoolArgs};
 use tsapi::router::router;
 use tsapi::state::AppState;
@@ -200,6 +201,8 @@ pub fn api_defaults() -> ApiArgs {
         max_rows: 100_000,
         max_page_rows: 10_000,
         timezone: chrono_tz::UTC,
+        request_timeout: Duration::from_secs(60),
+        max_concurrent_requests: 256,
     }
 }
 
@@ -208,6 +211,7 @@ pub fn pool_defaults() -> PoolArgs {
         pool_size: 4,
         pool_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(30),
+        statement_cache: true,
     }
 }
 
@@ -258,11 +262,22 @@ impl TestApp {
     }
 }
 
-/// Starts the real router on 127.0.0.1:0 and returns its base URL.
+/// Starts the real router on 127.0.0.1:0 and returns its base URL. Auth is off, so tests
+/// of other features need no key; tests of auth build their state with [`app_state`].
 pub async fn serve(database_url: &str, api: ApiArgs) -> String {
+    serve_state(app_state(database_url, api).with_auth(Auth::Disabled)).await
+}
+
+/// The server's state as `tsapi serve` builds it (auth on, no keys) over `database_url`.
+pub fn app_state(database_url: &str, api: ApiArgs) -> AppState {
     let pg: tokio_postgres::Config = database_url.parse().expect("database URL");
     let pool = tsapi::db::create_pool(pg, &pool_defaults()).expect("pool");
-    let app = router(AppState::new(pool, api));
+    AppState::new(pool, api)
+}
+
+/// Starts the real router over `state` on 127.0.0.1:0 and returns its base URL.
+pub async fn serve_state(state: AppState) -> String {
+    let app = router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
