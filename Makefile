@@ -17,9 +17,21 @@ run: db
 	cargo build --release
 	./target/release/tsapi migrate
 	./target/release/tsapi demo-data
-	./target/release/tsapi serve
+	@# A local read+write key, made once: its entry in .data/api_keys, the key in .data/api_key.
+	@if [ ! -s .data/api_key ]; then \
+		./target/release/tsapi keygen --name local --scopes read+write > .data/api_key.new \
+		&& head -n 1 .data/api_key.new > .data/api_key \
+		&& tail -n 1 .data/api_key.new >> .data/api_keys && rm .data/api_key.new; \
+	fi
+	@echo "API key: $$(cat .data/api_key)   (in another shell: KEY=\$$(cat .data/api_key))"
+	TSAPI_API_KEYS_FILE=.data/api_keys ./target/release/tsapi serve
+
+# The PgBouncer tests need a pooler in front of the cluster.
+TSAPI_TEST_PGBOUNCER_URL ?= postgres://tsapi:tsapi@127.0.0.1:64329/postgres
+export TSAPI_TEST_PGBOUNCER_URL
 
 test: db
+	bash scripts/pgbouncer.sh start
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
 	else \

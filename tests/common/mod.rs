@@ -314,3 +314,24 @@ pub async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
 }
 
 pub const TUTORIAL_PAYLOAD: &str = include_str!("../fixtures/tutorial_payload.json");
+
+/// The URL of an extra service a test needs (PgBouncer, a replica), from `var`. Without it
+/// the test is skipped with a notice, except in CI (`CI=true`), where it fails.
+pub fn service_url(var: &str, how: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{var} is not set; in CI this test must run (start it with {how})")
+        }
+        _ => {
+            eprintln!("NOTICE: {var} is not set: test skipped (start it with {how})");
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `db`.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("URL with a database name");
+    format!("{base}/{db}")
+}
