@@ -13,7 +13,8 @@ use tsapi::auth::Auth;
 use tsapi::db::StatementMode;
 use tsapi::state::AppState;
 
-const HOW: &str = "scripts/pgbouncer.sh start and TSAPI_TEST_PGBOUNCER_URL=$(scripts/pgbouncer.sh url)";
+const HOW: &str =
+    "scripts/pgbouncer.sh start and TSAPI_TEST_PGBOUNCER_URL=$(scripts/pgbouncer.sh url)";
 
 /// A tsapi server reaching its database through PgBouncer, with unnamed statements.
 async fn server_behind_pgbouncer(bouncer: &str, db: &TestDb) -> String {
