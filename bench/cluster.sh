@@ -4,6 +4,8 @@
 PG_BIN=/usr/lib/postgresql/15/bin
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 if [[ $EUID -eq 0 ]]; then OWNER=postgres; else OWNER=$(id -un); fi
+# The server binary; CI points this at the debug build it already has.
+TSAPI_BIN=${TSAPI_BIN:-$REPO/target/release/tsapi}
 
 as_owner() {
     if [[ $EUID -eq 0 ]]; then (cd / && runuser -u "$OWNER" -- "$@"); else (cd / && "$@"); fi
@@ -58,7 +60,7 @@ tsapi_start() {
     local port=$1 url=$2
     shift 2
     env DATABASE_URL="$url" TSAPI_LISTEN="127.0.0.1:$port" "$@" \
-        "$REPO/target/release/tsapi" serve >"$RUN_DIR/tsapi.log" 2>&1 &
+        "$TSAPI_BIN" serve >"$RUN_DIR/tsapi.log" 2>&1 &
     TSAPI_PID=$!
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return

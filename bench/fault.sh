@@ -27,8 +27,8 @@ cleanup() {
 trap cleanup EXIT
 
 cluster_init "$PG_DIR" "$PG_PORT"
-DATABASE_URL=$URL "$REPO/target/release/tsapi" migrate 2>/dev/null
-KEY_OUT=$("$REPO/target/release/tsapi" keygen --name fault --scopes read+write 2>/dev/null)
+DATABASE_URL=$URL "$TSAPI_BIN" migrate 2>/dev/null
+KEY_OUT=$("$TSAPI_BIN" keygen --name fault --scopes read+write 2>/dev/null)
 KEY=$(sed -n 1p <<<"$KEY_OUT")
 tsapi_start "$API_PORT" "$URL" TSAPI_API_KEYS="$(sed -n 2p <<<"$KEY_OUT")" \
     TSAPI_POOL_TIMEOUT=2s RUST_LOG=warn

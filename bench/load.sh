@@ -28,9 +28,9 @@ cleanup() {
 trap cleanup EXIT
 
 cluster_init "$PG_DIR" "$PG_PORT"
-DATABASE_URL=$URL "$REPO/target/release/tsapi" migrate 2>/dev/null
-DATABASE_URL=$URL "$REPO/target/release/tsapi" demo-data 2>/dev/null
-KEY_OUT=$("$REPO/target/release/tsapi" keygen --name load --scopes read+write 2>/dev/null)
+DATABASE_URL=$URL "$TSAPI_BIN" migrate 2>/dev/null
+DATABASE_URL=$URL "$TSAPI_BIN" demo-data 2>/dev/null
+KEY_OUT=$("$TSAPI_BIN" keygen --name load --scopes read+write 2>/dev/null)
 tsapi_start "$API_PORT" "$URL" TSAPI_API_KEYS="$(sed -n 2p <<<"$KEY_OUT")" RUST_LOG=warn
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$TSAPI_PID/status"; }

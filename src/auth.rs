@@ -296,9 +296,9 @@ mod tests {
         let reader = generate_key().unwrap();
         let writer = generate_key().unwrap();
         let entries = format!(
-            "r:{},w:{}",
-            &ApiKey::entry("r", Scopes::parse("read").unwrap(), &reader)[2..],
-            &ApiKey::entry("w", Scopes::parse("write").unwrap(), &writer)[2..]
+            "{},{}",
+            ApiKey::entry("r", Scopes::parse("read").unwrap(), &reader),
+            ApiKey::entry("w", Scopes::parse("write").unwrap(), &writer)
         );
         let auth = Auth::from_config(Some(&entries), None, false).unwrap();
         let bearer = |k: &str| headers("authorization", &format!("Bearer {k}"));
