@@ -21,9 +21,25 @@ run: db
 	cargo build --release
 	./target/release/tsapi migrate
 	./target/release/tsapi demo-data
-	./target/release/tsapi serve
+	@# A local read+write key, made once: its entry in .data/api_keys, the key in .data/api_key.
+	@if [ ! -s .data/api_key ]; then \
+		./target/release/tsapi keygen --name local --scopes read+write > .data/api_key.new \
+		&& head -n 1 .data/api_key.new > .data/api_key \
+		&& tail -n 1 .data/api_key.new >> .data/api_keys && rm .data/api_key.new; \
+	fi
+	@echo "API key: $$(cat .data/api_key)   (in another shell: KEY=\$$(cat .data/api_key))"
+	TSAPI_API_KEYS_FILE=.data/api_keys ./target/release/tsapi serve
+
+# The PgBouncer tests need a pooler in front of the cluster; the replica tests a primary
+# and its streaming replica of their own (scripts/replica.sh).
+TSAPI_TEST_PGBOUNCER_URL ?= postgres://tsapi:tsapi@127.0.0.1:64329/postgres
+TSAPI_TEST_PRIMARY_URL ?= postgres://tsapi:tsapi@127.0.0.1:54349/tsapi
+TSAPI_TEST_REPLICA_URL ?= postgres://tsapi:tsapi@127.0.0.1:54359/tsapi
+export TSAPI_TEST_PGBOUNCER_URL TSAPI_TEST_PRIMARY_URL TSAPI_TEST_REPLICA_URL
 
 test: db browser-deps
+	bash scripts/pgbouncer.sh start
+	bash scripts/replica.sh start
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
 	else \

@@ -42,7 +42,11 @@ DATABASE_URL=$DB_URL "$TSAPI" migrate
 DATABASE_URL=$DB_URL "$TSAPI" demo-data --days 2
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-DATABASE_URL=$DB_URL TSAPI_LISTEN=127.0.0.1:$PORT RUST_LOG=warn "$TSAPI" serve &
+# The server runs as deployed: API keys on, with one read+write key for schemathesis.
+KEY_OUT=$("$TSAPI" keygen --name schemathesis --scopes read+write)
+KEY=$(sed -n 1p <<<"$KEY_OUT")
+DATABASE_URL=$DB_URL TSAPI_LISTEN=127.0.0.1:$PORT TSAPI_API_KEYS="$(sed -n 2p <<<"$KEY_OUT")" \
+    RUST_LOG=warn "$TSAPI" serve &
 SERVER_PID=$!
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
@@ -54,4 +58,5 @@ SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py "$VENV/bin/st" run "http://127.
     --checks not_a_server_error,response_schema_conformance,content_type_conformance \
     --max-examples "$MAX_EXAMPLES" \
     --seed 1 \
+    --header "Authorization: Bearer $KEY" \
     --no-color

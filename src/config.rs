@@ -21,8 +21,10 @@ use crate::domain::{PageTokenKey, TimeParser};
     after_help = "The database is named by DATABASE_URL, or by the tutorial's DB_HOST, DB_PORT, \
 DB_NAME, DB_USER, DB_PASS and DB_SSLMODE. Every other setting is a TSAPI_* variable or the \
 flag shown by `tsapi <command> --help`. RUST_LOG filters the logs (default: info).\n\n\
-Quick start:\n  tsapi migrate && tsapi demo-data && tsapi serve\n  \
-curl 'http://127.0.0.1:8080/ticker?symbol=MSFT'"
+Quick start:\n  tsapi migrate && tsapi demo-data\n  \
+tsapi keygen --name me --scopes read+write   # line 1: the key, line 2: its entry\n  \
+TSAPI_API_KEYS='<entry>' tsapi serve\n  \
+curl -H 'Authorization: Bearer <key>' 'http://127.0.0.1:8080/ticker?symbol=MSFT'"
 )]
 pub struct Cli {
     /// Log format: `text` for people, `json` for log collectors.
@@ -39,7 +41,7 @@ pub enum Command {
     /// Connections are opened on first use, so the server starts while the database is
     /// still down (`/healthz` answers, `/readyz` says 503). SIGTERM or Ctrl-C stop accepting
     /// connections and finish in-flight requests before exit.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or upgrade the schema: extension, table, hypertable, unique index. Idempotent.
     ///
     /// Creates only what is missing and never drops or rewrites data; an existing table made
@@ -49,6 +51,9 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Load a CSV, NDJSON or JSON file (or `-` for stdin) over COPY, committing batch by batch.
     Load(crate::load::LoadArgs),
+    /// Create an API key: prints the key once, and the configuration entry that holds only
+    /// its SHA-256 digest.
+    Keygen(KeygenArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -188,6 +193,72 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TSAPI_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// A read replica: GET requests read from it, and from the primary while it is down.
+    #[arg(long, env = "TSAPI_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<String>,
+    /// After SIGTERM, how long in-flight requests may take before the server exits anyway.
+    #[arg(long, env = "TSAPI_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// Who may call the API.
+#[derive(Clone, Args)]
+pub struct AuthArgs {
+    /// `keys` (requests need an API key) or `none` (no checks: anyone may read and write).
+    #[arg(long, env = "TSAPI_AUTH", default_value = "keys")]
+    pub auth: AuthMode,
+    /// API keys as comma-separated `name:scopes:sha256hex` entries (see `tsapi keygen`).
+    #[arg(long, env = "TSAPI_API_KEYS", hide_env_values = true)]
+    pub api_keys: Option<String>,
+    /// A file of API key entries, one per line; `#` comments and blank lines allowed.
+    #[arg(long, env = "TSAPI_API_KEYS_FILE")]
+    pub api_keys_file: Option<std::path::PathBuf>,
+    /// Let reads (GET) through without a key; writes still need one.
+    #[arg(long, env = "TSAPI_PUBLIC_READS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub public_reads: bool,
+}
+
+impl fmt::Debug for AuthArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthArgs")
+            .field("auth", &self.auth)
+            .field("api_keys", &self.api_keys.as_ref().map(|_| "<hidden>"))
+            .field("api_keys_file", &self.api_keys_file)
+            .field("public_reads", &self.public_reads)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    Keys,
+    None,
+}
+
+impl AuthArgs {
+    pub fn load(&self) -> Result<crate::auth::Auth, ConfigError> {
+        match self.auth {
+            AuthMode::None => Ok(crate::auth::Auth::Disabled),
+            AuthMode::Keys => crate::auth::Auth::from_config(
+                self.api_keys.as_deref(),
+                self.api_keys_file.as_deref(),
+                self.public_reads,
+            ),
+        }
+    }
+}
+
+/// Settings of `tsapi keygen`.
+#[derive(Debug, Clone, Args)]
+pub struct KeygenArgs {
+    /// Who holds the key (shown in logs, never the key itself).
+    #[arg(long)]
+    pub name: String,
+    /// `read`, `write` or `read+write`.
+    #[arg(long, default_value = "read+write")]
+    pub scopes: String,
 }
 
 /// Database pool settings.
@@ -202,6 +273,10 @@ pub struct PoolArgs {
     /// Longest time one SQL statement may run (PostgreSQL's statement_timeout).
     #[arg(long, env = "TSAPI_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub statement_timeout: Duration,
+    /// Prepare each statement once per connection (fast). Set to false behind a
+    /// transaction-mode pooler (PgBouncer before 1.21): statements are then sent unnamed.
+    #[arg(long, env = "TSAPI_STATEMENT_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub statement_cache: bool,
 }
 
 /// Limits and input rules of the HTTP API.
@@ -229,6 +304,12 @@ pub struct ApiArgs {
     /// Most records in one `POST /v1/bars` request.
     #[arg(long, env = "TSAPI_BULK_MAX_ROWS", default_value_t = 10_000_000)]
     pub bulk_max_rows: u64,
+    /// Longest time one request may take; then 503.
+    #[arg(long, env = "TSAPI_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Most requests served at once; more wait briefly for a turn, then get 503.
+    #[arg(long, env = "TSAPI_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
+    pub max_concurrent_requests: usize,
 }
 
 impl ApiArgs {

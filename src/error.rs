@@ -31,6 +31,12 @@ pub enum ApiError {
     /// The request would store a row that already exists.
     #[error("{0}")]
     Conflict(String),
+    /// No API key, or one that is not configured.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid API key without the scope this request needs.
+    #[error("{0}")]
+    Forbidden(String),
     /// No such route.
     #[error("no resource at {0}")]
     NotFound(String),
@@ -75,6 +81,8 @@ impl ApiError {
                 "Invalid records",
             ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -148,6 +156,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

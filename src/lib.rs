@@ -17,7 +17,11 @@
 //! - [`ingest`]: streaming decoders (JSON, NDJSON, CSV, gzip) feeding binary COPY batches.
 //! - [`load`]: `tsapi load`, files into the table over COPY with a progress bar.
 //! - [`lambda`]: Lambda mode, the same router behind API Gateway or a Function URL.
+//! - [`auth`]: API keys with scopes, checked before any handler runs.
+//! - [`limits`]: backpressure: concurrent requests and the request deadline.
+//! - [`chart`]: candlestick charts drawn as SVG, and the page that shows them.
 
+pub mod auth;
 pub mod chart;
 pub mod config;
 pub mod db;
@@ -26,6 +30,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod lambda;
+pub mod limits;
 pub mod load;
 pub mod observe;
 pub mod openapi;

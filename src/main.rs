@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(args) => server::serve(args).await,
+        Command::Serve(args) => server::serve(*args).await,
         Command::Migrate(args) => {
             let pg = args.pg_config()?;
             let mut client = db::connect_one_with(&pg, &args.tls(&pg)?).await?;
@@ -38,6 +38,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::DemoData(args) => demo_data(args).await,
         Command::Load(args) => tsapi::load::run(args).await,
+        Command::Keygen(args) => keygen(&args),
     }
 }
 
@@ -67,5 +68,26 @@ async fn demo_data(args: DemoDataArgs) -> anyhow::Result<()> {
         total.inserted,
         total.skipped
     );
+    Ok(())
+}
+
+/// Prints a new key once (stdout, for scripts) and its configuration entry.
+fn keygen(args: &tsapi::config::KeygenArgs) -> anyhow::Result<()> {
+    use tsapi::auth::{ApiKey, Scopes, generate_key};
+    if args.name.is_empty()
+        || args.name.contains([':', ','])
+        || args.name.contains(char::is_whitespace)
+    {
+        anyhow::bail!("--name must be non-empty without ':', ',' or spaces");
+    }
+    let scopes = Scopes::parse(&args.scopes).map_err(anyhow::Error::msg)?;
+    let key = generate_key().map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    println!("{key}");
+    eprintln!(
+        "API key for {:?} printed above; it is shown only this once.",
+        args.name
+    );
+    eprintln!("Configuration entry (TSAPI_API_KEYS, or a line of TSAPI_API_KEYS_FILE):");
+    println!("{}", ApiKey::entry(&args.name, scopes, &key));
     Ok(())
 }

@@ -6,7 +6,8 @@
 
 use axum::Json;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::domain::FieldError;
 
@@ -70,6 +71,8 @@ pub enum InsertRecords {
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&ApiKeys),
+    security(("bearer" = []), ("api_key" = [])),
     info(
         title = "tsapi",
         description = "A data API for market bars in TimescaleDB.\n\n\
@@ -102,6 +105,25 @@ pub enum InsertRecords {
     )
 )]
 pub struct ApiDoc;
+
+/// API keys: `Authorization: Bearer KEY` or `X-API-Key: KEY` (see `tsapi keygen`). Reads need
+/// the `read` scope (unless the server allows public reads), writes `write`; `/healthz`,
+/// `/readyz`, `/metrics`, `/openapi.json` and `/` are public.
+struct ApiKeys;
+
+impl Modify for ApiKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
 
 /// `GET /openapi.json`: this API's OpenAPI 3.1 document.
 #[utoipa::path(

@@ -1,15 +1,18 @@
 //! The one route table, and the layers every request passes through.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
+use crate::limits::Limits;
 use crate::observe;
 use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker, write};
 use crate::state::AppState;
@@ -17,6 +20,8 @@ use crate::state::AppState;
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
+    let limits = Arc::new(Limits::new(&state.settings));
+    let auth = state.auth.clone();
     Router::new()
         // The tutorial's paths, kept by name.
         .route("/ticker", get(ticker::latest))
@@ -37,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(from_fn_with_state(auth, crate::auth::require_key))
+        .layer(from_fn_with_state(limits, crate::limits::enforce))
         .layer(CatchPanicLayer::custom(panic_response))
         // Outermost, so that it sees panics turned into 500s too.
         .layer(middleware::from_fn(observe::observe))

@@ -1,5 +1,7 @@
 //! `tsapi serve`: the router on a TCP socket, with graceful shutdown.
 
+use std::future::IntoFuture;
+
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -8,15 +10,31 @@ use crate::router::router;
 use crate::state::AppState;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let pg = args.database.pg_config()?;
-    let tls = args.database.tls(&pg)?;
-    let pool = db::create_pool_with(pg, &args.pool, &tls, db::Recycling::Trusting)?;
-    let state = AppState::new(pool, args.api);
+    let state = app_state(&args, db::Recycling::Trusting)?;
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stopping_tx.send(());
+        })
+        .into_future();
+    // In-flight requests get the grace period; past it the process exits anyway.
+    let grace_over = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(args.shutdown_grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result?,
+        () = grace_over => tracing::warn!(
+            grace = %humantime::format_duration(args.shutdown_grace),
+            "grace period over: exiting with requests still in flight"
+        ),
+    }
     tracing::info!("tsapi stopped");
     Ok(())
 }
@@ -42,4 +60,40 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// The shared state from `tsapi serve`'s settings, for the server and for Lambda alike:
+/// pools (primary, optional replica), statement mode and API keys. Nothing connects yet.
+pub fn app_state(args: &ServeArgs, recycling: db::Recycling) -> anyhow::Result<AppState> {
+    let auth = args.auth.load()?;
+    match &auth {
+        crate::auth::Auth::Disabled => {
+            tracing::warn!("TSAPI_AUTH=none: anyone who can reach this server may read and write")
+        }
+        crate::auth::Auth::Keys { keys, .. } if keys.is_empty() => tracing::warn!(
+            "no API keys configured: every request but /healthz and /readyz is refused; \
+             create one with `tsapi keygen --name NAME --scopes read+write`"
+        ),
+        crate::auth::Auth::Keys { keys, .. } => {
+            tracing::info!(keys = keys.len(), "API keys loaded")
+        }
+    }
+    let pg = args.database.pg_config()?;
+    let tls = args.database.tls(&pg)?;
+    let pool = db::create_pool_with(pg, &args.pool, &tls, recycling)?;
+    let mut state = AppState::new(pool, args.api.clone())
+        .with_auth(auth)
+        .with_statements(db::StatementMode::from_cache_setting(
+            args.pool.statement_cache,
+        ));
+    if let Some(url) = &args.read_database_url {
+        let pg: tokio_postgres::Config = url.parse().map_err(|e| {
+            crate::config::ConfigError(format!(
+                "TSAPI_READ_DATABASE_URL is not a valid PostgreSQL URL: {e}"
+            ))
+        })?;
+        state = state.with_replica(db::create_read_pool(pg, &args.pool)?);
+        tracing::info!("reads go to the replica while it answers");
+    }
+    Ok(state)
 }

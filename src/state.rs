@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::auth::Auth;
 use crate::config::ApiArgs;
-use crate::db::{DbError, PgPool, RecentWindow, TableInfoCache};
+use crate::db::{Conn, DbError, PgPool, ReadPool, RecentWindow, StatementMode, TableInfoCache};
 use crate::domain::PageTokenKey;
 
 /// Cheap to clone: every field is shared.
@@ -19,6 +20,12 @@ pub struct AppState {
     pub recent: Arc<RecentWindow>,
     /// Signs `/v1/bars` page tokens: the configured key, else one made at start-up.
     pub page_tokens: Arc<PageTokenKey>,
+    /// Who may call the API. Secure by default: no keys configured refuses every request.
+    pub auth: Arc<Auth>,
+    /// Prepared statements, or unnamed ones behind a transaction-mode pooler.
+    pub statements: StatementMode,
+    /// A read replica for GET requests, if configured.
+    pub replica: Option<Arc<ReadPool>>,
 }
 
 impl AppState {
@@ -35,11 +42,43 @@ impl AppState {
             table: Arc::default(),
             recent: Arc::default(),
             page_tokens,
+            auth: Arc::new(Auth::Keys {
+                keys: Vec::new(),
+                public_reads: false,
+            }),
+            statements: StatementMode::default(),
+            replica: None,
         }
     }
 
-    /// A pooled connection, or a 503-worthy error after the pool's wait timeout.
-    pub async fn db(&self) -> Result<deadpool_postgres::Client, DbError> {
-        Ok(self.pool.get().await?)
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = Arc::new(auth);
+        self
+    }
+
+    pub fn with_statements(mut self, mode: StatementMode) -> Self {
+        self.statements = mode;
+        self
+    }
+
+    pub fn with_replica(mut self, replica: PgPool) -> Self {
+        self.replica = Some(Arc::new(ReadPool::new(replica)));
+        self
+    }
+
+    /// A pooled connection to the primary, or a 503-worthy error after the pool's wait
+    /// timeout. Writes use this.
+    pub async fn db(&self) -> Result<Conn, DbError> {
+        Ok(Conn::new(self.pool.get().await?, self.statements))
+    }
+
+    /// A connection for reads: the replica when one is configured and up, else the primary.
+    pub async fn read_db(&self) -> Result<Conn, DbError> {
+        if let Some(replica) = &self.replica
+            && let Some(client) = replica.get().await
+        {
+            return Ok(Conn::new(client, self.statements));
+        }
+        self.db().await
     }
 }

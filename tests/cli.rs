@@ -135,6 +135,7 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
         .env("DATABASE_URL", &url)
         .env("TSAPI_LISTEN", &listen)
         .env("TSAPI_LOG_FORMAT", "json")
+        .env("TSAPI_AUTH", "none")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -181,4 +182,140 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
         .batch_execute(&format!("DROP ROLE {role}"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_within_the_grace_period() {
+    let db = TestDb::new(Schema::Migrated).await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .args(["serve"])
+        .env("DATABASE_URL", &db.url)
+        .env("TSAPI_LISTEN", &listen)
+        .env("TSAPI_AUTH", "none")
+        .env("TSAPI_SHUTDOWN_GRACE", "30s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tsapi serve");
+    let http = reqwest::Client::new();
+    for _ in 0..400 {
+        if http
+            .get(format!("http://{listen}/readyz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A read that waits on a lock held here is in flight when SIGTERM arrives.
+    let lock = db.client().await;
+    lock.batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let in_flight = tokio::spawn(
+        http.get(format!("http://{listen}/ticker?symbol=AAPL"))
+            .send(),
+    );
+    for _ in 0..200 {
+        let waiting: i64 = lock
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tsapi' \
+                 AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Stopped accepting: a new connection is refused.
+    assert!(
+        http.get(format!("http://{listen}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "a new request was accepted after SIGTERM"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    lock.batch_execute("COMMIT").await.unwrap();
+    let answered = in_flight
+        .await
+        .unwrap()
+        .expect("in-flight request answered");
+    assert_eq!(answered.status(), 200);
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn after_the_grace_period_the_server_exits_anyway() {
+    let db = TestDb::new(Schema::Migrated).await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .args(["serve"])
+        .env("DATABASE_URL", &db.url)
+        .env("TSAPI_LISTEN", &listen)
+        .env("TSAPI_AUTH", "none")
+        .env("TSAPI_SHUTDOWN_GRACE", "1s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tsapi serve");
+    let http = reqwest::Client::new();
+    for _ in 0..400 {
+        if http
+            .get(format!("http://{listen}/readyz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let lock = db.client().await;
+    lock.batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let _stuck = tokio::spawn(
+        http.get(format!("http://{listen}/ticker?symbol=AAPL"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    // Bounded wait for liveness, not a timing assertion: the lock is never released.
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    assert!(exited.expect("still running 10 s after SIGTERM").success());
 }

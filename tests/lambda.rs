@@ -22,9 +22,10 @@ struct Function {
 }
 
 impl Function {
+    /// A function with API keys off (the tutorial's behaviour), to test event handling.
     async fn start() -> Self {
         let db = TestDb::new(Schema::Migrated).await;
-        Self::start_with(db, &[]).await
+        Self::start_with(db, &[("TSAPI_AUTH", "none")]).await
     }
 
     async fn start_with(db: TestDb, settings: &[(&str, &str)]) -> Self {
@@ -383,4 +384,25 @@ async fn the_lambda_request_id_is_the_request_id() {
         .as_str()
         .or_else(|| body["multiValueHeaders"]["x-request-id"][0].as_str());
     assert_eq!(echoed, Some(request_id.as_str()), "{body}");
+}
+
+#[tokio::test]
+async fn api_keys_guard_proxy_events_but_not_iam_authorized_direct_invokes() {
+    let db = TestDb::new(Schema::Migrated).await;
+    // The digest of "tsapi_test_key", as `tsapi keygen` would print it.
+    let digest = "ff4de0b86aaff332d9e8b4995a1b57d35f3fcba9c471fe4ec5bf393d119bb074";
+    let keys = format!("reader:read:{digest}");
+    let function = Function::start_with(db, &[("TSAPI_API_KEYS", keys.as_str())]).await;
+    function.seed().await;
+
+    let refused = function
+        .api
+        .invoke_ok(rest_event("GET", "/ticker", &[("symbol", "AAPL")], None))
+        .await;
+    assert_eq!(refused["statusCode"], 401, "{refused}");
+
+    // A direct invocation was already authorized by IAM (lambda:InvokeFunction).
+    let direct = function.api.invoke_ok(json!({})).await;
+    assert_eq!(direct["statusCode"], 200, "{direct}");
+    assert_eq!(body_json(&direct).as_array().map(Vec::len), Some(2));
 }

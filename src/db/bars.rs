@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::Type;
 
+use super::statements::{Conn, Param};
 use super::{DbError, TABLE};
 use crate::domain::{Bar, DailyBar, Symbol, TimeRange};
 
@@ -56,7 +56,7 @@ impl RecentWindow {
     /// How many of the newest chunks the first step searches.
     const CHUNKS: i64 = 2;
 
-    async fn lower_bound(&self, client: &Client) -> Result<Option<DateTime<Utc>>, DbError> {
+    async fn lower_bound(&self, client: &Conn) -> Result<Option<DateTime<Utc>>, DbError> {
         let cached = *self.cached.lock().expect("window lock");
         let _guard = match cached {
             Some((at, bound)) if at.elapsed() < Self::TTL => return Ok(bound),
@@ -69,9 +69,8 @@ impl RecentWindow {
                      WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass \
                            = to_regclass($1) \
                      ORDER BY c.range_start DESC LIMIT $2) newest";
-        let statement = client.prepare_cached(sql).await?;
         let bound: Option<DateTime<Utc>> = client
-            .query_one(&statement, &[&TABLE, &Self::CHUNKS])
+            .query_one(sql, &[(&TABLE, Type::TEXT), (&Self::CHUNKS, Type::INT8)])
             .await?
             .get(0);
         *self.cached.lock().expect("window lock") = Some((Instant::now(), bound));
@@ -81,23 +80,26 @@ impl RecentWindow {
 
 /// The latest bar of `symbol`, searching the newest chunks first.
 pub async fn latest_bar(
-    client: &Client,
+    client: &Conn,
     window: &RecentWindow,
     symbol: &Symbol,
 ) -> Result<Option<Bar>, DbError> {
     let base = format!("SELECT {BAR_COLUMNS} FROM {TABLE} WHERE symbol = $1");
     let order = "ORDER BY time DESC LIMIT 1";
     let Some(bound) = window.lower_bound(client).await? else {
-        let statement = client.prepare_cached(&format!("{base} {order}")).await?;
-        let row = client.query_opt(&statement, &[&symbol.as_str()]).await?;
+        let sql = format!("{base} {order}");
+        let row = client
+            .query_opt(&sql, &[(&symbol.as_str(), Type::TEXT)])
+            .await?;
         return Ok(row.as_ref().map(bar_from_row));
     };
     for side in [">=", "<"] {
-        let statement = client
-            .prepare_cached(&format!("{base} AND time {side} $2 {order}"))
-            .await?;
+        let sql = format!("{base} AND time {side} $2 {order}");
         if let Some(row) = client
-            .query_opt(&statement, &[&symbol.as_str(), &bound])
+            .query_opt(
+                &sql,
+                &[(&symbol.as_str(), Type::TEXT), (&bound, Type::TIMESTAMPTZ)],
+            )
             .await?
         {
             return Ok(Some(bar_from_row(&row)));
@@ -110,7 +112,7 @@ pub async fn latest_bar(
 ///
 /// Distinct symbols are found by walking the (symbol, time) index one symbol at a time
 /// (a loose index scan) instead of reading every row.
-pub async fn latest_bars(client: &Client, limit: i64) -> Result<Vec<Bar>, DbError> {
+pub async fn latest_bars(client: &Conn, limit: i64) -> Result<Vec<Bar>, DbError> {
     let sql = format!(
         "WITH RECURSIVE symbols AS ( \
            (SELECT symbol FROM {TABLE} WHERE symbol IS NOT NULL ORDER BY symbol LIMIT 1) \
@@ -123,38 +125,36 @@ pub async fn latest_bars(client: &Client, limit: i64) -> Result<Vec<Bar>, DbErro
            ORDER BY t.time DESC LIMIT 1) b \
          WHERE s.symbol IS NOT NULL ORDER BY b.symbol LIMIT $1"
     );
-    let statement = client.prepare_cached(&sql).await?;
-    let rows = client.query(&statement, &[&limit]).await?;
+    let rows = client.query(&sql, &[(&limit, Type::INT8)]).await?;
     Ok(rows.iter().map(bar_from_row).collect())
 }
 
 /// One row per UTC day of `symbol` within `range`: average close, highest high, lowest low.
 pub async fn daily_bars(
-    client: &Client,
+    client: &Conn,
     symbol: &Symbol,
     range: &TimeRange,
     limit: i64,
 ) -> Result<Vec<DailyBar>, DbError> {
     let symbol = symbol.as_str();
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&symbol];
+    let mut params: Vec<Param> = vec![(&symbol, Type::TEXT)];
     let mut filter = String::from("symbol = $1");
     if let Some(start) = &range.start {
-        params.push(start);
+        params.push((start, Type::TIMESTAMPTZ));
         filter.push_str(&format!(" AND time >= ${}", params.len()));
     }
     if let Some(end) = &range.end {
-        params.push(end);
+        params.push((end, Type::TIMESTAMPTZ));
         filter.push_str(&format!(" AND time < ${}", params.len()));
     }
-    params.push(&limit);
+    params.push((&limit, Type::INT8));
     let sql = format!(
         "SELECT time_bucket('1 day', time) AS bucket_day, symbol, avg(price_close)::float8, \
                 max(price_high)::float8, min(price_low)::float8 \
          FROM {TABLE} WHERE {filter} GROUP BY 1, 2 ORDER BY 1 LIMIT ${}",
         params.len()
     );
-    let statement = client.prepare_cached(&sql).await?;
-    let rows = client.query(&statement, &params).await?;
+    let rows = client.query(&sql, &params).await?;
     Ok(rows
         .iter()
         .map(|row| DailyBar {

@@ -1,14 +1,12 @@
 //! The latest bar of several named symbols.
 
-use deadpool_postgres::Client;
-
-use super::{DbError, RecentWindow, latest_bar};
+use super::{Conn, DbError, RecentWindow, latest_bar};
 use crate::domain::{Bar, Symbol};
 
 /// The latest bar of each of `symbols`, in their order; symbols without bars are left out.
 /// Each is one index probe into the newest chunks first (see [`RecentWindow`]).
 pub async fn latest_for(
-    client: &Client,
+    client: &Conn,
     window: &RecentWindow,
     symbols: &[Symbol],
 ) -> Result<Vec<Bar>, DbError> {

@@ -9,7 +9,9 @@ mod latest;
 mod migrate;
 mod pool;
 mod query;
+mod replica;
 mod schema;
+mod statements;
 mod symbols;
 mod tls;
 
@@ -22,7 +24,9 @@ pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};
 pub use pool::{Recycling, connect_one_with, create_pool_with};
 pub use query::{PagedBar, query_bars, stream_bars};
+pub use replica::{ReadPool, create_read_pool};
 pub use schema::{TableInfo, TableInfoCache};
+pub use statements::{Conn, Param, StatementMode};
 pub use symbols::{SymbolSpan, list_symbols};
 pub use tls::DbTls;
 

@@ -42,7 +42,11 @@ pub fn create_pool_with(
         Some(existing) => format!("{existing} -c statement_timeout={timeout_ms}"),
         None => format!("-c statement_timeout={timeout_ms}"),
     };
-    pg.options(&options);
+    // A transaction-mode pooler refuses (or drops) the `options` startup parameter; behind
+    // one, the statement timeout is the pooler's or the role's (see the README).
+    if settings.statement_cache {
+        pg.options(&options);
+    }
     let manager_config = ManagerConfig {
         // `Fast` trusts the client's own "closed" flag; a connection that died quietly
         // fails its next query, which is answered with a 503 and then dropped.

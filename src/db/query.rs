@@ -7,12 +7,11 @@
 //! an outer `ORDER BY` would force reading every symbol's rows before the first is sent.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
-use super::{DbError, TABLE};
+use super::{Conn, DbError, TABLE};
 use crate::domain::{BarsQuery, Fill, Order, QueryBar};
 
 /// A result row, and where a page that ends with it resumes.
@@ -24,7 +23,8 @@ pub struct PagedBar {
     pub resume: DateTime<Utc>,
 }
 
-type Param = Box<dyn ToSql + Sync + Send>;
+/// An owned parameter and its SQL type (unnamed statements cannot ask the server for it).
+type Param = (Box<dyn ToSql + Sync + Send>, Type);
 
 /// The per-symbol time bounds of stored rows, by order: ascending pages resume at a lower
 /// bound, descending pages at an upper one.
@@ -126,10 +126,10 @@ fn params(query: &BarsQuery, limit: Option<i64>) -> Vec<Param> {
     let symbols: Vec<String> = remaining.iter().map(|(s, _)| s.to_string()).collect();
     let resumes: Vec<Option<DateTime<Utc>>> = remaining.iter().map(|(_, r)| *r).collect();
     let mut params: Vec<Param> = vec![
-        Box::new(symbols),
-        Box::new(resumes),
-        Box::new(query.range.start),
-        Box::new(query.range.end),
+        (Box::new(symbols), Type::TEXT_ARRAY),
+        (Box::new(resumes), Type::TIMESTAMPTZ_ARRAY),
+        (Box::new(query.range.start), Type::TIMESTAMPTZ),
+        (Box::new(query.range.end), Type::TIMESTAMPTZ),
     ];
     if let Some(interval) = query.interval {
         let zone = if interval.is_calendar() {
@@ -137,10 +137,10 @@ fn params(query: &BarsQuery, limit: Option<i64>) -> Vec<Param> {
         } else {
             "UTC"
         };
-        params.push(Box::new(zone.to_owned()));
-        params.push(Box::new(interval.to_sql()));
+        params.push((Box::new(zone.to_owned()), Type::TEXT));
+        params.push((Box::new(interval.to_sql()), Type::TEXT));
     }
-    params.push(Box::new(limit));
+    params.push((Box::new(limit), Type::INT8));
     params
 }
 
@@ -176,35 +176,37 @@ fn paged_bar(row: &Row, query: &BarsQuery) -> PagedBar {
 
 /// Up to `limit` rows of `query`, from its cursor on.
 pub async fn query_bars(
-    client: &Client,
+    client: &Conn,
     query: &BarsQuery,
     limit: usize,
 ) -> Result<Vec<PagedBar>, DbError> {
-    let statement = client.prepare_cached(&statement(query)).await?;
     let params = params(query, Some(limit as i64));
-    let refs: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let rows = client.query(&statement, &refs).await?;
+    let rows = client.query(&statement(query), &borrowed(&params)).await?;
     Ok(rows.iter().map(|row| paged_bar(row, query)).collect())
 }
 
 /// Every row of `query` (up to its limit) as a stream; holds `client` until it ends. Rows
 /// are read from the server as the consumer takes them, so memory stays constant.
 pub async fn stream_bars(
-    client: Client,
+    client: Conn,
     query: BarsQuery,
 ) -> Result<impl Stream<Item = Result<QueryBar, DbError>> + Send + 'static, DbError> {
-    let statement = client.prepare_cached(&statement(&query)).await?;
     let params = params(&query, query.limit.map(|l| l as i64));
-    let refs = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync));
-    let rows = client.query_raw(&statement, refs).await?;
+    let rows = client
+        .query_stream(&statement(&query), &borrowed(&params))
+        .await?;
     Ok(rows.map_err(DbError::from).map(move |row| {
         // The pooled connection goes back to the pool only when the stream is dropped.
         let _held = &client;
         row.map(|row| paged_bar(&row, &query).bar)
     }))
+}
+
+fn borrowed(params: &[Param]) -> Vec<(&(dyn ToSql + Sync), Type)> {
+    params
+        .iter()
+        .map(|(value, ty)| (value.as_ref() as &(dyn ToSql + Sync), ty.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -103,8 +103,11 @@ impl TableInfoCache {
     pub async fn get(&self, pool: &PgPool) -> Result<&TableInfo, DbError> {
         self.0
             .get_or_try_init(|| async {
-                let client = pool.get().await?;
-                TableInfo::load(&**client).await
+                // In a transaction, so that its statements stay on one server connection
+                // behind a transaction-mode pooler.
+                let mut client = pool.get().await?;
+                let tx = (**client).transaction().await?;
+                TableInfo::load(&tx).await
             })
             .await
     }

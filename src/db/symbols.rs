@@ -1,11 +1,10 @@
 //! The symbols in the table, with their first and last bar times.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{DbError, TABLE};
+use super::{Conn, DbError, TABLE};
 use crate::render::serialize_time;
 
 /// One symbol and the time span of its bars.
@@ -29,7 +28,7 @@ pub struct SymbolSpan {
 /// symbol to the next through the (symbol, time) index, one probe per symbol instead of
 /// reading every row. First and last times are one index probe each; ordered by the time
 /// dimension, TimescaleDB opens chunks in time order and stops at the first that has one.
-pub async fn list_symbols(client: &Client) -> Result<Vec<SymbolSpan>, DbError> {
+pub async fn list_symbols(client: &Conn) -> Result<Vec<SymbolSpan>, DbError> {
     let sql = format!(
         "WITH RECURSIVE symbols AS ( \
            (SELECT symbol FROM {TABLE} ORDER BY symbol LIMIT 1) \
@@ -42,8 +41,7 @@ pub async fn list_symbols(client: &Client) -> Result<Vec<SymbolSpan>, DbError> {
            (SELECT t.time FROM {TABLE} t WHERE t.symbol = s.symbol ORDER BY t.time DESC LIMIT 1) \
          FROM symbols s WHERE s.symbol IS NOT NULL ORDER BY s.symbol COLLATE \"C\""
     );
-    let statement = client.prepare_cached(&sql).await?;
-    let rows = client.query(&statement, &[]).await?;
+    let rows = client.query(&sql, &[]).await?;
     Ok(rows
         .iter()
         .filter_map(|row| {

@@ -10,9 +10,12 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub async fn latest_bars(app: Router) -> Result<Value, Diagnostic> {
-    let request = http::Request::get("/ticker")
+    let mut request = http::Request::get("/ticker")
         .body(Body::empty())
         .expect("a constant request is valid");
+    request
+        .extensions_mut()
+        .insert(crate::auth::PlatformAuthenticated);
     let response = match app.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},

@@ -20,7 +20,6 @@ use tower::ServiceExt;
 
 use crate::config::{LogFormat, ServeArgs};
 use crate::router::router;
-use crate::state::AppState;
 use crate::{db, telemetry};
 
 use event::Event;
@@ -82,11 +81,9 @@ fn build(mut settings: ServeArgs) -> anyhow::Result<Router> {
     if std::env::var_os("TSAPI_POOL_SIZE").is_none() {
         settings.pool.pool_size = DEFAULT_POOL_SIZE;
     }
-    let pg = settings.database.pg_config()?;
-    let tls = settings.database.tls(&pg)?;
     // Verified: a connection may have died while the environment was frozen.
-    let pool = db::create_pool_with(pg, &settings.pool, &tls, db::Recycling::Verified)?;
-    Ok(router(AppState::new(pool, settings.api)))
+    let state = crate::server::app_state(&settings, db::Recycling::Verified)?;
+    Ok(router(state))
 }
 
 async fn init_failed(api: &str, message: &str) -> ExitCode {

@@ -63,7 +63,7 @@ pub async fn bars(
     };
     let query = BarsQuery::parse(&params, &context)
         .map_err(|e| ApiError::BadRequest(format!("parameter `{}`: {}", e.param, e.message)))?;
-    let client = state.db().await?;
+    let client = state.read_db().await?;
     match query.format {
         Format::Json => {
             let limit = query.limit.unwrap_or(bars_query::DEFAULT_LIMIT);
@@ -89,10 +89,7 @@ pub async fn bars(
 }
 
 /// A CSV or NDJSON body written row by row as the database sends rows.
-async fn streamed(
-    client: deadpool_postgres::Client,
-    query: BarsQuery,
-) -> Result<Response, ApiError> {
+async fn streamed(client: db::Conn, query: BarsQuery) -> Result<Response, ApiError> {
     let format = query.format;
     let header_line = match format {
         Format::Csv => Some(QueryBar::csv_header(query.interval.is_some())),
@@ -165,7 +162,7 @@ pub async fn latest(
         .symbols
         .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
         .transpose()?;
-    let client = state.db().await?;
+    let client = state.read_db().await?;
     let bars = match symbols {
         Some(symbols) => db::latest_for(&client, &state.recent, &symbols).await?,
         None => {

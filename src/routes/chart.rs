@@ -83,7 +83,7 @@ pub async fn chart(
     };
     let query = BarsQuery::parse(&bars_params, &context)
         .map_err(|e| ApiError::BadRequest(format!("parameter `{}`: {}", e.param, e.message)))?;
-    let client = state.db().await?;
+    let client = state.read_db().await?;
     let limit = if latest_first {
         DEFAULT_CANDLES
     } else {

@@ -41,7 +41,7 @@ pub async fn symbols(
     State(state): State<AppState>,
     ApiQuery(_): ApiQuery<SymbolsParams>,
 ) -> Result<Json<SymbolList>, ApiError> {
-    let client = state.db().await?;
+    let client = state.read_db().await?;
     let symbols = db::list_symbols(&client).await?;
     Ok(Json(SymbolList { symbols }))
 }

@@ -45,7 +45,7 @@ pub async fn latest(
         .symbol
         .map(|raw| param("symbol", Symbol::parse(&raw)))
         .transpose()?;
-    let client = state.db().await?;
+    let client = state.read_db().await?;
     let bars = match symbol {
         Some(symbol) => db::latest_bar(&client, &state.recent, &symbol)
             .await?
@@ -104,7 +104,7 @@ pub async fn daily(
     let end = parse_time("end", query.end)?;
     let range = param("start", TimeRange::new(start, end))?;
     let max = state.settings.max_page_rows;
-    let client = state.db().await?;
+    let client = state.read_db().await?;
     let days = db::daily_bars(&client, &symbol, &range, max as i64 + 1).await?;
     if days.len() > max {
         return Err(ApiError::BadRequest(format!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio_postgres::{Client, NoTls};
+use tsapi::auth::Auth;
 use tsapi::config::{ApiArgs, PoolArgs};
 use tsapi::router::router;
 use tsapi::state::AppState;
@@ -244,6 +245,8 @@ pub fn api_defaults() -> ApiArgs {
         page_token_key: None,
         bulk_body_limit: 1024 * 1024 * 1024,
         bulk_max_rows: 10_000_000,
+        request_timeout: Duration::from_secs(60),
+        max_concurrent_requests: 256,
     }
 }
 
@@ -252,6 +255,7 @@ pub fn pool_defaults() -> PoolArgs {
         pool_size: 4,
         pool_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(30),
+        statement_cache: true,
     }
 }
 
@@ -302,11 +306,22 @@ impl TestApp {
     }
 }
 
-/// Starts the real router on 127.0.0.1:0 and returns its base URL.
+/// Starts the real router on 127.0.0.1:0 and returns its base URL. Auth is off, so tests
+/// of other features need no key; tests of auth build their state with [`app_state`].
 pub async fn serve(database_url: &str, api: ApiArgs) -> String {
+    serve_state(app_state(database_url, api).with_auth(Auth::Disabled)).await
+}
+
+/// The server's state as `tsapi serve` builds it (auth on, no keys) over `database_url`.
+pub fn app_state(database_url: &str, api: ApiArgs) -> AppState {
     let pg: tokio_postgres::Config = database_url.parse().expect("database URL");
     let pool = tsapi::db::create_pool(pg, &pool_defaults()).expect("pool");
-    let app = router(AppState::new(pool, api));
+    AppState::new(pool, api)
+}
+
+/// Starts the real router over `state` on 127.0.0.1:0 and returns its base URL.
+pub async fn serve_state(state: AppState) -> String {
+    let app = router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -343,3 +358,24 @@ pub async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
 }
 
 pub const TUTORIAL_PAYLOAD: &str = include_str!("../fixtures/tutorial_payload.json");
+
+/// The URL of an extra service a test needs (PgBouncer, a replica), from `var`. Without it
+/// the test is skipped with a notice, except in CI (`CI=true`), where it fails.
+pub fn service_url(var: &str, how: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{var} is not set; in CI this test must run (start it with {how})")
+        }
+        _ => {
+            eprintln!("NOTICE: {var} is not set: test skipped (start it with {how})");
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `db`.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("URL with a database name");
+    format!("{base}/{db}")
+}

@@ -1,0 +1,335 @@
+//! API keys with scopes.
+//!
+//! A key is a random secret (`tsapi_` + 64 hex digits, 256 bits from the OS) that only its
+//! owner holds; the configuration keeps its SHA-256 digest, so a leaked configuration file
+//! does not leak keys. Presented keys are hashed and compared with every configured digest
+//! in constant time. Keys are never logged.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::ConfigError;
+use crate::error::ApiError;
+
+/// Prefix of every key, so a leaked one is easy to recognise (and to scan for).
+pub const KEY_PREFIX: &str = "tsapi_";
+
+/// Paths that answer without a key: probes and self-description.
+/// Paths anyone may read: health, metrics, the API description and the chart page (which
+/// holds no data; it asks for a key itself when reads need one).
+const PUBLIC_PATHS: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/"];
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scopes {
+    pub read: bool,
+    pub write: bool,
+}
+
+impl Scopes {
+    /// `read`, `write` or `read+write` (in either order).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut scopes = Self {
+            read: false,
+            write: false,
+        };
+        for part in text.split('+') {
+            match part.trim() {
+                "read" => scopes.read = true,
+                "write" => scopes.write = true,
+                other => {
+                    return Err(format!(
+                        "unknown scope {other:?}; use read, write or read+write"
+                    ));
+                }
+            }
+        }
+        Ok(scopes)
+    }
+
+    fn as_str(self) -> &'static str {
+        match (self.read, self.write) {
+            (true, true) => "read+write",
+            (false, true) => "write",
+            _ => "read",
+        }
+    }
+}
+
+/// One configured key: who holds it, what it may do, and its digest.
+#[derive(Clone)]
+pub struct ApiKey {
+    pub name: String,
+    pub scopes: Scopes,
+    digest: [u8; 32],
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKey {
+    /// Parses a `name:scopes:sha256hex` entry.
+    pub fn parse_entry(entry: &str) -> Result<Self, String> {
+        let mut parts = entry.trim().splitn(3, ':');
+        let (Some(name), Some(scopes), Some(digest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err("expected name:scopes:sha256hex".into());
+        };
+        if name.is_empty() {
+            return Err("the key name is empty".into());
+        }
+        let scopes = Scopes::parse(scopes)?;
+        let digest: [u8; 32] = hex::decode(digest.trim())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| format!("key {name:?}: the digest is not 64 hex digits"))?;
+        Ok(Self {
+            name: name.to_owned(),
+            scopes,
+            digest,
+        })
+    }
+
+    /// The configuration entry of a key.
+    pub fn entry(name: &str, scopes: Scopes, key: &str) -> String {
+        format!("{name}:{}:{}", scopes.as_str(), hex::encode(digest(key)))
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// A new key from the operating system's random source.
+pub fn generate_key() -> Result<String, rand::rand_core::OsError> {
+    let mut secret = [0u8; 32];
+    OsRng.try_fill_bytes(&mut secret)?;
+    Ok(format!("{KEY_PREFIX}{}", hex::encode(secret)))
+}
+
+/// Who may do what.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// `TSAPI_AUTH=none`: everyone may read and write (the tutorial's behaviour).
+    Disabled,
+    /// Requests need a configured key with the right scope (none configured: all refused).
+    Keys {
+        keys: Vec<ApiKey>,
+        /// Reads without a key (`TSAPI_PUBLIC_READS=true`).
+        public_reads: bool,
+    },
+}
+
+impl Auth {
+    /// Keys from `TSAPI_API_KEYS` (comma-separated) and `TSAPI_API_KEYS_FILE` (one per
+    /// line; `#` comments and blank lines allowed).
+    pub fn from_config(
+        inline: Option<&str>,
+        file: Option<&Path>,
+        public_reads: bool,
+    ) -> Result<Self, ConfigError> {
+        let mut keys = Vec::new();
+        for (i, entry) in inline.unwrap_or_default().split(',').enumerate() {
+            if entry.trim().is_empty() {
+                continue;
+            }
+            keys.push(
+                ApiKey::parse_entry(entry)
+                    .map_err(|e| ConfigError(format!("TSAPI_API_KEYS entry {}: {e}", i + 1)))?,
+            );
+        }
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!(
+                    "cannot read TSAPI_API_KEYS_FILE {}: {e}",
+                    path.display()
+                ))
+            })?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                keys.push(
+                    ApiKey::parse_entry(line).map_err(|e| {
+                        ConfigError(format!("{} line {}: {e}", path.display(), i + 1))
+                    })?,
+                );
+            }
+        }
+        Ok(Self::Keys { keys, public_reads })
+    }
+
+    /// Whether a request with these headers may use `method`.
+    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Self::Keys { keys, public_reads } = self else {
+            return Ok(());
+        };
+        let write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !write && *public_reads {
+            return Ok(());
+        }
+        if keys.is_empty() {
+            return Err(ApiError::Unauthorized(
+                "no API keys are configured: create one with `tsapi keygen --name NAME \
+                 --scopes read+write` and set TSAPI_API_KEYS or TSAPI_API_KEYS_FILE"
+                    .into(),
+            ));
+        }
+        let Some(presented) = presented_key(headers) else {
+            return Err(ApiError::Unauthorized(
+                "send an API key as `Authorization: Bearer KEY` or `X-API-Key: KEY`".into(),
+            ));
+        };
+        let Some(key) = find(keys, presented) else {
+            return Err(ApiError::Unauthorized("the API key is not valid".into()));
+        };
+        let allowed = if write {
+            key.scopes.write
+        } else {
+            key.scopes.read
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this API key may not {}",
+                if write { "write" } else { "read" }
+            )))
+        }
+    }
+}
+
+/// The key of `Authorization: Bearer KEY`, else of `X-API-Key: KEY`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    bearer
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .filter(|k| !k.is_empty())
+}
+
+/// Compares with every key, without stopping early, so timing reveals nothing.
+fn find<'a>(keys: &'a [ApiKey], presented: &str) -> Option<&'a ApiKey> {
+    let presented = digest(presented);
+    let mut found = None;
+    for key in keys {
+        if bool::from(key.digest.ct_eq(&presented)) {
+            found = Some(key);
+        }
+    }
+    found
+}
+
+/// Marks a request whose caller the platform has already authenticated: a direct Lambda
+/// invocation needs IAM's `lambda:InvokeFunction`, so it carries no API key.
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformAuthenticated;
+
+/// The middleware: public paths pass; other requests need a key with the right scope.
+pub async fn require_key(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    if PUBLIC_PATHS.contains(&request.uri().path())
+        || request
+            .extensions()
+            .get::<PlatformAuthenticated>()
+            .is_some()
+    {
+        return next.run(request).await;
+    }
+    match auth.check(request.method(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: &str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn keys_are_long_random_and_prefixed() {
+        let a = generate_key().unwrap();
+        let b = generate_key().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with(KEY_PREFIX));
+        assert_eq!(a.len(), KEY_PREFIX.len() + 64);
+    }
+
+    #[test]
+    fn entry_round_trips_and_holds_no_key() {
+        let key = generate_key().unwrap();
+        let entry = ApiKey::entry("ci", Scopes::parse("read+write").unwrap(), &key);
+        assert!(!entry.contains(&key));
+        let parsed = ApiKey::parse_entry(&entry).unwrap();
+        assert_eq!(parsed.name, "ci");
+        assert!(parsed.scopes.read && parsed.scopes.write);
+        assert!(!format!("{parsed:?}").contains(&entry[entry.len() - 64..]));
+    }
+
+    #[test]
+    fn refuses_bad_entries() {
+        assert!(ApiKey::parse_entry("x:read").is_err());
+        assert!(ApiKey::parse_entry("x:admin:00").is_err());
+        assert!(ApiKey::parse_entry("x:read:abcd").is_err());
+        assert!(ApiKey::parse_entry(":read:abcd").is_err());
+    }
+
+    #[test]
+    fn scopes_decide() {
+        let reader = generate_key().unwrap();
+        let writer = generate_key().unwrap();
+        let entries = format!(
+            "{},{}",
+            ApiKey::entry("r", Scopes::parse("read").unwrap(), &reader),
+            ApiKey::entry("w", Scopes::parse("write").unwrap(), &writer)
+        );
+        let auth = Auth::from_config(Some(&entries), None, false).unwrap();
+        let bearer = |k: &str| headers("authorization", &format!("Bearer {k}"));
+        assert!(auth.check(&Method::GET, &bearer(&reader)).is_ok());
+        assert!(matches!(
+            auth.check(&Method::POST, &bearer(&reader)),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(
+            auth.check(&Method::POST, &headers("x-api-key", &writer))
+                .is_ok()
+        );
+        assert!(matches!(
+            auth.check(&Method::GET, &HeaderMap::new()),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            auth.check(&Method::GET, &bearer("tsapi_nope")),
+            Err(ApiError::Unauthorized(_))
+        ));
+    }
+}

@@ -1,0 +1,180 @@
+//! API keys: the real binary makes a key, the real server checks it.
+
+mod common;
+
+use std::process::Command;
+
+use common::{TUTORIAL_PAYLOAD, TestApp, api_defaults, app_state, expect_problem, serve_state};
+use tsapi::auth::Auth;
+
+/// Runs `tsapi keygen` and returns (key, configuration entry).
+fn keygen(name: &str, scopes: &str) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .args(["keygen", "--name", name, "--scopes", scopes])
+        .output()
+        .expect("run tsapi keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    (lines[0].to_owned(), lines[1].to_owned())
+}
+
+/// A server whose keys are the given configuration entries.
+async fn app_with_keys(entries: &[&str], public_reads: bool) -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    let auth = Auth::from_config(Some(&entries.join(",")), None, public_reads).unwrap();
+    let address = serve_state(app_state(&app.db.url, api_defaults()).with_auth(auth)).await;
+    (app, address)
+}
+
+fn insert(address: &str, header: Option<(&str, String)>) -> reqwest::RequestBuilder {
+    let mut request = reqwest::Client::new()
+        .post(format!("{address}/insert"))
+        .header("content-type", "application/json")
+        .body(TUTORIAL_PAYLOAD);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    request
+}
+
+fn ticker(address: &str, header: Option<(&str, String)>) -> reqwest::RequestBuilder {
+    let mut request = reqwest::Client::new().get(format!("{address}/ticker?symbol=MSFT"));
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    request
+}
+
+#[tokio::test]
+async fn keygen_prints_a_key_once_and_an_entry_with_only_its_digest() {
+    let (key, entry) = keygen("ci", "read+write");
+    assert!(key.starts_with("tsapi_") && key.len() >= 6 + 32, "{key}");
+    assert!(entry.starts_with("ci:read+write:"), "{entry}");
+    assert!(!entry.contains(&key["tsapi_".len()..]));
+    let (other, _) = keygen("ci", "read+write");
+    assert_ne!(key, other);
+    let bad = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .args(["keygen", "--name", "x", "--scopes", "admin"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[tokio::test]
+async fn writes_need_a_write_key_and_reads_a_read_key() {
+    let (writer, writer_entry) = keygen("loader", "write");
+    let (reader, reader_entry) = keygen("dashboard", "read");
+    let (app, address) = app_with_keys(&[&writer_entry, &reader_entry], false).await;
+    let bearer = |k: &str| Some(("authorization", format!("Bearer {k}")));
+
+    let missing = insert(&address, None).send().await.unwrap();
+    assert_eq!(missing.headers().get("www-authenticate").unwrap(), "Bearer");
+    expect_problem(missing, 401).await;
+    let unknown = insert(&address, bearer("tsapi_0000")).send().await.unwrap();
+    expect_problem(unknown, 401).await;
+    let read_only = insert(&address, bearer(&reader)).send().await.unwrap();
+    expect_problem(read_only, 403).await;
+    assert_eq!(app.db.count().await, 0, "refused writes stored nothing");
+
+    let written = insert(&address, Some(("x-api-key", writer.clone())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(written.status(), 200);
+    assert_eq!(app.db.count().await, 3);
+
+    expect_problem(ticker(&address, None).send().await.unwrap(), 401).await;
+    expect_problem(ticker(&address, bearer(&writer)).send().await.unwrap(), 403).await;
+    let read = ticker(&address, bearer(&reader)).send().await.unwrap();
+    assert_eq!(read.status(), 200);
+    let bars: serde_json::Value = read.json().await.unwrap();
+    assert_eq!(bars[0]["symbol"], "MSFT");
+}
+
+#[tokio::test]
+async fn without_keys_everything_but_probes_is_refused_with_a_hint() {
+    let app = TestApp::spawn().await;
+    let address = serve_state(app_state(&app.db.url, api_defaults())).await;
+    let body = expect_problem(ticker(&address, None).send().await.unwrap(), 401).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("tsapi keygen"),
+        "{body}"
+    );
+    expect_problem(insert(&address, None).send().await.unwrap(), 401).await;
+    let http = reqwest::Client::new();
+    for probe in ["/healthz", "/readyz"] {
+        let response = http.get(format!("{address}{probe}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{probe}");
+    }
+}
+
+#[tokio::test]
+async fn public_reads_let_gets_through_but_not_writes() {
+    let (_, entry) = keygen("w", "read+write");
+    let (_app, address) = app_with_keys(&[&entry], true).await;
+    assert_eq!(ticker(&address, None).send().await.unwrap().status(), 200);
+    expect_problem(insert(&address, None).send().await.unwrap(), 401).await;
+}
+
+#[tokio::test]
+async fn the_server_reads_keys_from_a_file_and_never_logs_them() {
+    let db = common::TestDb::new(common::Schema::Migrated).await;
+    let (key, entry) = keygen("file", "read+write");
+    let dir = std::env::temp_dir().join(format!("tsapi-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("api_keys");
+    std::fs::write(&file, format!("# local keys\n\n{entry}\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("TSAPI_LISTEN", &listen)
+        .env("TSAPI_API_KEYS_FILE", &file)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = format!("http://{listen}");
+    let mut status = None;
+    for _ in 0..200 {
+        if let Ok(r) = ticker(&address, Some(("authorization", format!("Bearer {key}"))))
+            .send()
+            .await
+        {
+            status = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Some(200));
+    let refused = ticker(&address, Some(("x-api-key", format!("{key}x"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("API keys loaded"), "{log}");
+    assert!(
+        !log.contains(&key["tsapi_".len()..]),
+        "the key appears in the log"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,139 @@
+//! Backpressure: slow requests are cut off, a saturated server sheds load, and a slow
+//! statement is stopped by PostgreSQL. A table lock held by the test makes reads slow.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, api_defaults, expect_problem, pool_defaults};
+use tsapi::auth::Auth;
+use tsapi::state::AppState;
+
+/// Holds an exclusive lock on the table until dropped: every read of it waits.
+async fn lock_table(app: &TestApp) -> tokio_postgres::Client {
+    let client = app.db.client().await;
+    client
+        .batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    client
+}
+
+async fn server(
+    app: &TestApp,
+    api: tsapi::config::ApiArgs,
+    pool: tsapi::config::PoolArgs,
+) -> String {
+    let pg: tokio_postgres::Config = app.db.url.parse().unwrap();
+    let pool = tsapi::db::create_pool(pg, &pool).unwrap();
+    common::serve_state(AppState::new(pool, api).with_auth(Auth::Disabled)).await
+}
+
+#[tokio::test]
+async fn a_request_over_the_deadline_is_a_503() {
+    let app = TestApp::spawn().await;
+    let mut api = api_defaults();
+    api.request_timeout = Duration::from_millis(800);
+    let address = server(&app, api, pool_defaults()).await;
+    let _lock = lock_table(&app).await;
+    let slow = reqwest::get(format!("{address}/ticker?symbol=AAPL"))
+        .await
+        .unwrap();
+    assert!(slow.headers().contains_key("retry-after"));
+    let body = expect_problem(slow, 503).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("longer than"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn past_the_concurrency_cap_requests_are_shed_with_503() {
+    let app = TestApp::spawn().await;
+    let mut api = api_defaults();
+    api.max_concurrent_requests = 1;
+    api.request_timeout = Duration::from_secs(20);
+    let address = server(&app, api, pool_defaults()).await;
+    let lock = lock_table(&app).await;
+    let first = tokio::spawn(reqwest::get(format!("{address}/ticker?symbol=AAPL")));
+    // Wait until the first request really waits on the lock.
+    let watcher = app.db.client().await;
+    for _ in 0..200 {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tsapi' \
+                 AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let second = reqwest::get(format!("{address}/ticker?symbol=MSFT"))
+        .await
+        .unwrap();
+    let body = expect_problem(second, 503).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("at once"),
+        "{body}"
+    );
+    // Liveness still answers while saturated.
+    assert_eq!(
+        reqwest::get(format!("{address}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    lock.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+    // With the slot free again, requests are served.
+    let after = reqwest::get(format!("{address}/ticker?symbol=MSFT"))
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+}
+
+#[tokio::test]
+async fn a_statement_over_its_timeout_is_a_503() {
+    let app = TestApp::spawn().await;
+    let mut pool = pool_defaults();
+    pool.statement_timeout = Duration::from_millis(500);
+    let address = server(&app, api_defaults(), pool).await;
+    let _lock = lock_table(&app).await;
+    let slow = reqwest::get(format!("{address}/ticker/daily?symbol=AAPL"))
+        .await
+        .unwrap();
+    let body = expect_problem(slow, 503).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("statement timeout"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_is_a_503_with_retry_after() {
+    let app = TestApp::spawn().await;
+    let mut pool = pool_defaults();
+    pool.pool_size = 1;
+    pool.pool_timeout = Duration::from_millis(300);
+    let address = server(&app, api_defaults(), pool).await;
+    let lock = lock_table(&app).await;
+    let first = tokio::spawn(reqwest::get(format!("{address}/ticker?symbol=AAPL")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = reqwest::get(format!("{address}/ticker?symbol=MSFT"))
+        .await
+        .unwrap();
+    assert!(second.headers().contains_key("retry-after"));
+    let body = expect_problem(second, 503).await;
+    assert!(body["detail"].as_str().unwrap().contains("busy"), "{body}");
+    lock.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+}

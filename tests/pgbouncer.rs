@@ -1,0 +1,126 @@
+//! Every endpoint and the ingest path through a real PgBouncer in transaction pooling
+//! mode, which keeps no prepared statement from one transaction to the next. The server
+//! has more connections than PgBouncer has server connections, so consecutive statements
+//! of one tsapi connection land on different PostgreSQL backends.
+//!
+//! Needs `TSAPI_TEST_PGBOUNCER_URL` (see `scripts/pgbouncer.sh`).
+
+mod common;
+
+use common::{TUTORIAL_PAYLOAD, TestDb, api_defaults, pool_defaults, service_url, with_database};
+use serde_json::Value;
+use tsapi::auth::Auth;
+use tsapi::db::StatementMode;
+use tsapi::state::AppState;
+
+const HOW: &str =
+    "scripts/pgbouncer.sh start and TSAPI_TEST_PGBOUNCER_URL=$(scripts/pgbouncer.sh url)";
+
+/// A tsapi server reaching its database through PgBouncer, with unnamed statements.
+async fn server_behind_pgbouncer(bouncer: &str, db: &TestDb) -> String {
+    let url = with_database(bouncer, &db.name);
+    let mut pool = pool_defaults();
+    pool.pool_size = 12;
+    pool.statement_cache = false;
+    let pool = tsapi::db::create_pool(url.parse().unwrap(), &pool).unwrap();
+    let state = AppState::new(pool, api_defaults())
+        .with_auth(Auth::Disabled)
+        .with_statements(StatementMode::Unnamed);
+    common::serve_state(state).await
+}
+
+#[tokio::test]
+async fn every_endpoint_works_through_pgbouncer_in_transaction_mode() {
+    let Some(bouncer) = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW) else {
+        return;
+    };
+    let db = TestDb::new(common::Schema::Migrated).await;
+    let address = server_behind_pgbouncer(&bouncer, &db).await;
+    let http = reqwest::Client::new();
+    let get = |path: String| http.get(format!("{address}{path}")).send();
+
+    assert_eq!(get("/readyz".into()).await.unwrap().status(), 200);
+    let inserted = http
+        .post(format!("{address}/insert"))
+        .header("content-type", "application/json")
+        .body(TUTORIAL_PAYLOAD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inserted.status(), 200);
+    assert_eq!(db.count().await, 3);
+
+    // Many concurrent requests of every kind: each must succeed whichever backend it gets.
+    // Writes are transactions with binary COPY; each stores one bar of symbol PGB.
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let http = http.clone();
+        let address = address.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = match i % 5 {
+                0 => http.get(format!("{address}/ticker?symbol=MSFT")),
+                1 => http.get(format!("{address}/ticker")),
+                2 => http.get(format!("{address}/ticker/daily?symbol=AAPL&start=2021-11-12")),
+                3 => http.get(format!("{address}/readyz")),
+                _ => http.post(format!("{address}/insert")).body(format!(
+                    r#"{{"records": {{"time": "2021-11-13T00:{i:02}:00Z", "symbol": "PGB", "price_close": {i}, "trading_volume": {i}}}}}"#
+                )),
+            };
+            let response = request.send().await.unwrap();
+            (i, response.status().as_u16(), response.text().await.unwrap())
+        }));
+    }
+    let mut writes = 0;
+    for task in tasks {
+        let (i, status, body) = task.await.unwrap();
+        assert_eq!(status, 200, "request {i}: {body}");
+        writes += usize::from(i % 5 == 4);
+    }
+    assert_eq!(db.count().await as usize, 3 + writes);
+    let (status, pgb) = json(get("/ticker?symbol=PGB".into()).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(pgb[0]["time"], "2021-11-13T00:44:00Z");
+
+    let (_, latest) = json(get("/ticker?symbol=MSFT".into()).await.unwrap()).await;
+    assert_eq!(latest[0]["time"], "2021-11-12T15:00:00Z");
+    assert_eq!(latest[0]["trading_volume"], 562);
+    let (_, daily) = json(get("/ticker/daily?symbol=AAPL".into()).await.unwrap()).await;
+    assert_eq!(daily.as_array().unwrap().len(), 1, "{daily}");
+    assert_eq!(daily[0]["bucket_day"], "2021-11-12T00:00:00Z");
+}
+
+async fn json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn bad_input_and_conflicts_keep_their_answers_through_pgbouncer() {
+    let Some(bouncer) = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW) else {
+        return;
+    };
+    let db = TestDb::new(common::Schema::Migrated).await;
+    let address = server_behind_pgbouncer(&bouncer, &db).await;
+    let http = reqwest::Client::new();
+    let post = |body: &'static str| {
+        http.post(format!("{address}/insert"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(TUTORIAL_PAYLOAD).await.unwrap().status(), 200);
+    // A duplicate aborts the transaction on whichever backend it ran: 409, nothing stored,
+    // and the connection is usable afterwards.
+    common::expect_problem(post(TUTORIAL_PAYLOAD).await.unwrap(), 409).await;
+    assert_eq!(db.count().await, 3);
+    let volume = r#"{"records": {"time": "2021-11-13", "symbol": "X", "trading_volume": 1.5}}"#;
+    common::expect_problem(post(volume).await.unwrap(), 422).await;
+    for _ in 0..8 {
+        let response = http
+            .get(format!("{address}/ticker?symbol=AAPL"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
