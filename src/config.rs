@@ -277,6 +277,12 @@ pub struct PoolArgs {
     /// transaction-mode pooler (PgBouncer before 1.21): statements are then sent unnamed.
     #[arg(long, env = "TSAPI_STATEMENT_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     pub statement_cache: bool,
+    /// Send concurrent latest-bar lookups over one shared connection, pipelined, instead of
+    /// a pooled connection each: fewer round trips for the database at high request rates.
+    /// Takes one connection more than the pool size (two with a replica); off when
+    /// TSAPI_STATEMENT_CACHE=false (a pooler might split a pipeline) and in Lambda.
+    #[arg(long, env = "TSAPI_PIPELINE_READS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pipeline_reads: bool,
 }
 
 /// Limits and input rules of the HTTP API.

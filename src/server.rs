@@ -85,7 +85,8 @@ pub fn app_state(args: &ServeArgs, recycling: db::Recycling) -> anyhow::Result<A
         .with_auth(auth)
         .with_statements(db::StatementMode::from_cache_setting(
             args.pool.statement_cache,
-        ));
+        ))
+        .with_pipelined_reads(args.pool.pipeline_reads);
     if let Some(url) = &args.read_database_url {
         let pg: tokio_postgres::Config = url.parse().map_err(|e| {
             crate::config::ConfigError(format!(

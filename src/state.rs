@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::auth::Auth;
 use crate::config::ApiArgs;
-use crate::db::{Conn, DbError, PgPool, ReadPool, RecentWindow, StatementMode, TableInfoCache};
+use crate::db::{
+    Conn, DbError, PgPool, ReadPool, RecentWindow, SharedConnection, StatementMode, TableInfoCache,
+};
 use crate::domain::PageTokenKey;
 
 /// Cheap to clone: every field is shared.
@@ -26,6 +28,11 @@ pub struct AppState {
     pub statements: StatementMode,
     /// A read replica for GET requests, if configured.
     pub replica: Option<Arc<ReadPool>>,
+    /// The primary's connection for pipelined point reads (connected on first use).
+    pub shared: Arc<SharedConnection>,
+    /// Whether point reads are pipelined over the shared connections (with prepared
+    /// statements only), or each takes a pooled connection.
+    pub pipelined_reads: bool,
 }
 
 impl AppState {
@@ -37,6 +44,8 @@ impl AppState {
                 .unwrap_or_else(PageTokenKey::random),
         );
         Self {
+            shared: Arc::new(SharedConnection::new(pool.clone())),
+            pipelined_reads: true,
             pool,
             settings: Arc::new(settings),
             table: Arc::default(),
@@ -61,6 +70,14 @@ impl AppState {
         self
     }
 
+    /// Whether to pipeline point reads (a symbol's latest bar) over shared connections; on
+    /// by default. Never with unnamed statements: a transaction-mode pooler may split a
+    /// pipeline across server connections.
+    pub fn with_pipelined_reads(mut self, pipelined: bool) -> Self {
+        self.pipelined_reads = pipelined;
+        self
+    }
+
     pub fn with_replica(mut self, replica: PgPool) -> Self {
         self.replica = Some(Arc::new(ReadPool::new(replica)));
         self
@@ -68,8 +85,8 @@ impl AppState {
 
     /// A pooled connection to the primary, or a 503-worthy error after the pool's wait
     /// timeout. Writes use this.
-    pub async fn db(&self) -> Result<Conn, DbError> {
-        Ok(Conn::new(self.pool.get().await?, self.statements))
+    pub async fn db(&self) -> Result<deadpool_postgres::Client, DbError> {
+        Ok(self.pool.get().await?)
     }
 
     /// A connection for reads: the replica when one is configured and up, else the primary.
@@ -77,8 +94,22 @@ impl AppState {
         if let Some(replica) = &self.replica
             && let Some(client) = replica.get().await
         {
-            return Ok(Conn::new(client, self.statements));
+            return Ok(Conn::pooled(client, self.statements));
         }
-        self.db().await
+        Ok(Conn::pooled(self.db().await?, self.statements))
+    }
+
+    /// A connection for short index lookups (a symbol's latest bar): shared with the other
+    /// lookups in flight and pipelined when enabled, else as [`Self::read_db`].
+    pub async fn point_read_db(&self) -> Result<Conn, DbError> {
+        if !self.pipelined_reads || self.statements != StatementMode::Cached {
+            return self.read_db().await;
+        }
+        if let Some(replica) = &self.replica
+            && let Some(client) = replica.get_shared().await
+        {
+            return Ok(Conn::shared(client, self.statements));
+        }
+        Ok(Conn::shared(self.shared.get().await?, self.statements))
     }
 }

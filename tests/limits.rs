@@ -126,9 +126,10 @@ async fn an_exhausted_pool_is_a_503_with_retry_after() {
     pool.pool_timeout = Duration::from_millis(300);
     let address = server(&app, api_defaults(), pool).await;
     let lock = lock_table(&app).await;
-    let first = tokio::spawn(reqwest::get(format!("{address}/ticker?symbol=AAPL")));
+    // Daily buckets take a pooled connection each (latest-bar lookups share one).
+    let first = tokio::spawn(reqwest::get(format!("{address}/ticker/daily?symbol=AAPL")));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let second = reqwest::get(format!("{address}/ticker?symbol=MSFT"))
+    let second = reqwest::get(format!("{address}/ticker/daily?symbol=MSFT"))
         .await
         .unwrap();
     assert!(second.headers().contains_key("retry-after"));

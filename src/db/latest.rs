@@ -1,20 +1,26 @@
 //! The latest bar of several named symbols.
 
+use futures_util::future::try_join_all;
+
 use super::{Conn, DbError, RecentWindow, latest_bar};
 use crate::domain::{Bar, Symbol};
 
+/// Lookups sent at once on the one connection: enough to fill a pipeline, few enough that
+/// a long symbol list does not queue thousands of statements ahead of other requests.
+const IN_FLIGHT: usize = 32;
+
 /// The latest bar of each of `symbols`, in their order; symbols without bars are left out.
-/// Each is one index probe into the newest chunks first (see [`RecentWindow`]).
+/// Each is one index probe into the newest chunks first (see [`RecentWindow`]); the probes
+/// are pipelined over the connection rather than sent one round trip after another.
 pub async fn latest_for(
     client: &Conn,
     window: &RecentWindow,
     symbols: &[Symbol],
 ) -> Result<Vec<Bar>, DbError> {
     let mut bars = Vec::with_capacity(symbols.len());
-    for symbol in symbols {
-        if let Some(bar) = latest_bar(client, window, symbol).await? {
-            bars.push(bar);
-        }
+    for group in symbols.chunks(IN_FLIGHT) {
+        let found = try_join_all(group.iter().map(|s| latest_bar(client, window, s))).await?;
+        bars.extend(found.into_iter().flatten());
     }
     Ok(bars)
 }

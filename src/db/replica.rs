@@ -4,10 +4,13 @@
 //! A replica that cannot be reached is skipped for a few seconds, so that while it is down
 //! reads cost no connect attempt at all instead of a connect timeout each.
 
-use std::sync::Mutex;
+use std::fmt::Display;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::PgPool;
+use deadpool_postgres::ClientWrapper;
+
+use super::{PgPool, SharedConnection};
 use crate::config::{ConfigError, PoolArgs};
 
 /// How long a failed replica is left alone before it is tried again.
@@ -15,6 +18,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 pub struct ReadPool {
     pool: PgPool,
+    /// The replica's connection for pipelined point reads (connected on first use).
+    shared: SharedConnection,
     /// While set and in the future, the replica is considered down.
     skip_until: Mutex<Option<Instant>>,
 }
@@ -22,6 +27,7 @@ pub struct ReadPool {
 impl ReadPool {
     pub fn new(pool: PgPool) -> Self {
         Self {
+            shared: SharedConnection::new(pool.clone()),
             pool,
             skip_until: Mutex::new(None),
         }
@@ -30,6 +36,18 @@ impl ReadPool {
     /// A replica connection, or `None` when the replica is down (the caller reads from the
     /// primary instead).
     pub async fn get(&self) -> Option<deadpool_postgres::Client> {
+        self.unless_down(self.pool.get()).await
+    }
+
+    /// The replica's shared connection for point reads, or `None` when the replica is down.
+    pub async fn get_shared(&self) -> Option<Arc<ClientWrapper>> {
+        self.unless_down(self.shared.get()).await
+    }
+
+    async fn unless_down<T, E: Display>(
+        &self,
+        connect: impl Future<Output = Result<T, E>>,
+    ) -> Option<T> {
         if self
             .skip_until
             .lock()
@@ -38,7 +56,7 @@ impl ReadPool {
         {
             return None;
         }
-        match self.pool.get().await {
+        match connect.await {
             Ok(client) => Some(client),
             Err(e) => {
                 tracing::warn!(error = %e, "read replica unavailable; reading from the primary");

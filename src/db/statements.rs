@@ -8,10 +8,13 @@
 //!
 //! Every query outside a transaction goes through [`Conn::query`] and its siblings, with
 //! each parameter's SQL type spelled out (the unnamed path cannot ask the server for it).
-//! Statements inside a transaction may use the client directly: a transaction stays on
+//! Statements inside a transaction use a pooled client directly: a transaction stays on
 //! one server connection.
 
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use deadpool_postgres::ClientWrapper;
 
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
@@ -41,25 +44,42 @@ impl StatementMode {
     }
 }
 
-/// A pooled connection that knows how to send statements. Dereferences to the pooled
-/// client, for transactions and COPY.
+/// A connection for reads that knows how to send statements: a pooled one of its own, or
+/// one shared with other point reads (see [`super::SharedConnection`]).
 pub struct Conn {
-    client: deadpool_postgres::Client,
+    client: Held,
     mode: StatementMode,
 }
 
+// One per request and short-lived: boxing the large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Held {
+    Pooled(deadpool_postgres::Client),
+    Shared(Arc<ClientWrapper>),
+}
+
 impl Conn {
-    pub fn new(client: deadpool_postgres::Client, mode: StatementMode) -> Self {
-        Self { client, mode }
+    pub fn pooled(client: deadpool_postgres::Client, mode: StatementMode) -> Self {
+        Self {
+            client: Held::Pooled(client),
+            mode,
+        }
+    }
+
+    pub fn shared(client: Arc<ClientWrapper>, mode: StatementMode) -> Self {
+        Self {
+            client: Held::Shared(client),
+            mode,
+        }
     }
 
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
         Ok(match self.mode {
             StatementMode::Cached => {
                 let (statement, values) = self.prepare(sql, params).await?;
-                self.client.query(&statement, &values).await?
+                self.wrapper().query(&statement, &values).await?
             }
-            StatementMode::Unnamed => self.client.query_typed(sql, params).await?,
+            StatementMode::Unnamed => self.wrapper().query_typed(sql, params).await?,
         })
     }
 
@@ -68,9 +88,9 @@ impl Conn {
         Ok(match self.mode {
             StatementMode::Cached => {
                 let (statement, values) = self.prepare(sql, params).await?;
-                self.client.query_opt(&statement, &values).await?
+                self.wrapper().query_opt(&statement, &values).await?
             }
-            StatementMode::Unnamed => self.client.query_typed_opt(sql, params).await?,
+            StatementMode::Unnamed => self.wrapper().query_typed_opt(sql, params).await?,
         })
     }
 
@@ -79,9 +99,9 @@ impl Conn {
         Ok(match self.mode {
             StatementMode::Cached => {
                 let (statement, values) = self.prepare(sql, params).await?;
-                self.client.query_one(&statement, &values).await?
+                self.wrapper().query_one(&statement, &values).await?
             }
-            StatementMode::Unnamed => self.client.query_typed_one(sql, params).await?,
+            StatementMode::Unnamed => self.wrapper().query_typed_one(sql, params).await?,
         })
     }
 
@@ -94,14 +114,19 @@ impl Conn {
         Ok(match self.mode {
             StatementMode::Cached => {
                 let (statement, values) = self.prepare(sql, params).await?;
-                self.client.query_raw(&statement, values).await?
+                self.wrapper().query_raw(&statement, values).await?
             }
             StatementMode::Unnamed => {
-                self.client
+                self.wrapper()
                     .query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
                     .await?
             }
         })
+    }
+
+    /// The client itself (methods of the same name on `Conn` would shadow its own).
+    fn wrapper(&self) -> &ClientWrapper {
+        self
     }
 
     async fn prepare<'a>(
@@ -110,20 +135,17 @@ impl Conn {
         params: &'a [Param<'a>],
     ) -> Result<(tokio_postgres::Statement, Vec<&'a (dyn ToSql + Sync)>), DbError> {
         let types: Vec<Type> = params.iter().map(|(_, ty)| ty.clone()).collect();
-        let statement = self.client.prepare_typed_cached(sql, &types).await?;
+        let statement = self.wrapper().prepare_typed_cached(sql, &types).await?;
         Ok((statement, params.iter().map(|(value, _)| *value).collect()))
     }
 }
 
 impl Deref for Conn {
-    type Target = deadpool_postgres::Client;
+    type Target = ClientWrapper;
     fn deref(&self) -> &Self::Target {
-        &self.client
-    }
-}
-
-impl DerefMut for Conn {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.client
+        match &self.client {
+            Held::Pooled(client) => client,
+            Held::Shared(client) => client,
+        }
     }
 }

@@ -81,6 +81,9 @@ fn build(mut settings: ServeArgs) -> anyhow::Result<Router> {
     if std::env::var_os("TSAPI_POOL_SIZE").is_none() {
         settings.pool.pool_size = DEFAULT_POOL_SIZE;
     }
+    // One request at a time: nothing to pipeline, and a shared connection would be one
+    // more per execution environment.
+    settings.pool.pipeline_reads = false;
     // Verified: a connection may have died while the environment was frozen.
     let state = crate::server::app_state(&settings, db::Recycling::Verified)?;
     Ok(router(state))

@@ -162,10 +162,13 @@ pub async fn latest(
         .symbols
         .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
         .transpose()?;
-    let client = state.read_db().await?;
     let bars = match symbols {
-        Some(symbols) => db::latest_for(&client, &state.recent, &symbols).await?,
+        Some(symbols) => {
+            let client = state.point_read_db().await?;
+            db::latest_for(&client, &state.recent, &symbols).await?
+        }
         None => {
+            let client = state.read_db().await?;
             let bars = db::latest_bars(&client, max as i64 + 1).await?;
             if bars.len() > max {
                 return Err(ApiError::BadRequest(format!(

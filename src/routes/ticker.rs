@@ -45,14 +45,17 @@ pub async fn latest(
         .symbol
         .map(|raw| param("symbol", Symbol::parse(&raw)))
         .transpose()?;
-    let client = state.read_db().await?;
     let bars = match symbol {
-        Some(symbol) => db::latest_bar(&client, &state.recent, &symbol)
-            .await?
-            .into_iter()
-            .collect(),
+        Some(symbol) => {
+            let client = state.point_read_db().await?;
+            db::latest_bar(&client, &state.recent, &symbol)
+                .await?
+                .into_iter()
+                .collect()
+        }
         None => {
             let max = state.settings.max_page_rows;
+            let client = state.read_db().await?;
             let bars = db::latest_bars(&client, max as i64 + 1).await?;
             if bars.len() > max {
                 return Err(ApiError::BadRequest(format!(

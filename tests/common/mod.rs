@@ -256,6 +256,7 @@ pub fn pool_defaults() -> PoolArgs {
         pool_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(30),
         statement_cache: true,
+        pipeline_reads: true,
     }
 }
 
