@@ -3,8 +3,10 @@
 //!
 //! Unlike an API request, a load is not one transaction: each batch commits on its own,
 //! so a file of any size loads in bounded memory and a failure keeps what came before it.
-//! On an error the loader names the line and says how many rows were committed; with
-//! `--on-conflict ignore` the same file can then be loaded again from the start.
+//! Batches go to the database over a few connections at once (`--workers`), so they may
+//! commit out of order. On an error the loader names the line and says how many rows were
+//! committed; with `--on-conflict ignore` the same file can then be loaded again from the
+//! start.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read};
@@ -16,8 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
+use futures_util::future::join_all;
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, mpsc};
 
 use crate::config::DatabaseArgs;
 use crate::db::{self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, TableInfo, WriteCounts};
@@ -60,6 +63,10 @@ pub struct LoadArgs {
     /// Rows per batch; each batch is one COPY and one commit.
     #[arg(long, default_value_t = 50_000)]
     pub batch_rows: usize,
+    /// Connections that load batches side by side. PostgreSQL writes a COPY on one core
+    /// per connection, so a second one roughly doubles what the database can take in.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
     /// IANA time zone in which naive times (without an offset) are read.
     #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC")]
     pub timezone: Tz,
@@ -75,8 +82,12 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     };
     let gzip = name.ends_with(".gz");
     let (input, size) = open(&args)?;
-    let mut client = db::connect_one(&args.database.pg_config()?).await?;
-    let table = TableInfo::load(&client).await?;
+    let pg = args.database.pg_config()?;
+    let mut clients = Vec::with_capacity(args.workers.into());
+    for _ in 0..args.workers {
+        clients.push(db::connect_one(&pg).await?);
+    }
+    let table = TableInfo::load(&clients[0]).await?;
     let rules = RecordRules {
         times: TimeParser::new(args.timezone),
         volume: table.volume,
@@ -86,7 +97,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let bytes_read = progress.bytes.clone();
     let encoder = CopyEncoder::new(&table);
     let batch_rows = args.batch_rows;
-    let (batch_tx, mut batch_rx) = mpsc::channel::<EncodedBatch>(2);
+    let (batch_tx, batch_rx) = mpsc::channel::<EncodedBatch>(2 * usize::from(args.workers));
     let decoder = tokio::task::spawn_blocking(move || {
         let slot = FaultSlot::default();
         let counted = Counted {
@@ -105,32 +116,26 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         decode_batches(input, format, &rules, batcher, &slot)
     });
 
-    let mut total = WriteCounts::default();
-    let mut committed = 0u64;
-    let mut failure = None;
-    while let Some(batch) = batch_rx.recv().await {
-        let (first, last, rows) = (batch.first_line, batch.last_line, batch.rows);
-        match write_batch(&mut client, &table, batch, args.on_conflict).await {
-            Ok(counts) => {
-                total.inserted += counts.inserted;
-                total.updated += counts.updated;
-                total.skipped += counts.skipped;
-                committed += rows;
-                progress.rows(committed);
-            }
-            Err(e) => {
-                failure = Some(format!(
-                    "{} {first}-{last}: {}",
-                    position_word(format, true),
-                    ApiError::from(e)
-                ));
-                break;
-            }
-        }
-    }
-    drop(batch_rx);
+    let queue = Mutex::new(batch_rx);
+    let tally = Mutex::new(Tally::default());
+    let worker = Worker {
+        queue: &queue,
+        tally: &tally,
+        table: &table,
+        mode: args.on_conflict,
+        format,
+        progress: &progress,
+    };
+    join_all(clients.iter_mut().map(|client| worker.run(client))).await;
+    // Unblocks the decoder if the workers stopped early.
+    drop(queue);
     let decoded = decoder.await.context("the decoder thread failed")?;
     progress.finish();
+    let Tally {
+        counts: total,
+        committed,
+        failure,
+    } = tally.into_inner();
     let failure = failure.or_else(|| match decoded {
         Ok(_) | Err(IngestError::WriterGone) => None,
         Err(IngestError::Invalid(errors)) => errors.first().map(|e| {
@@ -167,6 +172,61 @@ fn position_word(format: Format, plural: bool) -> &'static str {
         (Format::Json, false) => "record",
         (_, true) => "lines",
         (_, false) => "line",
+    }
+}
+
+/// What the workers have done so far.
+#[derive(Default)]
+struct Tally {
+    counts: WriteCounts,
+    committed: u64,
+    /// The first failure; the workers stop taking batches once it is set.
+    failure: Option<String>,
+}
+
+/// One connection's share of a load: takes batches from the queue until it is empty or a
+/// batch fails, each batch in its own transaction.
+#[derive(Clone, Copy)]
+struct Worker<'a> {
+    queue: &'a Mutex<mpsc::Receiver<EncodedBatch>>,
+    tally: &'a Mutex<Tally>,
+    table: &'a TableInfo,
+    mode: OnConflict,
+    format: Format,
+    progress: &'a Progress,
+}
+
+impl Worker<'_> {
+    async fn run(self, client: &mut tokio_postgres::Client) {
+        loop {
+            let Some(batch) = self.queue.lock().await.recv().await else {
+                return;
+            };
+            if self.tally.lock().await.failure.is_some() {
+                return;
+            }
+            let (first, last, rows) = (batch.first_line, batch.last_line, batch.rows);
+            let result = write_batch(client, self.table, batch, self.mode).await;
+            let mut tally = self.tally.lock().await;
+            match result {
+                Ok(counts) => {
+                    tally.counts.inserted += counts.inserted;
+                    tally.counts.updated += counts.updated;
+                    tally.counts.skipped += counts.skipped;
+                    tally.committed += rows;
+                    self.progress.rows(tally.committed);
+                }
+                Err(e) => {
+                    let what = format!(
+                        "{} {first}-{last}: {}",
+                        position_word(self.format, true),
+                        ApiError::from(e)
+                    );
+                    tally.failure.get_or_insert(what);
+                    return;
+                }
+            }
+        }
     }
 }
 
