@@ -27,7 +27,7 @@ def main() -> None:
     copy = median["psql_copy"]
     ingest = [
         ("`psql \\copy` (text COPY, 1 session): the limit", "psql_copy", None),
-        ("`tsapi load` (CSV file, binary COPY, 50,000-row commits)", "tsapi_load", 1.0),
+        ("`tsapi load` (CSV file, binary COPY over 2 connections, 50,000-row commits)", "tsapi_load", 1.0),
         ("`POST /insert` JSON, 5,000-row requests, 1 client", "insert_c1", 0.8),
         ("`POST /insert` JSON, 5,000-row requests, 4 clients", "insert_c4", 0.8),
         ("`POST /v1/bars` NDJSON, 5,000-row requests, 1 client", "bars_c1", 0.8),
@@ -61,7 +61,8 @@ def main() -> None:
         f"Latest bar: `GET /ticker?symbol=S001` with `wrk -t2 -c16 -d{seconds}s --latency`",
         "against `pgbench -n -M prepared -c 16 -j 2 -T "
         f"{seconds} -f ticker.sql` running the statement",
-        "tsapi runs (the symbol's newest bar above the start of the two newest chunks):",
+        "tsapi runs (the symbol's newest bar above the start of the two newest chunks). tsapi",
+        "pipelines these lookups over one shared connection (`TSAPI_PIPELINE_READS`):",
         "",
         "| | requests/s (median) | runs | p99 ms (median) | ratio | goal |",
         "|---|---:|---|---:|---:|---|",
