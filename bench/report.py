@@ -56,6 +56,7 @@ def main() -> None:
         )
     tps, rps = median["pgbench_tps"], median["ticker_rps"]
     p99_pg, p99_api = median["pgbench_p99_ms"], median["ticker_p99_ms"]
+    rps1, p99_1 = median["ticker_one_worker_rps"], median["ticker_one_worker_p99_ms"]
     out += [
         "",
         f"Latest bar: `GET /ticker?symbol=S001` with `wrk -t2 -c16 -d{seconds}s --latency`",
@@ -71,6 +72,8 @@ def main() -> None:
         f"| {rps / tps:.2f}× TPS, {p99_api / p99_pg:.2f}× p99 "
         f"| ≥ 0.6× TPS {'met' if rps / tps >= 0.6 else 'NOT met'}, "
         f"p99 ≤ 2× {'met' if p99_api <= 2 * p99_pg else 'NOT met'} |",
+        f"| the same, `TOKIO_WORKER_THREADS=1` | {rps1:,.0f} | {runs_of('ticker_one_worker_rps')} "
+        f"| {p99_1:.2f} | {rps1 / tps:.2f}× TPS, {p99_1 / p99_pg:.2f}× p99 | |",
         "",
         f"Memory: one `POST /v1/bars` of {median['rss_rows']:,.0f} NDJSON rows "
         f"({median['rss_rows_per_s']:,.0f} rows/s): server peak RSS (VmHWM) "

@@ -76,12 +76,12 @@ DATABASE_URL=$URL "$TSAPI" demo-data --symbols "$(symbols_for "$ROWS")" --days 2
     --output "$WORK/bars.ndjson" 2>/dev/null
 N=$(( $(wc -l <"$WORK/bars.csv") - 1 ))
 
-start_server() {
+start_server() { # [VAR=value ...]: extra environment of the server
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     # The data path is measured; a key check adds one SHA-256 per request.
-    RUST_LOG=warn DATABASE_URL=$URL TSAPI_LISTEN=127.0.0.1:$port TSAPI_POOL_SIZE=16 TSAPI_AUTH=none \
-        "$TSAPI" serve 2>"$WORK/server.log" &
+    env "$@" RUST_LOG=warn DATABASE_URL=$URL TSAPI_LISTEN=127.0.0.1:$port TSAPI_POOL_SIZE=16 \
+        TSAPI_AUTH=none "$TSAPI" serve 2>"$WORK/server.log" &
     SERVER_PID=$!
     API=http://127.0.0.1:$port
     for _ in $(seq 100); do
@@ -129,9 +129,26 @@ cat >"$WORK/ticker.sql" <<'SQL'
 SELECT time, symbol, price_open::float8, price_high::float8, price_low::float8, price_close::float8, trading_volume::int8 FROM stocks_intraday WHERE symbol = :sym AND time >= :bound ORDER BY time DESC LIMIT 1;
 SQL
 psql "$URL" -qc "VACUUM ANALYZE stocks_intraday" >/dev/null
-# Warm up: the pool opens its 16 connections and prepares its statements (pgbench, too,
-# reports its rate without connection time).
-wrk -t2 -c16 -d2s "$API/ticker?symbol=S001" >/dev/null
+# The same server with one tokio worker thread, which leaves a core to PostgreSQL and wrk
+# on a small machine. Both warm up: the pool opens its connections and prepares its
+# statements (pgbench, too, reports its rate without connection time).
+DEFAULT_PID=$SERVER_PID DEFAULT_API=$API
+start_server TOKIO_WORKER_THREADS=1
+ONE_WORKER_API=$API
+for api in "$DEFAULT_API" "$ONE_WORKER_API"; do
+    wrk -t2 -c16 -d2s "$api/ticker?symbol=S001" >/dev/null
+done
+wrk_ticker() { # name api: one wrk run, appended to the results as name_rps, name_p99_ms
+    local out rps p99
+    out=$(wrk -t2 -c16 -d"${SECONDS_PER_RUN}s" --latency "$2/ticker?symbol=S001")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out" | python3 -c 'import sys
+v=sys.stdin.read().strip()
+unit={"us":0.001,"ms":1,"s":1000}
+n=v.rstrip("usm"); u=v[len(n):]
+print(float(n)*unit[u])')
+    printf '%s_rps\t%s\n%s_p99_ms\t%s\n' "$1" "$rps" "$1" "$p99" >>"$RESULTS"
+}
 for run in $(seq "$RUNS"); do
     log "ticker run $run/$RUNS"
     rm -f "$WORK"/pgb*
@@ -143,15 +160,11 @@ l=sorted(int(x.split()[2]) for x in sys.stdin)
 print(l[int(len(l)*0.99)]/1000)')
     printf 'pgbench_tps\t%s\npgbench_p99_ms\t%s\n' "$tps" "$p99" >>"$RESULTS"
 
-    out=$(wrk -t2 -c16 -d"${SECONDS_PER_RUN}s" --latency "$API/ticker?symbol=S001")
-    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out" | python3 -c 'import sys
-v=sys.stdin.read().strip()
-unit={"us":0.001,"ms":1,"s":1000}
-n=v.rstrip("usm"); u=v[len(n):]
-print(float(n)*unit[u])')
-    printf 'ticker_rps\t%s\nticker_p99_ms\t%s\n' "$rps" "$p99" >>"$RESULTS"
+    wrk_ticker ticker "$DEFAULT_API"
+    wrk_ticker ticker_one_worker "$ONE_WORKER_API"
 done
+stop_server
+SERVER_PID=$DEFAULT_PID
 stop_server
 
 # --- Server memory while streaming RSS_ROWS rows in one request --------------------------

@@ -7,11 +7,6 @@ use tsapi::config::{Cli, Command, DemoDataArgs};
 use tsapi::domain::Symbol;
 use tsapi::{db, demo, server, telemetry};
 
-/// mimalloc instead of glibc's malloc: a request allocates and frees many small buffers
-/// across worker threads, where glibc's arenas spent about a tenth of the server's CPU.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     if tsapi::lambda::is_lambda() {

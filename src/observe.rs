@@ -5,7 +5,7 @@
 //! `tracing` works for logs: any module can count without threading a registry around.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
@@ -24,18 +24,38 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// How often recorded latencies are folded into the histograms' buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The process's Prometheus recorder, installed on first use.
+///
+/// The recorder keeps each latency sample until upkeep folds it into the buckets; without
+/// a scrape to trigger that, samples would pile up for as long as the server runs, so a
+/// thread of its own does it on a timer.
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        PrometheusBuilder::new()
+        let handle = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full("tsapi_http_request_duration_seconds".into()),
                 LATENCY_BUCKETS,
             )
             .expect("buckets are not empty")
             .install_recorder()
-            .expect("only this function installs a recorder")
+            .expect("only this function installs a recorder");
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no metrics upkeep thread; histograms fold at scrapes only");
+        }
+        handle
     })
 }
 

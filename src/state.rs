@@ -1,6 +1,9 @@
 //! The state every request handler shares.
 
+use std::ops::Deref;
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use crate::auth::Auth;
 use crate::config::ApiArgs;
@@ -9,9 +12,22 @@ use crate::db::{
 };
 use crate::domain::PageTokenKey;
 
-/// Cheap to clone: every field is shared.
+/// What every request handler shares. Cloned for each request (axum hands each extractor
+/// its own copy), so it is one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`]. Cheap to clone too, for the builder methods: every field
+/// is shared.
+#[derive(Clone)]
+pub struct Shared {
     /// Pooled connections, made once and reused across requests.
     pub pool: PgPool,
     /// Limits and input rules.
@@ -29,7 +45,7 @@ pub struct AppState {
     /// A read replica for GET requests, if configured.
     pub replica: Option<Arc<ReadPool>>,
     /// The primary's connection for pipelined point reads (connected on first use).
-    pub shared: Arc<SharedConnection>,
+    pub point_reads: Arc<SharedConnection>,
     /// Whether point reads are pipelined over the shared connections (with prepared
     /// statements only), or each takes a pooled connection.
     pub pipelined_reads: bool,
@@ -43,8 +59,8 @@ impl AppState {
                 .clone()
                 .unwrap_or_else(PageTokenKey::random),
         );
-        Self {
-            shared: Arc::new(SharedConnection::new(pool.clone())),
+        Self(Arc::new(Shared {
+            point_reads: Arc::new(SharedConnection::new(pool.clone())),
             pipelined_reads: true,
             pool,
             settings: Arc::new(settings),
@@ -57,16 +73,21 @@ impl AppState {
             }),
             statements: StatementMode::default(),
             replica: None,
-        }
+        }))
+    }
+
+    /// For the builder methods below, which run before the state is shared.
+    fn fields(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     pub fn with_auth(mut self, auth: Auth) -> Self {
-        self.auth = Arc::new(auth);
+        self.fields().auth = Arc::new(auth);
         self
     }
 
     pub fn with_statements(mut self, mode: StatementMode) -> Self {
-        self.statements = mode;
+        self.fields().statements = mode;
         self
     }
 
@@ -74,12 +95,12 @@ impl AppState {
     /// by default. Never with unnamed statements: a transaction-mode pooler may split a
     /// pipeline across server connections.
     pub fn with_pipelined_reads(mut self, pipelined: bool) -> Self {
-        self.pipelined_reads = pipelined;
+        self.fields().pipelined_reads = pipelined;
         self
     }
 
     pub fn with_replica(mut self, replica: PgPool) -> Self {
-        self.replica = Some(Arc::new(ReadPool::new(replica)));
+        self.fields().replica = Some(Arc::new(ReadPool::new(replica)));
         self
     }
 
@@ -99,6 +120,11 @@ impl AppState {
         Ok(Conn::pooled(self.db().await?, self.statements))
     }
 
+    /// Where the newest chunks start (see [`RecentWindow`]), for latest-bar lookups.
+    pub async fn recent_bound(&self) -> Result<Option<DateTime<Utc>>, DbError> {
+        self.recent.lower_bound(self.read_db()).await
+    }
+
     /// A connection for short index lookups (a symbol's latest bar): shared with the other
     /// lookups in flight and pipelined when enabled, else as [`Self::read_db`].
     pub async fn point_read_db(&self) -> Result<Conn, DbError> {
@@ -110,6 +136,6 @@ impl AppState {
         {
             return Ok(Conn::shared(client, self.statements));
         }
-        Ok(Conn::shared(self.shared.get().await?, self.statements))
+        Ok(Conn::shared(self.point_reads.get().await?, self.statements))
     }
 }

@@ -14,10 +14,7 @@ async fn seed(app: &TestApp) {
                    "price_high": 14.0, "price_low": 9.0, "price_close": close, "trading_volume": 100})
         })
         .collect();
-    let response = app
-        .post_json("/insert", json!({ "records": records }).to_string())
-        .await;
-    assert_eq!(response.status(), 200);
+    app.insert(records).await;
 }
 
 #[tokio::test]

@@ -26,10 +26,7 @@ async fn seed(app: &TestApp) {
                 })
         })
         .collect();
-    let response = app
-        .post_json("/insert", json!({ "records": records }).to_string())
-        .await;
-    assert_eq!(response.status(), 200);
+    app.insert(records).await;
 }
 
 #[tokio::test]

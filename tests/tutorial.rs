@@ -10,13 +10,6 @@ fn record(time: &str, symbol: &str, ohlc: [f64; 4], volume: i64) -> Value {
            "price_low": ohlc[2], "price_close": ohlc[3], "trading_volume": volume})
 }
 
-async fn insert(app: &TestApp, records: Vec<Value>) {
-    let response = app
-        .post_json("/insert", json!({ "records": records }).to_string())
-        .await;
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
-}
-
 #[tokio::test]
 async fn tutorial_payload_is_stored_by_field_name() {
     let app = TestApp::spawn().await;
@@ -112,7 +105,7 @@ async fn latest_bar_is_found_in_old_chunks_too() {
             ));
         }
     }
-    insert(&app, records).await;
+    app.insert(records).await;
     let (_, new) = app.get_json("/ticker?symbol=NEW").await;
     assert_eq!(new[0]["time"], "2021-12-27T15:00:00Z");
     let (_, old) = app.get_json("/ticker?symbol=OLD").await;
@@ -136,7 +129,7 @@ async fn daily_aggregates_match_values_computed_here() {
         .map(|(t, p)| record(t, "AAPL", *p, 100))
         .collect();
     records.push(record("2021-11-11T15:00:00Z", "MSFT", [99.0; 4], 1));
-    insert(&app, records).await;
+    app.insert(records).await;
 
     let expected = |day: &str, members: &[usize]| {
         let closes: Vec<f64> = members.iter().map(|&i| bars[i].1[3]).collect();

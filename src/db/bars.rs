@@ -1,7 +1,7 @@
 //! Reading bars.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -56,7 +56,13 @@ impl RecentWindow {
     /// How many of the newest chunks the first step searches.
     const CHUNKS: i64 = 2;
 
-    async fn lower_bound(&self, client: &Conn) -> Result<Option<DateTime<Utc>>, DbError> {
+    /// The bound: cached, or when expired read from the catalog over a connection from
+    /// `connect`, which is awaited only then. The catalog query takes milliseconds, too long
+    /// to queue on the connection shared by point reads.
+    pub async fn lower_bound(
+        &self,
+        connect: impl Future<Output = Result<Conn, DbError>>,
+    ) -> Result<Option<DateTime<Utc>>, DbError> {
         let cached = *self.cached.lock().expect("window lock");
         let _guard = match cached {
             Some((at, bound)) if at.elapsed() < Self::TTL => return Ok(bound),
@@ -69,7 +75,8 @@ impl RecentWindow {
                      WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass \
                            = to_regclass($1) \
                      ORDER BY c.range_start DESC LIMIT $2) newest";
-        let bound: Option<DateTime<Utc>> = client
+        let bound: Option<DateTime<Utc>> = connect
+            .await?
             .query_one(sql, &[(&TABLE, Type::TEXT), (&Self::CHUNKS, Type::INT8)])
             .await?
             .get(0);
@@ -78,26 +85,35 @@ impl RecentWindow {
     }
 }
 
-/// The latest bar of `symbol`, searching the newest chunks first.
-pub async fn latest_bar(
-    client: &Conn,
-    window: &RecentWindow,
-    symbol: &Symbol,
-) -> Result<Option<Bar>, DbError> {
+/// The statements of [`latest_bar`], made once: anywhere, above a bound, below it.
+static LATEST_SQL: LazyLock<[String; 3]> = LazyLock::new(|| {
     let base = format!("SELECT {BAR_COLUMNS} FROM {TABLE} WHERE symbol = $1");
     let order = "ORDER BY time DESC LIMIT 1";
-    let Some(bound) = window.lower_bound(client).await? else {
-        let sql = format!("{base} {order}");
+    [
+        format!("{base} {order}"),
+        format!("{base} AND time >= $2 {order}"),
+        format!("{base} AND time < $2 {order}"),
+    ]
+});
+
+/// The latest bar of `symbol`, searching above `bound` (the newest chunks, see
+/// [`RecentWindow`]) first.
+pub async fn latest_bar(
+    client: &Conn,
+    bound: Option<DateTime<Utc>>,
+    symbol: &Symbol,
+) -> Result<Option<Bar>, DbError> {
+    let [anywhere, above, below] = &*LATEST_SQL;
+    let Some(bound) = bound else {
         let row = client
-            .query_opt(&sql, &[(&symbol.as_str(), Type::TEXT)])
+            .query_opt(anywhere, &[(&symbol.as_str(), Type::TEXT)])
             .await?;
         return Ok(row.as_ref().map(bar_from_row));
     };
-    for side in [">=", "<"] {
-        let sql = format!("{base} AND time {side} $2 {order}");
+    for sql in [above, below] {
         if let Some(row) = client
             .query_opt(
-                &sql,
+                sql,
                 &[(&symbol.as_str(), Type::TEXT), (&bound, Type::TIMESTAMPTZ)],
             )
             .await?

@@ -2,7 +2,9 @@
 
 use futures_util::future::try_join_all;
 
-use super::{Conn, DbError, RecentWindow, latest_bar};
+use chrono::{DateTime, Utc};
+
+use super::{Conn, DbError, latest_bar};
 use crate::domain::{Bar, Symbol};
 
 /// Lookups sent at once on the one connection: enough to fill a pipeline, few enough that
@@ -10,16 +12,16 @@ use crate::domain::{Bar, Symbol};
 const IN_FLIGHT: usize = 32;
 
 /// The latest bar of each of `symbols`, in their order; symbols without bars are left out.
-/// Each is one index probe into the newest chunks first (see [`RecentWindow`]); the probes
+/// Each is one index probe above `bound` first (see [`super::RecentWindow`]); the probes
 /// are pipelined over the connection rather than sent one round trip after another.
 pub async fn latest_for(
     client: &Conn,
-    window: &RecentWindow,
+    bound: Option<DateTime<Utc>>,
     symbols: &[Symbol],
 ) -> Result<Vec<Bar>, DbError> {
     let mut bars = Vec::with_capacity(symbols.len());
     for group in symbols.chunks(IN_FLIGHT) {
-        let found = try_join_all(group.iter().map(|s| latest_bar(client, window, s))).await?;
+        let found = try_join_all(group.iter().map(|s| latest_bar(client, bound, s))).await?;
         bars.extend(found.into_iter().flatten());
     }
     Ok(bars)

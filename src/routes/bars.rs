@@ -164,8 +164,9 @@ pub async fn latest(
         .transpose()?;
     let bars = match symbols {
         Some(symbols) => {
+            let bound = state.recent_bound().await?;
             let client = state.point_read_db().await?;
-            db::latest_for(&client, &state.recent, &symbols).await?
+            db::latest_for(&client, bound, &symbols).await?
         }
         None => {
             let client = state.read_db().await?;

@@ -47,8 +47,9 @@ pub async fn latest(
         .transpose()?;
     let bars = match symbol {
         Some(symbol) => {
+            let bound = state.recent_bound().await?;
             let client = state.point_read_db().await?;
-            db::latest_bar(&client, &state.recent, &symbol)
+            db::latest_bar(&client, bound, &symbol)
                 .await?
                 .into_iter()
                 .collect()

@@ -305,6 +305,18 @@ impl TestApp {
             .await
             .expect("POST")
     }
+
+    /// Stores `records` through `POST /insert`, which must accept them all.
+    pub async fn insert(&self, records: Vec<Value>) {
+        let response = self
+            .post_json(
+                "/insert",
+                serde_json::json!({ "records": records }).to_string(),
+            )
+            .await;
+        let status = response.status();
+        assert_eq!(status, 200, "{:?}", response.text().await);
+    }
 }
 
 /// Starts the real router on 127.0.0.1:0 and returns its base URL. Auth is off, so tests
