@@ -34,14 +34,11 @@ async fn tutorial_payload_is_stored_by_field_name() {
 #[tokio::test]
 async fn ticker_returns_the_latest_bar_of_a_symbol() {
     let app = TestApp::spawn().await;
-    insert(
-        &app,
-        vec![
-            record("2021-11-12 15:00:00", "AAPL", [1.0, 2.0, 0.5, 1.5], 10),
-            record("2021-11-12T15:01:00Z", "AAPL", [1.5, 2.5, 1.0, 2.0], 20),
-            record("2021-11-12T15:02:00Z", "MSFT", [3.0, 3.0, 3.0, 3.0], 30),
-        ],
-    )
+    app.insert(vec![
+        record("2021-11-12 15:00:00", "AAPL", [1.0, 2.0, 0.5, 1.5], 10),
+        record("2021-11-12T15:01:00Z", "AAPL", [1.5, 2.5, 1.0, 2.0], 20),
+        record("2021-11-12T15:02:00Z", "MSFT", [3.0, 3.0, 3.0, 3.0], 30),
+    ])
     .await;
     let (status, body) = app.get_json("/ticker?symbol=AAPL").await;
     assert_eq!(status, 200);
@@ -58,11 +55,8 @@ async fn ticker_without_symbol_lists_the_latest_bar_of_every_symbol() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get_json("/ticker").await, (200, json!([])));
     app.post_json("/insert", TUTORIAL_PAYLOAD).await;
-    insert(
-        &app,
-        vec![record("2021-11-12T16:00:00Z", "MSFT", [1.0; 4], 1)],
-    )
-    .await;
+    app.insert(vec![record("2021-11-12T16:00:00Z", "MSFT", [1.0; 4], 1)])
+        .await;
     let (status, body) = app.get_json("/ticker").await;
     assert_eq!(status, 200);
     let summary: Vec<(&str, &str)> = body
@@ -178,13 +172,10 @@ async fn naive_times_are_read_in_the_configured_zone() {
     let mut api = api_defaults();
     api.timezone = chrono_tz::America::New_York;
     let app = TestApp::spawn_with(Schema::Migrated, api).await;
-    insert(
-        &app,
-        vec![
-            record("2021-11-12 10:00:00", "NY", [1.0; 4], 1),
-            record("2021-07-12T10:00:00+02:00", "OFF", [1.0; 4], 1),
-        ],
-    )
+    app.insert(vec![
+        record("2021-11-12 10:00:00", "NY", [1.0; 4], 1),
+        record("2021-07-12T10:00:00+02:00", "OFF", [1.0; 4], 1),
+    ])
     .await;
     let rows = app.db.rows().await;
     assert!(rows[0].starts_with("NY|2021-11-12T15:00:00Z"), "{rows:?}");
