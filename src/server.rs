@@ -93,7 +93,10 @@ pub fn app_state(args: &ServeArgs, recycling: db::Recycling) -> anyhow::Result<A
                 "TSAPI_READ_DATABASE_URL is not a valid PostgreSQL URL: {e}"
             ))
         })?;
-        state = state.with_replica(db::create_read_pool(pg, &args.pool)?);
+        // The CA bundle of DB_SSLROOTCERT applies to the replica too; its sslmode is its
+        // URL's.
+        let tls = args.database.tls(&pg)?;
+        state = state.with_replica(db::create_read_pool(pg, &args.pool, &tls, recycling)?);
         tracing::info!("reads go to the replica while it answers");
     }
     Ok(state)

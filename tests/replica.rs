@@ -64,7 +64,15 @@ async fn gets_read_the_replica_and_fall_back_to_the_primary_when_it_is_down() {
         api_defaults(),
     )
     .with_auth(Auth::Disabled)
-    .with_replica(tsapi::db::create_read_pool(replica.parse().unwrap(), &pools).unwrap());
+    .with_replica(
+        tsapi::db::create_read_pool(
+            replica.parse().unwrap(),
+            &pools,
+            &tsapi::db::DbTls::Off,
+            tsapi::db::Recycling::Trusting,
+        )
+        .unwrap(),
+    );
     let address = common::serve_state(state).await;
     let http = reqwest::Client::new();
     // A symbol of this run only: the clusters outlive the test.

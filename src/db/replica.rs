@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::ClientWrapper;
 
-use super::{PgPool, SharedConnection};
+use super::{DbTls, PgPool, Recycling, SharedConnection};
 use crate::config::{ConfigError, PoolArgs};
 
 /// How long a failed replica is left alone before it is tried again.
@@ -67,12 +67,15 @@ impl ReadPool {
     }
 }
 
-/// The replica's pool: like the primary's, but a replica that does not answer is given up
-/// on within a second, so a read falls back to the primary quickly.
+/// The replica's pool: like the primary's (the same TLS settings and recycling), but a
+/// replica that does not answer is given up on within a second, so a read falls back to
+/// the primary quickly.
 pub fn create_read_pool(
     mut pg: tokio_postgres::Config,
     settings: &PoolArgs,
+    tls: &DbTls,
+    recycling: Recycling,
 ) -> Result<PgPool, ConfigError> {
     pg.connect_timeout(Duration::from_secs(1));
-    super::create_pool(pg, settings)
+    super::create_pool_with(pg, settings, tls, recycling)
 }
