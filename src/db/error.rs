@@ -48,11 +48,18 @@ fn classify(err: &DbError) -> (&'static str, ApiError) {
 
 fn classify_postgres(pg: &tokio_postgres::Error, err: &DbError) -> (&'static str, ApiError) {
     let Some(code) = pg.code() else {
-        // No SQLSTATE: the connection broke or could not be made.
-        return (
-            "connection",
-            ApiError::Unavailable("lost the connection to the database; retry shortly".into()),
-        );
+        // No SQLSTATE: the server did not refuse anything. Either the connection broke,
+        // which a retry on a new one fixes, or the driver could not convert a value or
+        // message, which is a bug here.
+        let socket_failed = std::error::Error::source(pg)
+            .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some());
+        if pg.is_closed() || socket_failed {
+            return (
+                "connection",
+                ApiError::Unavailable("lost the connection to the database; retry shortly".into()),
+            );
+        }
+        return ("driver", ApiError::Internal(err.to_string()));
     };
     if *code == SqlState::UNIQUE_VIOLATION {
         let key = pg
