@@ -13,6 +13,10 @@ pub enum DbError {
     /// The table is missing or has a shape we cannot use; the text is safe to show.
     #[error("{0}")]
     Schema(String),
+    /// The table cannot do what this request asks (an upsert without the unique index);
+    /// retrying will not help. The text is safe to show.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<DbError> for ApiError {
@@ -34,6 +38,7 @@ fn classify(err: &DbError) -> (&'static str, ApiError) {
     let unavailable = |kind, what: &str| (kind, ApiError::Unavailable(what.to_owned()));
     match err {
         DbError::Schema(message) => ("schema", ApiError::Unavailable(message.clone())),
+        DbError::Unsupported(message) => ("unsupported", ApiError::Conflict(message.clone())),
         DbError::Pool(PoolError::Timeout(TimeoutType::Wait)) => unavailable(
             "pool_timeout",
             "all database connections are busy; retry shortly",

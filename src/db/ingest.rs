@@ -79,7 +79,7 @@ impl<'a> BulkWrite<'a> {
         mode: OnConflict,
     ) -> Result<Self, DbError> {
         if mode != OnConflict::Error && !table.has_unique_key {
-            return Err(DbError::Schema(format!(
+            return Err(DbError::Unsupported(format!(
                 "upserts need a unique index on {TABLE} (symbol, time); run `tsapi migrate`"
             )));
         }

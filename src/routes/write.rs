@@ -57,7 +57,8 @@ pub struct WriteQuery {
         (status = 200, description = "All records stored", body = WriteCounts),
         (status = 400, description = "Malformed body, gzip or parameter; `detail` names the line",
             body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A bar for this symbol and time exists (`on_conflict=error`)",
+        (status = 409, description = "A bar for this symbol and time exists (`on_conflict=error`), \
+            or the table lacks the unique (symbol, time) index that `ignore` and `update` need",
             body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the body size or row limit",
             body = Problem, content_type = "application/problem+json"),
