@@ -91,7 +91,8 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(status, latency_ms = seconds * 1000.0, "request finished");
+        let latency_ms = (seconds * 1_000_000.0).round() / 1000.0;
+        tracing::info!(status, latency_ms, "request finished");
     });
     let labels = [
         ("method", method.to_string()),
