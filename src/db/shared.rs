@@ -5,8 +5,8 @@
 //! calls on both sides, which at thousands of lookups a second is most of the work.
 //! Lookups that tasks send over one client at the same time are pipelined by
 //! tokio-postgres instead: written together, read together, and run by the backend back to
-//! back without sleeping in between (`GET /ticker` serves about half as many requests
-//! again on two cores; see bench/RESULTS.md).
+//! back without sleeping in between (`GET /ticker` serves about 40% more requests on two
+//! cores; see bench/RESULTS.md).
 //!
 //! Only short, index-bounded reads belong here, as a slow statement delays every lookup
 //! queued behind it; and never a transaction, which would capture the others' statements.
