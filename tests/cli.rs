@@ -319,3 +319,60 @@ async fn after_the_grace_period_the_server_exits_anyway() {
     let _ = child.kill();
     assert!(exited.expect("still running 10 s after SIGTERM").success());
 }
+
+#[test]
+fn help_names_each_setting_and_its_variable_but_no_secret_value() {
+    let out = tsapi(&["--help"], &[]);
+    assert!(out.status.success());
+    let top = String::from_utf8_lossy(&out.stdout);
+    for command in [
+        "serve",
+        "migrate",
+        "demo-data",
+        "load",
+        "keygen",
+        "DATABASE_URL",
+    ] {
+        assert!(top.contains(command), "{command} missing from:\n{top}");
+    }
+
+    let secrets = [
+        ("DATABASE_URL", "postgres://u:url-secret@db.example/prices"),
+        ("DB_PASS", "pass-secret"),
+        ("TSAPI_PAGE_TOKEN_KEY", "token-secret-0123456789"),
+        ("TSAPI_API_KEYS", "ops:read:key-digest-secret"),
+    ];
+    let out = tsapi(&["serve", "--help"], &secrets);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "DATABASE_URL",
+        "DB_PASS",
+        "DB_SSLMODE",
+        "TSAPI_LISTEN",
+        "TSAPI_POOL_SIZE",
+        "TSAPI_STATEMENT_TIMEOUT",
+        "TSAPI_PIPELINE_READS",
+        "TSAPI_API_KEYS",
+        "TSAPI_REQUEST_TIMEOUT",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {var}")),
+            "{var} missing from:\n{help}"
+        );
+    }
+    for secret in [
+        "url-secret",
+        "pass-secret",
+        "token-secret",
+        "key-digest-secret",
+    ] {
+        assert!(!help.contains(secret), "{secret} shown in:\n{help}");
+    }
+
+    let out = tsapi(&["load", "--help"], &[]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--workers", "--batch-rows", "--on-conflict", "--format"] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
