@@ -1,8 +1,7 @@
 //! The latest bar of several named symbols.
 
-use futures_util::future::try_join_all;
-
 use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
 
 use super::{Conn, DbError, latest_bar};
 use crate::domain::{Bar, Symbol};
