@@ -237,9 +237,8 @@ async fn write_batch(
     batch: EncodedBatch,
     mode: OnConflict,
 ) -> Result<WriteCounts, db::DbError> {
-    let mut write = BulkWrite::begin(client, table, mode).await?;
-    write.copy(batch).await?;
-    write.commit().await
+    let write = BulkWrite::begin(client, table, mode).await?;
+    write.copy(batch).await?.commit().await
 }
 
 /// The input and its size, when known.

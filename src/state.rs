@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::auth::Auth;
 use crate::config::ApiArgs;
 use crate::db::{
-    Conn, DbError, PgPool, ReadPool, RecentWindow, SharedConnection, StatementMode, TableInfoCache,
+    Conn, DbError, PgPool, PooledClient, ReadPool, RecentWindow, SharedConnection, StatementMode,
+    TableInfoCache,
 };
 use crate::domain::PageTokenKey;
 
@@ -106,8 +107,8 @@ impl AppState {
 
     /// A pooled connection to the primary, or a 503-worthy error after the pool's wait
     /// timeout. Writes use this.
-    pub async fn db(&self) -> Result<deadpool_postgres::Client, DbError> {
-        Ok(self.pool.get().await?)
+    pub async fn db(&self) -> Result<PooledClient, DbError> {
+        Ok(PooledClient::new(self.pool.get().await?, self.statements))
     }
 
     /// A connection for reads: the replica when one is configured and up, else the primary.
@@ -115,7 +116,10 @@ impl AppState {
         if let Some(replica) = &self.replica
             && let Some(client) = replica.get().await
         {
-            return Ok(Conn::pooled(client, self.statements));
+            return Ok(Conn::pooled(
+                PooledClient::new(client, self.statements),
+                self.statements,
+            ));
         }
         Ok(Conn::pooled(self.db().await?, self.statements))
     }

@@ -8,6 +8,8 @@
 mod common;
 
 use common::{TUTORIAL_PAYLOAD, TestDb, api_defaults, pool_defaults, service_url, with_database};
+use std::time::Duration;
+
 use serde_json::Value;
 use tsapi::auth::Auth;
 use tsapi::db::StatementMode;
@@ -18,12 +20,20 @@ const HOW: &str =
 
 /// A tsapi server reaching its database through PgBouncer, with unnamed statements.
 async fn server_behind_pgbouncer(bouncer: &str, db: &TestDb) -> String {
+    server_with_connections(bouncer, db, 12).await
+}
+
+/// [`server_behind_pgbouncer`] with `connections` pooled connections. A request that
+/// hangs is answered 503 after 10 s.
+async fn server_with_connections(bouncer: &str, db: &TestDb, connections: usize) -> String {
     let url = with_database(bouncer, &db.name);
     let mut pool = pool_defaults();
-    pool.pool_size = 12;
+    pool.pool_size = connections;
     pool.statement_cache = false;
     let pool = tsapi::db::create_pool(url.parse().unwrap(), &pool).unwrap();
-    let state = AppState::new(pool, api_defaults())
+    let mut api = api_defaults();
+    api.request_timeout = Duration::from_secs(10);
+    let state = AppState::new(pool, api)
         .with_auth(Auth::Disabled)
         .with_statements(StatementMode::Unnamed);
     common::serve_state(state).await
@@ -123,4 +133,77 @@ async fn bad_input_and_conflicts_keep_their_answers_through_pgbouncer() {
             .unwrap();
         assert_eq!(response.status(), 200);
     }
+}
+
+/// Failed writes, lookups of several symbols and exports cut off by their client, over one
+/// pooled connection: each must leave nothing in flight for the next request on it, or
+/// PgBouncer hands the answer to nobody and the next request waits forever.
+#[tokio::test]
+async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
+    let Some(bouncer) = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW) else {
+        return;
+    };
+    let db = TestDb::new(common::Schema::Migrated).await;
+    let address = server_with_connections(&bouncer, &db, 1).await;
+    let http = reqwest::Client::new();
+    let ndjson = |rows: std::ops::Range<u32>, tail: &str| {
+        let mut body: String = rows
+            .map(|i| {
+                format!(
+                    "{{\"time\": \"2021-11-12T00:00:00Z\", \"symbol\": \"S{:03}\", \"price_close\": {i}, \"trading_volume\": {i}}}\n",
+                    i % 400
+                )
+                .replace("00:00:00Z", &format!("{:02}:{:02}:00Z", i / 400 / 60, i / 400 % 60))
+            })
+            .collect();
+        body.push_str(tail);
+        body
+    };
+    let post = |body: String, query: &'static str| {
+        http.post(format!("{address}/v1/bars{query}"))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+    };
+    let stored = post(ndjson(0..20_000, ""), "").await.unwrap();
+    assert_eq!(stored.status(), 200, "{}", stored.text().await.unwrap());
+
+    for round in 0..6 {
+        // A bad row after several COPY batches: refused, the transaction rolled back.
+        let bad = post(ndjson(20_000..32_000, "{\"symbol\": \"X\"}\n"), "").await.unwrap();
+        common::expect_problem(bad, 422).await;
+        // A duplicate: the COPY fails on the server, 409.
+        let duplicate = post(ndjson(0..10, ""), "").await.unwrap();
+        common::expect_problem(duplicate, 409).await;
+        // An upsert: a staging table and a merge in the transaction.
+        let upsert = post(ndjson(0..10, ""), "?on_conflict=update").await.unwrap();
+        assert_eq!(upsert.status(), 200, "round {round}");
+        // The latest bar of many symbols: several lookups.
+        let latest = http
+            .get(format!("{address}/v1/bars/latest"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(latest.status(), 200, "round {round}");
+        let latest: Value = latest.json().await.unwrap();
+        assert_eq!(latest["bars"].as_array().unwrap().len(), 400, "round {round}");
+        // An export dropped after its first bytes, with rows still coming.
+        let mut export = http
+            .get(format!("{address}/v1/bars?symbols=S001,S002,S003&format=csv"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(export.status(), 200, "round {round}");
+        assert!(export.chunk().await.unwrap().is_some());
+        drop(export);
+        let ticker = http
+            .get(format!("{address}/ticker?symbol=S007"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ticker.status(), 200, "round {round}");
+        let ticker: Value = ticker.json().await.unwrap();
+        assert_eq!(ticker[0]["symbol"], "S007", "round {round}");
+    }
+    assert_eq!(db.count().await, 20_000);
 }

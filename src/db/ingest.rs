@@ -57,18 +57,25 @@ pub async fn write_bars(
         return Ok(WriteCounts::default());
     }
     let batch = CopyEncoder::new(table).encode(bars);
-    let mut write = BulkWrite::begin(client, table, mode).await?;
-    write.copy(batch).await?;
-    write.commit().await
+    let write = BulkWrite::begin(client, table, mode).await?;
+    write.copy(batch).await?.commit().await
 }
 
 /// One transaction fed batch by batch: each batch is one binary COPY, into the table for
 /// `error` mode or into the staging table for the upsert modes, which are merged into the
-/// table only at [`BulkWrite::commit`]. Dropping it uncommitted rolls everything back.
+/// table only at [`BulkWrite::commit`].
+///
+/// Every way out waits for the transaction's end: a failed COPY rolls back before its error
+/// is returned, and a write given up for another reason must be ended with
+/// [`BulkWrite::rollback`]. Behind a transaction-mode pooler the server connection goes
+/// back to the pooler's pool at that end, so nothing may still be in flight after it (a
+/// rollback sent on drop, or the prepared COPY's close) or its answer goes astray.
 pub struct BulkWrite<'a> {
+    // Declared before `tx`: when dropped (a cancelled request), the statement's close is
+    // sent inside the transaction, before the rollback.
+    copy: Statement,
     tx: Transaction<'a>,
     mode: OnConflict,
-    copy: Statement,
     copied: u64,
 }
 
@@ -83,39 +90,34 @@ impl<'a> BulkWrite<'a> {
                 "upserts need a unique index on {TABLE} (symbol, time); run `tsapi migrate`"
             )));
         }
-        let columns = COLUMNS.join(", ");
         let tx = client.transaction().await?;
-        let target = match mode {
-            OnConflict::Error => TABLE,
-            OnConflict::Ignore | OnConflict::Update => {
-                tx.batch_execute(&format!(
-                    "CREATE TEMP TABLE IF NOT EXISTS tsapi_staging \
-                     (LIKE {TABLE}, ord bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DELETE ROWS"
-                ))
-                .await?;
-                "tsapi_staging"
+        match prepare_copy(&tx, mode).await {
+            Ok(copy) => Ok(Self {
+                copy,
+                tx,
+                mode,
+                copied: 0,
+            }),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
             }
-        };
-        let copy = tx
-            .prepare(&format!(
-                "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
-            ))
-            .await?;
-        Ok(Self {
-            tx,
-            mode,
-            copy,
-            copied: 0,
-        })
+        }
     }
 
-    /// Sends one encoded batch through its own COPY.
-    pub async fn copy(&mut self, batch: EncodedBatch) -> Result<(), DbError> {
-        let sink = self.tx.copy_in::<_, Bytes>(&self.copy).await?;
-        pin_mut!(sink);
-        sink.send(batch.bytes).await?;
-        self.copied += sink.finish().await?;
-        Ok(())
+    /// Sends one encoded batch through its own COPY. On failure the transaction is rolled
+    /// back (and waited for) before the error is returned: nothing of the write is stored.
+    pub async fn copy(mut self, batch: EncodedBatch) -> Result<Self, DbError> {
+        match copy_batch(&self.tx, &self.copy, batch).await {
+            Ok(rows) => {
+                self.copied += rows;
+                Ok(self)
+            }
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
     }
 
     /// Rows copied so far.
@@ -125,26 +127,87 @@ impl<'a> BulkWrite<'a> {
 
     /// Merges staged rows (upsert modes) and commits.
     pub async fn commit(self) -> Result<WriteCounts, DbError> {
-        let counts = match self.mode {
-            OnConflict::Error => WriteCounts {
-                inserted: self.copied,
+        let Self {
+            copy,
+            tx,
+            mode,
+            copied,
+        } = self;
+        drop(copy);
+        let merged = match mode {
+            OnConflict::Error => Ok(WriteCounts {
+                inserted: copied,
                 ..WriteCounts::default()
-            },
-            OnConflict::Ignore | OnConflict::Update => {
-                let row = self.tx.query_one(&merge_statement(self.mode), &[]).await?;
-                let inserted = row.get::<_, i64>(0) as u64;
-                let updated = row.get::<_, i64>(1) as u64;
-                WriteCounts {
-                    inserted,
-                    updated,
-                    skipped: self.copied - inserted - updated,
-                }
+            }),
+            OnConflict::Ignore | OnConflict::Update => merge(&tx, mode, copied).await,
+        };
+        let counts = match merged {
+            Ok(counts) => counts,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
             }
         };
-        self.tx.commit().await?;
+        tx.commit().await?;
         metrics::counter!("tsapi_rows_ingested_total").increment(counts.inserted + counts.updated);
         Ok(counts)
     }
+
+    /// Ends the transaction storing nothing, and waits until the server has done so.
+    pub async fn rollback(self) {
+        drop(self.copy);
+        // A connection that cannot roll back is broken, and the pool drops it.
+        let _ = self.tx.rollback().await;
+    }
+}
+
+/// The COPY statement into the table (`error` mode) or into the staging table, made first.
+async fn prepare_copy(tx: &Transaction<'_>, mode: OnConflict) -> Result<Statement, DbError> {
+    let target = match mode {
+        OnConflict::Error => TABLE,
+        OnConflict::Ignore | OnConflict::Update => {
+            tx.batch_execute(&format!(
+                "CREATE TEMP TABLE IF NOT EXISTS tsapi_staging \
+                 (LIKE {TABLE}, ord bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DELETE ROWS"
+            ))
+            .await?;
+            "tsapi_staging"
+        }
+    };
+    let columns = COLUMNS.join(", ");
+    Ok(tx
+        .prepare(&format!(
+            "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
+        ))
+        .await?)
+}
+
+/// One COPY of one batch; the rows it stored.
+async fn copy_batch(
+    tx: &Transaction<'_>,
+    copy: &Statement,
+    batch: EncodedBatch,
+) -> Result<u64, DbError> {
+    let sink = tx.copy_in::<_, Bytes>(copy).await?;
+    pin_mut!(sink);
+    sink.send(batch.bytes).await?;
+    Ok(sink.finish().await?)
+}
+
+/// Merges the staged rows into the table: the counts of the write.
+async fn merge(
+    tx: &Transaction<'_>,
+    mode: OnConflict,
+    copied: u64,
+) -> Result<WriteCounts, DbError> {
+    let row = tx.query_one(&merge_statement(mode), &[]).await?;
+    let inserted = row.get::<_, i64>(0) as u64;
+    let updated = row.get::<_, i64>(1) as u64;
+    Ok(WriteCounts {
+        inserted,
+        updated,
+        skipped: copied - inserted - updated,
+    })
 }
 
 /// Merges the staging table into the table and counts inserted and updated rows.

@@ -12,14 +12,16 @@ const IN_FLIGHT: usize = 32;
 
 /// The latest bar of each of `symbols`, in their order; symbols without bars are left out.
 /// Each is one index probe above `bound` first (see [`super::RecentWindow`]); the probes
-/// are pipelined over the connection rather than sent one round trip after another.
+/// are pipelined over the connection rather than sent one round trip after another, except
+/// behind a transaction-mode pooler (see [`Conn::can_pipeline`]).
 pub async fn latest_for(
     client: &Conn,
     bound: Option<DateTime<Utc>>,
     symbols: &[Symbol],
 ) -> Result<Vec<Bar>, DbError> {
+    let in_flight = if client.can_pipeline() { IN_FLIGHT } else { 1 };
     let mut bars = Vec::with_capacity(symbols.len());
-    for group in symbols.chunks(IN_FLIGHT) {
+    for group in symbols.chunks(in_flight) {
         let found = try_join_all(group.iter().map(|s| latest_bar(client, bound, s))).await?;
         bars.extend(found.into_iter().flatten());
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Client, NoTls};
 
-use super::DbError;
+use super::{DbError, PooledClient};
 use super::tls::DbTls;
 use crate::config::{ConfigError, PoolArgs};
 
@@ -100,8 +100,10 @@ async fn watch(connection: impl std::future::Future<Output = Result<(), tokio_po
 }
 
 /// Checks that the database answers a trivial query.
-pub async fn ping(pool: &PgPool) -> Result<(), DbError> {
-    let client = pool.get().await?;
+pub async fn ping(connect: impl Future<Output = Result<PooledClient, DbError>>) -> Result<(), DbError> {
+    let client = connect.await?;
+    let work = client.start();
     client.simple_query("SELECT 1").await?;
+    work.end();
     Ok(())
 }

@@ -6,7 +6,7 @@ use tokio::sync::OnceCell;
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::Type;
 
-use super::{DbError, PgPool, TABLE};
+use super::{DbError, PooledClient, TABLE};
 use crate::domain::VolumeRange;
 
 /// Column order used by every write, matched to the table by name.
@@ -99,15 +99,23 @@ fn supported(column: &str, ty: &Type) -> bool {
 pub struct TableInfoCache(OnceCell<TableInfo>);
 
 impl TableInfoCache {
-    /// The cached facts, borrowing a pooled connection only on the first call.
-    pub async fn get(&self, pool: &PgPool) -> Result<&TableInfo, DbError> {
+    /// The cached facts, looked up over a connection from `connect` only on the first call.
+    pub async fn get(
+        &self,
+        connect: impl Future<Output = Result<PooledClient, DbError>>,
+    ) -> Result<&TableInfo, DbError> {
         self.0
             .get_or_try_init(|| async {
                 // In a transaction, so that its statements stay on one server connection
-                // behind a transaction-mode pooler.
-                let mut client = pool.get().await?;
-                let tx = (**client).transaction().await?;
-                TableInfo::load(&tx).await
+                // behind a transaction-mode pooler; ended and waited for, so that nothing
+                // is in flight when the pooler takes the server connection back.
+                let mut client = connect.await?;
+                let work = client.start();
+                let tx = (***client).transaction().await?;
+                let info = TableInfo::load(&tx).await;
+                tx.commit().await?;
+                work.end();
+                info
             })
             .await
     }

@@ -13,13 +13,15 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::task::{Poll, ready};
 
 use deadpool_postgres::ClientWrapper;
-
+use futures_util::{Stream, StreamExt};
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::DbError;
+use super::pooled::{PooledClient, Work};
 
 /// A query parameter and its SQL type.
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
@@ -54,12 +56,12 @@ pub struct Conn {
 // One per request and short-lived: boxing the large variant would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 enum Held {
-    Pooled(deadpool_postgres::Client),
+    Pooled(PooledClient),
     Shared(Arc<ClientWrapper>),
 }
 
 impl Conn {
-    pub fn pooled(client: deadpool_postgres::Client, mode: StatementMode) -> Self {
+    pub fn pooled(client: PooledClient, mode: StatementMode) -> Self {
         Self {
             client: Held::Pooled(client),
             mode,
@@ -74,44 +76,56 @@ impl Conn {
     }
 
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
-        Ok(match self.mode {
-            StatementMode::Cached => {
-                let (statement, values) = self.prepare(sql, params).await?;
-                self.wrapper().query(&statement, &values).await?
-            }
-            StatementMode::Unnamed => self.wrapper().query_typed(sql, params).await?,
+        self.tracked(async {
+            Ok(match self.mode {
+                StatementMode::Cached => {
+                    let (statement, values) = self.prepare(sql, params).await?;
+                    self.wrapper().query(&statement, &values).await?
+                }
+                StatementMode::Unnamed => self.wrapper().query_typed(sql, params).await?,
+            })
         })
+        .await
     }
 
     /// At most one row.
     pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, DbError> {
-        Ok(match self.mode {
-            StatementMode::Cached => {
-                let (statement, values) = self.prepare(sql, params).await?;
-                self.wrapper().query_opt(&statement, &values).await?
-            }
-            StatementMode::Unnamed => self.wrapper().query_typed_opt(sql, params).await?,
+        self.tracked(async {
+            Ok(match self.mode {
+                StatementMode::Cached => {
+                    let (statement, values) = self.prepare(sql, params).await?;
+                    self.wrapper().query_opt(&statement, &values).await?
+                }
+                StatementMode::Unnamed => self.wrapper().query_typed_opt(sql, params).await?,
+            })
         })
+        .await
     }
 
     /// Exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[Param<'_>]) -> Result<Row, DbError> {
-        Ok(match self.mode {
-            StatementMode::Cached => {
-                let (statement, values) = self.prepare(sql, params).await?;
-                self.wrapper().query_one(&statement, &values).await?
-            }
-            StatementMode::Unnamed => self.wrapper().query_typed_one(sql, params).await?,
+        self.tracked(async {
+            Ok(match self.mode {
+                StatementMode::Cached => {
+                    let (statement, values) = self.prepare(sql, params).await?;
+                    self.wrapper().query_one(&statement, &values).await?
+                }
+                StatementMode::Unnamed => self.wrapper().query_typed_one(sql, params).await?,
+            })
         })
+        .await
     }
 
     /// Rows as the server sends them, for exports that must not hold a result in memory.
+    /// The query counts as in flight until the stream has given its last row.
     pub async fn query_stream(
         &self,
         sql: &str,
         params: &[Param<'_>],
-    ) -> Result<tokio_postgres::RowStream, DbError> {
-        Ok(match self.mode {
+    ) -> Result<impl Stream<Item = Result<Row, tokio_postgres::Error>> + Send + use<>, DbError>
+    {
+        let work = self.start();
+        let rows = match self.mode {
             StatementMode::Cached => {
                 let (statement, values) = self.prepare(sql, params).await?;
                 self.wrapper().query_raw(&statement, values).await?
@@ -121,7 +135,45 @@ impl Conn {
                     .query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
                     .await?
             }
-        })
+        };
+        let mut rows = Box::pin(rows);
+        let mut work = Some(work);
+        Ok(futures_util::stream::poll_fn(move |cx| {
+            let next = ready!(rows.poll_next_unpin(cx));
+            if next.is_none()
+                && let Some(work) = work.take()
+            {
+                work.end();
+            }
+            Poll::Ready(next)
+        }))
+    }
+
+    /// `query` counted as in flight on a pooled connection until its answer is complete;
+    /// a query cut off keeps counting (see [`PooledClient`]).
+    async fn tracked<T>(
+        &self,
+        query: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, DbError> {
+        let work = self.start();
+        let result = query.await;
+        work.end();
+        result
+    }
+
+    fn start(&self) -> Work {
+        match &self.client {
+            Held::Pooled(client) => client.start(),
+            Held::Shared(_) => Work::untracked(),
+        }
+    }
+
+    /// Whether statements may be sent before the answer to the one before has come.
+    /// PgBouncer before 1.21 hands the server connection back to its pool at the first
+    /// answer that ends a transaction, and the answers to statements sent behind it reach
+    /// nobody: the client would wait for them forever.
+    pub fn can_pipeline(&self) -> bool {
+        self.mode == StatementMode::Cached
     }
 
     /// The client itself (methods of the same name on `Conn` would shadow its own).

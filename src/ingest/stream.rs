@@ -58,7 +58,7 @@ where
     let copy = async move {
         let mut write = BulkWrite::begin(client, table, mode).await?;
         while let Some(batch) = batch_rx.recv().await {
-            write.copy(batch).await?;
+            write = write.copy(batch).await?;
         }
         Ok::<_, DbError>(write)
     };
@@ -67,10 +67,16 @@ where
         .await
         .map_err(|e| IngestError::Internal(format!("the decoder failed: {e}")))?;
     match (decoded, written) {
-        (Err(e), _) if !matches!(e, IngestError::WriterGone) => Err(e),
-        (_, Err(db)) => Err(db.into()),
         (Ok(_), Ok(write)) => Ok(write.commit().await?),
-        (Err(e), Ok(_)) => Err(IngestError::Internal(e.to_string())),
+        (Err(e), Ok(write)) => {
+            write.rollback().await;
+            match e {
+                IngestError::WriterGone => Err(IngestError::Internal(e.to_string())),
+                e => Err(e),
+            }
+        }
+        (Err(e), Err(_)) if !matches!(e, IngestError::WriterGone) => Err(e),
+        (_, Err(db)) => Err(db.into()),
     }
 }
 

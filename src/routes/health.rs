@@ -34,7 +34,7 @@ pub async fn healthz() -> Json<Value> {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match tokio::time::timeout(Duration::from_secs(2), db::ping(&state.pool)).await {
+    match tokio::time::timeout(Duration::from_secs(2), db::ping(state.db())).await {
         Ok(Ok(())) => Ok(Json(json!({"status": "ready"}))),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");

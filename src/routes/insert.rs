@@ -50,7 +50,7 @@ pub async fn insert(
 ) -> Result<Json<Inserted>, ApiError> {
     require_json(&headers)?;
     let body = body.map_err(|rejection| body_error(rejection, state.settings.body_limit))?;
-    let table = state.table.get(&state.pool).await?;
+    let table = state.table.get(state.db()).await?;
     let rules = RecordRules {
         times: state.settings.time_parser(),
         volume: table.volume,
@@ -58,7 +58,11 @@ pub async fn insert(
     };
     let bars = parse_insert_body(&body, &rules)?;
     let mut client = state.db().await?;
-    let counts = db::write_bars(&mut client, table, &bars, OnConflict::Error).await?;
+    let work = client.start();
+    let counts = db::write_bars(&mut client, table, &bars, OnConflict::Error).await;
+    // Failed or not, the transaction has ended: the connection may be reused.
+    work.end();
+    let counts = counts?;
     Ok(Json(Inserted {
         inserted: counts.inserted,
     }))

@@ -87,13 +87,14 @@ pub async fn write_bars(
         rows: state.settings.bulk_max_rows,
     };
     check_declared_length(&headers, limits.body_bytes)?;
-    let table = state.table.get(&state.pool).await?;
+    let table = state.table.get(state.db()).await?;
     let rules = RecordRules {
         times: state.settings.time_parser(),
         volume: table.volume,
         max_rows: usize::try_from(limits.rows).unwrap_or(usize::MAX),
     };
     let mut client = state.db().await?;
+    let work = client.start();
     let counts = ingest::write_stream(
         body.into_data_stream(),
         format,
@@ -104,8 +105,10 @@ pub async fn write_bars(
         table,
         mode,
     )
-    .await?;
-    Ok(Json(counts))
+    .await;
+    // Failed or not, the transaction has ended: the connection may be reused.
+    work.end();
+    Ok(Json(counts?))
 }
 
 /// The format named by `Content-Type`; anything else is a 415 listing what is read.
