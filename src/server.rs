@@ -2,6 +2,7 @@
 
 use std::future::IntoFuture;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -13,6 +14,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = app_state(&args, db::Recycling::Trusting)?;
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");
+    // Answers are small and complete when written: send them at once, not after an ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {

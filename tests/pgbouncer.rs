@@ -146,14 +146,15 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
     let db = TestDb::new(common::Schema::Migrated).await;
     let address = server_with_connections(&bouncer, &db, 1).await;
     let http = reqwest::Client::new();
+    // Record i: symbol S(i mod 400) at minute i / 400 of 2021-11-12.
     let ndjson = |rows: std::ops::Range<u32>, tail: &str| {
         let mut body: String = rows
             .map(|i| {
+                let (hour, minute) = (i / 400 / 60, i / 400 % 60);
                 format!(
-                    "{{\"time\": \"2021-11-12T00:00:00Z\", \"symbol\": \"S{:03}\", \"price_close\": {i}, \"trading_volume\": {i}}}\n",
+                    r#"{{"time": "2021-11-12T{hour:02}:{minute:02}:00Z", "symbol": "S{:03}", "price_close": {i}, "trading_volume": {i}}}"#,
                     i % 400
-                )
-                .replace("00:00:00Z", &format!("{:02}:{:02}:00Z", i / 400 / 60, i / 400 % 60))
+                ) + "\n"
             })
             .collect();
         body.push_str(tail);
@@ -170,13 +171,17 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
 
     for round in 0..6 {
         // A bad row after several COPY batches: refused, the transaction rolled back.
-        let bad = post(ndjson(20_000..32_000, "{\"symbol\": \"X\"}\n"), "").await.unwrap();
+        let bad = post(ndjson(20_000..32_000, "{\"symbol\": \"X\"}\n"), "")
+            .await
+            .unwrap();
         common::expect_problem(bad, 422).await;
         // A duplicate: the COPY fails on the server, 409.
         let duplicate = post(ndjson(0..10, ""), "").await.unwrap();
         common::expect_problem(duplicate, 409).await;
         // An upsert: a staging table and a merge in the transaction.
-        let upsert = post(ndjson(0..10, ""), "?on_conflict=update").await.unwrap();
+        let upsert = post(ndjson(0..10, ""), "?on_conflict=update")
+            .await
+            .unwrap();
         assert_eq!(upsert.status(), 200, "round {round}");
         // The latest bar of many symbols: several lookups.
         let latest = http
@@ -186,10 +191,16 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
             .unwrap();
         assert_eq!(latest.status(), 200, "round {round}");
         let latest: Value = latest.json().await.unwrap();
-        assert_eq!(latest["bars"].as_array().unwrap().len(), 400, "round {round}");
+        assert_eq!(
+            latest["bars"].as_array().unwrap().len(),
+            400,
+            "round {round}"
+        );
         // An export dropped after its first bytes, with rows still coming.
         let mut export = http
-            .get(format!("{address}/v1/bars?symbols=S001,S002,S003&format=csv"))
+            .get(format!(
+                "{address}/v1/bars?symbols=S001,S002,S003&format=csv"
+            ))
             .send()
             .await
             .unwrap();

@@ -6,8 +6,8 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Client, NoTls};
 
-use super::{DbError, PooledClient};
 use super::tls::DbTls;
+use super::{DbError, PooledClient};
 use crate::config::{ConfigError, PoolArgs};
 
 pub type PgPool = Pool;
@@ -100,7 +100,9 @@ async fn watch(connection: impl std::future::Future<Output = Result<(), tokio_po
 }
 
 /// Checks that the database answers a trivial query.
-pub async fn ping(connect: impl Future<Output = Result<PooledClient, DbError>>) -> Result<(), DbError> {
+pub async fn ping(
+    connect: impl Future<Output = Result<PooledClient, DbError>>,
+) -> Result<(), DbError> {
     let client = connect.await?;
     let work = client.start();
     client.simple_query("SELECT 1").await?;
