@@ -163,12 +163,3 @@ impl IntoResponse for ApiError {
         response
     }
 }
-
-impl From<crate::domain::RecordsError> for ApiError {
-    fn from(err: crate::domain::RecordsError) -> Self {
-        match err {
-            crate::domain::RecordsError::Body(detail) => Self::BadRequest(detail),
-            crate::domain::RecordsError::Records(errors) => Self::invalid_records(errors),
-        }
-    }
-}

@@ -168,8 +168,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
 
 fn position_word(format: Format, plural: bool) -> &'static str {
     match (format, plural) {
-        (Format::Json, true) => "records",
-        (Format::Json, false) => "record",
+        (Format::Json | Format::Records, true) => "records",
+        (Format::Json | Format::Records, false) => "record",
         (_, true) => "lines",
         (_, false) => "line",
     }

@@ -163,7 +163,8 @@ async fn too_many_rows_are_refused() {
     api.max_rows = 2;
     let app = TestApp::spawn_with(Schema::Migrated, api).await;
     let body = format!(r#"{{"records": [{GOOD}, {GOOD}, {GOOD}]}}"#);
-    let problem = assert_refused(&app, &body, 400).await;
+    // Too large, like a body over the byte limit (and as `POST /v1/bars` answers).
+    let problem = assert_refused(&app, &body, 413).await;
     assert!(problem["detail"].as_str().unwrap().contains("limit of 2"));
 }
 

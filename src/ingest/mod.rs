@@ -9,7 +9,7 @@
 //! - [`json`], [`ndjson`], [`csv`]: one decoder per format, all feeding a [`RecordSink`].
 //! - [`sink`]: [`Batcher`] (rows to COPY batches, with row and error limits).
 //! - [`body`]: readers over a request body: channel bridge, gzip, size limit.
-//! - [`stream`]: `POST /v1/bars`, a body streamed into one transaction.
+//! - [`stream`]: `POST /v1/bars` and `POST /insert`, a body streamed into one transaction.
 //! - [`error`]: [`IngestError`] and its mapping to HTTP.
 
 pub mod body;
@@ -38,6 +38,8 @@ pub const BATCH_ROWS: usize = 5_000;
 pub enum Format {
     /// `{"records": [...]}`, `{"records": {...}}` or a bare array of records.
     Json,
+    /// Only `{"records": [...]}` or `{"records": {...}}`: the tutorial's `POST /insert`.
+    Records,
     /// One JSON record per line.
     Ndjson,
     /// A header row naming the columns, then one record per line.
@@ -95,6 +97,7 @@ pub fn decode(
     let input = BufReader::with_capacity(64 * 1024, input);
     match format {
         Format::Json => json::decode_reader(input, json::Shape::RecordsOrArray, rules, sink),
+        Format::Records => json::decode_reader(input, json::Shape::Records, rules, sink),
         Format::Ndjson => ndjson::decode(input, rules, sink),
         Format::Csv => csv::decode(input, rules, sink),
     }

@@ -29,6 +29,8 @@ pub enum BatchFailure {
 pub struct Batcher<F: FnMut(EncodedBatch) -> bool> {
     encoder: CopyEncoder,
     batch_rows: usize,
+    /// Rows that fill the current batch: grows to `batch_rows`.
+    target_rows: usize,
     max_rows: u64,
     max_errors: usize,
     send: F,
@@ -47,6 +49,7 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
         Self {
             encoder,
             batch_rows: batch_rows.max(1),
+            target_rows: batch_rows.max(1),
             max_rows,
             max_errors: MAX_REPORTED_ERRORS,
             send,
@@ -58,6 +61,15 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
             errors: Vec::new(),
             failure: None,
         }
+    }
+
+    /// Start with small batches (an eighth of `batch_rows`, doubling up to it), so that the
+    /// database is at work on an input while the rest of it is still being decoded. For a
+    /// request body, which is one transaction; not for loads that commit every batch.
+    pub fn ramp_up(mut self) -> Self {
+        self.target_rows = (self.batch_rows / 8).max(1);
+        self.buf = self.encoder.start(self.target_rows);
+        self
     }
 
     /// Stop at the first invalid record instead of collecting more.
@@ -75,7 +87,8 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
         if self.in_batch == 0 {
             return true;
         }
-        let buf = std::mem::replace(&mut self.buf, self.encoder.start(self.batch_rows));
+        self.target_rows = (self.target_rows * 2).min(self.batch_rows);
+        let buf = std::mem::replace(&mut self.buf, self.encoder.start(self.target_rows));
         let batch = EncodedBatch {
             bytes: self.encoder.finish(buf),
             rows: self.in_batch,
@@ -135,7 +148,7 @@ impl<F: FnMut(EncodedBatch) -> bool> RecordSink for Batcher<F> {
                 self.last_line = line;
                 self.encoder.push(&mut self.buf, &bar);
                 self.in_batch += 1;
-                if self.in_batch as usize >= self.batch_rows {
+                if self.in_batch as usize >= self.target_rows {
                     return self.flush();
                 }
                 true
@@ -144,7 +157,7 @@ impl<F: FnMut(EncodedBatch) -> bool> RecordSink for Batcher<F> {
     }
 }
 
-/// Keeps every bar in memory: for bodies already bounded by the body limit (`/insert`).
+/// Keeps every bar in memory: for a body already held whole ([`super::parse_records_body`]).
 pub struct Collect {
     pub bars: Vec<Bar>,
     pub errors: Vec<FieldError>,

@@ -51,7 +51,8 @@ where
         let input = body_reader(raw, gzip, limits.body_bytes, &slot);
         let batcher = Batcher::new(encoder, BATCH_ROWS, limits.rows, |batch| {
             batch_tx.blocking_send(batch).is_ok()
-        });
+        })
+        .ramp_up();
         decode_batches(input, format, &rules, batcher, &slot)
     });
     // Owns the receiver, so a failed write drops it and the decoder stops at once.

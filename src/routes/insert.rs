@@ -1,16 +1,16 @@
 //! The tutorial's write path: `POST /insert`.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{self, OnConflict};
-use crate::domain::{RecordRules, parse_insert_body};
+use super::write::ingest_body;
+use crate::db::OnConflict;
 use crate::error::ApiError;
+use crate::ingest::{Format, StreamLimits};
 use crate::openapi::{InsertBody, Problem};
 use crate::state::AppState;
 
@@ -33,7 +33,7 @@ pub struct Inserted {
             body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A bar for a (symbol, time) already exists; nothing was stored",
             body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body exceeds the size limit",
+        (status = 413, description = "Over the body size or row limit",
             body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON",
             body = Problem, content_type = "application/problem+json"),
@@ -46,23 +46,15 @@ pub struct Inserted {
 pub async fn insert(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Inserted>, ApiError> {
     require_json(&headers)?;
-    let body = body.map_err(|rejection| body_error(rejection, state.settings.body_limit))?;
-    let table = state.table.get(state.db()).await?;
-    let rules = RecordRules {
-        times: state.settings.time_parser(),
-        volume: table.volume,
-        max_rows: state.settings.max_rows,
+    let limits = StreamLimits {
+        body_bytes: state.settings.body_limit as u64,
+        rows: state.settings.max_rows as u64,
     };
-    let bars = parse_insert_body(&body, &rules)?;
-    let mut client = state.db().await?;
-    let work = client.start();
-    let counts = db::write_bars(&mut client, table, &bars, OnConflict::Error).await;
-    // Failed or not, the transaction has ended: the connection may be reused.
-    work.end();
-    let counts = counts?;
+    let source = (Format::Records, false);
+    let counts = ingest_body(&state, &headers, body, source, limits, OnConflict::Error).await?;
     Ok(Json(Inserted {
         inserted: counts.inserted,
     }))
@@ -87,14 +79,5 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         other => Err(ApiError::UnsupportedMediaType(format!(
             "/insert reads application/json, not {other:?}"
         ))),
-    }
-}
-
-/// The body could not be read: too large (413) or broken off.
-pub fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!("the body exceeds the limit of {limit} bytes"))
-    } else {
-        ApiError::BadRequest(format!("cannot read the body: {}", rejection.body_text()))
     }
 }

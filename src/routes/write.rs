@@ -86,7 +86,22 @@ pub async fn write_bars(
         body_bytes: state.settings.bulk_body_limit,
         rows: state.settings.bulk_max_rows,
     };
-    check_declared_length(&headers, limits.body_bytes)?;
+    let counts = ingest_body(&state, &headers, body, (format, gzip), limits, mode).await?;
+    Ok(Json(counts))
+}
+
+/// A body streamed into the table in one transaction (`POST /v1/bars`, `POST /insert`):
+/// decoded in `format` (gunzipped when the flag says so) while earlier batches are in the
+/// database.
+pub(crate) async fn ingest_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    (format, gzip): (Format, bool),
+    limits: StreamLimits,
+    mode: OnConflict,
+) -> Result<WriteCounts, ApiError> {
+    check_declared_length(headers, limits.body_bytes)?;
     let table = state.table.get(state.db()).await?;
     let rules = RecordRules {
         times: state.settings.time_parser(),
@@ -108,7 +123,7 @@ pub async fn write_bars(
     .await;
     // Failed or not, the transaction has ended: the connection may be reused.
     work.end();
-    Ok(Json(counts?))
+    Ok(counts?)
 }
 
 /// The format named by `Content-Type`; anything else is a 415 listing what is read.
