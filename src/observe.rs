@@ -14,7 +14,8 @@ use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
-use crate::db::PgPool;
+use crate::db::{PgPool, SharedConnection};
+use crate::state::AppState;
 
 /// The header that carries the request id, in and out.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -60,16 +61,30 @@ pub fn prometheus() -> &'static PrometheusHandle {
 }
 
 /// The metrics page: pool gauges are read at scrape time, everything else accumulates.
-pub fn render_metrics(pool: &PgPool) -> String {
+pub fn render_metrics(state: &AppState) -> String {
     let handle = prometheus();
-    let status = pool.status();
-    metrics::gauge!("tsapi_db_pool_max_connections").set(status.max_size as f64);
-    metrics::gauge!("tsapi_db_pool_connections").set(status.size as f64);
-    metrics::gauge!("tsapi_db_pool_connections_in_use")
-        .set(status.size.saturating_sub(status.available) as f64);
-    metrics::gauge!("tsapi_db_pool_waiting").set(status.waiting as f64);
+    pool_gauges("primary", &state.pool, &state.point_reads);
+    if let Some(replica) = &state.replica {
+        pool_gauges("replica", replica.pool(), replica.shared());
+    }
     handle.run_upkeep();
     handle.render()
+}
+
+/// The gauges of one pool and of its connection for pipelined point reads.
+fn pool_gauges(name: &'static str, pool: &PgPool, shared: &SharedConnection) {
+    let status = pool.status();
+    let label = [("pool", name)];
+    metrics::gauge!("tsapi_db_pool_max_connections", &label).set(status.max_size as f64);
+    metrics::gauge!("tsapi_db_pool_connections", &label).set(status.size as f64);
+    metrics::gauge!("tsapi_db_pool_connections_in_use", &label)
+        .set(status.size.saturating_sub(status.available) as f64);
+    metrics::gauge!("tsapi_db_pool_waiting", &label).set(status.waiting as f64);
+    metrics::gauge!("tsapi_db_shared_connection_open", &label).set(if shared.is_open() {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 /// Middleware: gives the request an id, runs it inside a span carrying that id, then logs

@@ -27,6 +27,9 @@ async fn metrics_count_requests_rows_pool_and_database_errors() {
         409
     );
 
+    // A latest-bar lookup opens the shared connection for point reads.
+    assert_eq!(app.get("/ticker?symbol=AAPL").await.status(), 200);
+
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"]
@@ -61,9 +64,13 @@ async fn metrics_count_requests_rows_pool_and_database_errors() {
         sample(&page, "tsapi_db_errors_total{kind=\"unique_violation\"}"),
         Some(1.0)
     );
-    assert_eq!(sample(&page, "tsapi_db_pool_max_connections"), Some(4.0));
-    let open = sample(&page, "tsapi_db_pool_connections").unwrap();
+    let primary = |name: &str| sample(&page, &format!("{name}{{pool=\"primary\"}}"));
+    assert_eq!(primary("tsapi_db_pool_max_connections"), Some(4.0));
+    let open = primary("tsapi_db_pool_connections").unwrap();
     assert!((1.0..=4.0).contains(&open), "{open}");
-    assert!(sample(&page, "tsapi_db_pool_connections_in_use").is_some());
-    assert_eq!(sample(&page, "tsapi_db_pool_waiting"), Some(0.0));
+    assert!(primary("tsapi_db_pool_connections_in_use").is_some());
+    assert_eq!(primary("tsapi_db_pool_waiting"), Some(0.0));
+    assert_eq!(primary("tsapi_db_shared_connection_open"), Some(1.0));
+    // No replica is configured, so no replica series.
+    assert!(!page.contains("pool=\"replica\""), "{page}");
 }

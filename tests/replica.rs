@@ -131,6 +131,26 @@ async fn gets_read_the_replica_and_fall_back_to_the_primary_when_it_is_down() {
         .unwrap();
     drop(standby);
 
+    // The metrics page shows both pools, and the replica's lookup connection is open.
+    let page = http
+        .get(format!("{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "tsapi_db_shared_connection_open{pool=\"replica\"} 1",
+        "tsapi_db_pool_max_connections{pool=\"replica\"} 4",
+        "tsapi_db_pool_max_connections{pool=\"primary\"} 4",
+    ] {
+        assert!(
+            page.lines().any(|line| line == series),
+            "no {series:?} in {page}"
+        );
+    }
+
     // Replica down: reads come from the primary, which has the newer bar.
     replica_script("stop-replica");
     let mut answers = Vec::new();

@@ -33,6 +33,15 @@ impl ReadPool {
         }
     }
 
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The replica's connection for pipelined point reads.
+    pub fn shared(&self) -> &SharedConnection {
+        &self.shared
+    }
+
     /// A replica connection, or `None` when the replica is down (the caller reads from the
     /// primary instead).
     pub async fn get(&self) -> Option<deadpool_postgres::Client> {

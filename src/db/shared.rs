@@ -72,6 +72,11 @@ impl SharedConnection {
         Ok(client)
     }
 
+    /// Whether a connection is open now (for the metrics page).
+    pub fn is_open(&self) -> bool {
+        self.open().is_some()
+    }
+
     fn open(&self) -> Option<Arc<ClientWrapper>> {
         self.current
             .lock()
