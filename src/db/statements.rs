@@ -149,6 +149,22 @@ impl Conn {
         }))
     }
 
+    /// Runs `work` (queries on this connection) inside one read-only transaction, whose
+    /// end is waited for. Behind a transaction-mode pooler the server connection stays
+    /// this client's until then, so `work` may pipeline its statements.
+    pub async fn in_read_only_transaction<T>(
+        &self,
+        work: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, DbError> {
+        let started = self.start();
+        self.wrapper().batch_execute("BEGIN READ ONLY").await?;
+        let result = work.await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        self.wrapper().batch_execute(end).await?;
+        started.end();
+        result
+    }
+
     /// `query` counted as in flight on a pooled connection until its answer is complete;
     /// a query cut off keeps counting (see [`PooledClient`]).
     async fn tracked<T>(
@@ -168,7 +184,8 @@ impl Conn {
         }
     }
 
-    /// Whether statements may be sent before the answer to the one before has come.
+    /// Whether statements may be sent before the answer to the one before has come,
+    /// outside a transaction.
     /// PgBouncer before 1.21 hands the server connection back to its pool at the first
     /// answer that ends a transaction, and the answers to statements sent behind it reach
     /// nobody: the client would wait for them forever.
