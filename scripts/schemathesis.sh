@@ -55,7 +55,7 @@ done
 
 log "running schemathesis against 127.0.0.1:$PORT ($MAX_EXAMPLES examples per operation)"
 SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py "$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" \
-    --checks not_a_server_error,response_schema_conformance,content_type_conformance \
+    --checks all \
     --max-examples "$MAX_EXAMPLES" \
     --seed 1 \
     --header "Authorization: Bearer $KEY" \

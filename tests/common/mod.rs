@@ -2,6 +2,12 @@
 //! migrated template, so tests run in parallel) and a real tsapi server on a free port.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod bars;
+pub mod lambda_process;
+pub mod process;
+pub mod runtime_api;
+pub mod tls_server;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -235,19 +241,15 @@ async fn disconnect_all(admin: &Client, database: &str) {
         .expect("end sessions");
 }
 
-/// Default API settings, as `tsapi serve` has them.
+/// Default API settings, as `tsapi serve` has them: clap's own defaults, so a changed
+/// default is tested as shipped. (A `TSAPI_*` variable in the test's environment counts too.)
 pub fn api_defaults() -> ApiArgs {
-    ApiArgs {
-        body_limit: 16 * 1024 * 1024,
-        max_rows: 100_000,
-        max_page_rows: 10_000,
-        timezone: chrono_tz::UTC,
-        page_token_key: None,
-        bulk_body_limit: 1024 * 1024 * 1024,
-        bulk_max_rows: 10_000_000,
-        request_timeout: Duration::from_secs(60),
-        max_concurrent_requests: 256,
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        api: ApiArgs,
     }
+    <Defaults as clap::Parser>::parse_from(["tsapi"]).api
 }
 
 pub fn pool_defaults() -> PoolArgs {
