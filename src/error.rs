@@ -61,6 +61,24 @@ pub enum ApiError {
     /// A bug or an unexpected failure on our side. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A database failure, classified by `db::error`: `shown` is what the client gets;
+    /// `failure` travels with the response for the log and metrics only.
+    #[error("{shown}")]
+    Database {
+        shown: Box<ApiError>,
+        failure: DatabaseFailure,
+    },
+}
+
+/// What the log and the metrics need to know of a database failure that became an answer.
+/// Attached to the response as an extension; the `observe` middleware counts and logs it,
+/// so turning a failure into an error has no side effects.
+#[derive(Debug, Clone)]
+pub struct DatabaseFailure {
+    /// A short label for `tsapi_db_errors_total{kind}`, e.g. `unique_violation`.
+    pub kind: &'static str,
+    /// The driver's or server's message: logged, never sent.
+    pub cause: String,
 }
 
 /// The JSON body of a problem response.
@@ -79,6 +97,7 @@ impl ApiError {
     /// HTTP status, problem type slug and short title of this error.
     fn classify(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
+            Self::Database { shown, .. } => shown.classify(),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             Self::InvalidRecords { .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -133,6 +152,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Self::Database { shown, failure } = self {
+            let mut response = shown.into_response();
+            response.extensions_mut().insert(failure);
+            return response;
+        }
         let (status, slug, title) = self.classify();
         let detail = match &self {
             Self::Internal(cause) => {
