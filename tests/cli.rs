@@ -2,28 +2,18 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use common::process::ServerProcess;
+use common::process::{ServerProcess, tsapi_command};
 use common::{Schema, TestDb};
 
 fn tsapi(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsapi"));
-    cmd.args(args);
-    for var in [
-        "DATABASE_URL",
-        "DB_HOST",
-        "DB_PORT",
-        "DB_NAME",
-        "DB_USER",
-        "DB_PASS",
-        "DB_SSLMODE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("run tsapi")
+    tsapi_command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run tsapi")
 }
 
 fn stderr(out: &Output) -> String {
@@ -171,26 +161,9 @@ async fn sigterm_lets_in_flight_requests_finish_within_the_grace_period() {
     .await;
     let http = reqwest::Client::new();
     // A read that waits on a lock held here is in flight when SIGTERM arrives.
-    let lock = db.client().await;
-    lock.batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    let lock = db.lock_table().await;
     let in_flight = tokio::spawn(http.get(server.url("/ticker?symbol=AAPL")).send());
-    for _ in 0..200 {
-        let waiting: i64 = lock
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tsapi' \
-                 AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    db.until_a_request_waits_on_the_lock().await;
     server.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Stopped accepting: a new connection is refused.
@@ -221,12 +194,9 @@ async fn after_the_grace_period_the_server_exits_anyway() {
     )
     .await;
     let http = reqwest::Client::new();
-    let lock = db.client().await;
-    lock.batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    let _lock = db.lock_table().await;
     let _stuck = tokio::spawn(http.get(server.url("/ticker?symbol=AAPL")).send());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    db.until_a_request_waits_on_the_lock().await;
     server.signal("TERM");
     // Bounded wait for liveness, not a timing assertion: the lock is never released.
     let exited = server.exit_within(Duration::from_secs(10)).await;

@@ -115,6 +115,38 @@ impl TestDb {
             .collect()
     }
 
+    /// Locks the table until the returned session ends or commits, so a request that
+    /// touches it stays in flight.
+    pub async fn lock_table(&self) -> Client {
+        let client = self.client().await;
+        client
+            .batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock the table");
+        client
+    }
+
+    /// Waits (at most 5 s) until a tsapi session waits on a lock, i.e. a request is stuck
+    /// behind [`TestDb::lock_table`].
+    pub async fn until_a_request_waits_on_the_lock(&self) {
+        let watcher = self.client().await;
+        for _ in 0..200 {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tsapi' \
+                     AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .expect("read pg_stat_activity")
+                .get(0);
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub async fn count(&self) -> i64 {
         self.client()
             .await

@@ -16,6 +16,15 @@ const DATABASE_VARIABLES: [&str; 7] = [
     "DB_SSLMODE",
 ];
 
+/// The `tsapi` binary, with no database setting from the test's own environment.
+pub fn tsapi_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tsapi"));
+    for variable in DATABASE_VARIABLES {
+        command.env_remove(variable);
+    }
+    command
+}
+
 /// A free loopback address, e.g. `127.0.0.1:40123`.
 pub fn free_address() -> String {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
@@ -34,12 +43,8 @@ impl ServerProcess {
     /// [`ServerProcess::finish`]), and waits until `/healthz` answers.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
         let listen = free_address();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tsapi"));
-        command.arg("serve");
-        for variable in DATABASE_VARIABLES {
-            command.env_remove(variable);
-        }
-        let child = command
+        let child = tsapi_command()
+            .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("TSAPI_LISTEN", &listen)
             .envs(env.iter().copied())
