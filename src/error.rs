@@ -46,6 +46,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The `Accept` header allows none of the formats this endpoint answers in.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// The body's `Content-Type` is not one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -94,6 +97,11 @@ impl ApiError {
                 "payload-too-large",
                 "Payload too large",
             ),
+            Self::NotAcceptable(_) => (
+                StatusCode::NOT_ACCEPTABLE,
+                "not-acceptable",
+                "Not acceptable",
+            ),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -122,6 +130,13 @@ impl ApiError {
         );
         errors.truncate(MAX_REPORTED_ERRORS);
         Self::InvalidRecords { detail, errors }
+    }
+}
+
+/// A bad query parameter is a 400 that names it.
+impl From<crate::domain::ParamError> for ApiError {
+    fn from(e: crate::domain::ParamError) -> Self {
+        Self::BadRequest(format!("parameter `{}`: {}", e.param, e.message))
     }
 }
 

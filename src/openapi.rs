@@ -94,6 +94,7 @@ pub enum InsertRecords {
         crate::routes::metrics::metrics,
         crate::routes::chart::page,
         crate::routes::chart::chart,
+        crate::routes::chart::chart_link,
         serve,
     ),
     components(schemas(Problem, FieldError, InsertBody, InsertRecords, InsertRecord)),

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
     let limits = Arc::new(Limits::new(&state.settings));
     let auth = state.auth.clone();
+    let links = state.links.clone();
     Router::new()
         // The tutorial's paths, kept by name.
         .route("/ticker", get(ticker::latest))
@@ -38,11 +39,13 @@ pub fn router(state: AppState) -> Router {
         // For people: a page with a chart.
         .route("/", get(chart::page))
         .route("/v1/bars/chart.svg", get(chart::chart))
+        .route("/v1/bars/chart-link", get(chart::chart_link))
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(from_fn_with_state(auth, crate::auth::require_key))
+        .layer(from_fn_with_state(links, crate::auth::admit_signed_links))
         .layer(from_fn_with_state(limits, crate::limits::enforce))
         .layer(CatchPanicLayer::custom(panic_response))
         // Outermost, so that it sees panics turned into 500s too.
