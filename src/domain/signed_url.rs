@@ -1,9 +1,12 @@
 //! Signed URLs: a link that carries its own permission, for what cannot send a header.
 //!
 //! An `<img src>` embed of a chart cannot send an API key, so a holder of a read key may
-//! ask for a link instead: the URL's path and query, then `expires=UNIX` and
-//! `sig=HMAC-SHA256(path ? query & expires)`. The signature covers the exact bytes of the
-//! path and query, so the link opens that one chart until it expires, and nothing else.
+//! ask for a link instead: the URL's query, then `expires=UNIX` and `sig=...`, an
+//! HMAC-SHA256 over the path, the query's parameters and `expires`. The link opens that
+//! one chart (the same parameters with the same values) until it expires, and nothing
+//! else. The parameters are signed sorted and decoded, not as raw bytes, because a proxy
+//! may rebuild a query: API Gateway's REST API hands Lambda a map of parameters, not the
+//! original text.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +17,9 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Bytes of the MAC kept in a link: 128 bits are plenty against forgery.
 const MAC_LEN: usize = 16;
+/// The parameters a link adds to the query it signs.
+const EXPIRES: &str = "expires";
+const SIG: &str = "sig";
 
 /// The secret that signs links. Its `Debug` output never shows it.
 #[derive(Clone)]
@@ -34,49 +40,58 @@ pub enum LinkError {
     Expired,
 }
 
+type Pairs = Vec<(String, String)>;
+
 impl UrlSigner {
     pub fn new(key: [u8; 32]) -> Self {
         Self(key)
     }
 
-    fn mac(&self, path: &str, signed_query: &str) -> HmacSha256 {
+    /// The MAC of `path` with `params` (in any order) and `expires`.
+    fn mac(&self, path: &str, params: &[(String, String)], expires: i64) -> HmacSha256 {
+        let mut sorted = params.to_vec();
+        sorted.sort();
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(path.as_bytes());
-        mac.update(b"?");
-        mac.update(signed_query.as_bytes());
+        for (name, value) in &sorted {
+            // Length-prefixed, so no two different lists feed the same bytes.
+            for part in [name, value] {
+                mac.update(&(part.len() as u64).to_be_bytes());
+                mac.update(part.as_bytes());
+            }
+        }
+        mac.update(&expires.to_be_bytes());
         mac
     }
 
-    /// `query` (without a leading `?`) with `&expires=..&sig=..` appended: the query of a
-    /// link to `path` that works until `expires` (Unix seconds).
-    pub fn sign(&self, path: &str, query: &str, expires: i64) -> String {
-        let signed = if query.is_empty() {
-            format!("expires={expires}")
-        } else {
-            format!("{query}&expires={expires}")
-        };
-        let tag = self.mac(path, &signed).finalize().into_bytes();
-        format!("{signed}&sig={}", URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN]))
+    /// `query` (without a leading `?`, as a URL has it) with `&expires=..&sig=..` appended:
+    /// the query of a link to `path` that works until `expires` (Unix seconds).
+    pub fn sign(&self, path: &str, query: &str, expires: i64) -> Result<String, LinkError> {
+        let params: Pairs = serde_urlencoded::from_str(query).map_err(|_| LinkError::Invalid)?;
+        let tag = self.mac(path, &params, expires).finalize().into_bytes();
+        let sig = URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN]);
+        let separator = if query.is_empty() { "" } else { "&" };
+        Ok(format!("{query}{separator}{EXPIRES}={expires}&{SIG}={sig}"))
     }
 
-    /// Checks a link's query for `path` at `now` (Unix seconds); returns the query as it
-    /// was before signing.
-    pub fn verify<'q>(&self, path: &str, query: &'q str, now: i64) -> Result<&'q str, LinkError> {
-        let parts = split(query).ok_or(LinkError::Invalid)?;
+    /// Checks a link's query for `path` at `now` (Unix seconds); returns the query without
+    /// `expires` and `sig`.
+    pub fn verify(&self, path: &str, query: &str, now: i64) -> Result<String, LinkError> {
+        let (params, expires, sig) = split(query).ok_or(LinkError::Invalid)?;
         let tag = URL_SAFE_NO_PAD
-            .decode(parts.sig)
+            .decode(sig)
             .map_err(|_| LinkError::Invalid)?;
         // A short tag would be easy to guess: only the full length is compared.
         if tag.len() != MAC_LEN {
             return Err(LinkError::Invalid);
         }
-        self.mac(path, parts.signed)
+        self.mac(path, &params, expires)
             .verify_truncated_left(&tag)
             .map_err(|_| LinkError::Invalid)?;
-        if now > parts.expires {
+        if now > expires {
             return Err(LinkError::Expired);
         }
-        Ok(parts.unsigned)
+        serde_urlencoded::to_string(&params).map_err(|_| LinkError::Invalid)
     }
 }
 
@@ -84,40 +99,39 @@ impl UrlSigner {
 pub fn is_signed(query: &str) -> bool {
     query
         .split('&')
-        .any(|pair| pair == "sig" || pair.starts_with("sig="))
+        .any(|pair| pair == SIG || pair.starts_with("sig="))
 }
 
-/// The query as it was before signing (the whole query when it is not a link).
-pub fn unsigned(query: &str) -> &str {
-    split(query).map_or(query, |parts| parts.unsigned)
+/// The query without a link's `expires` and `sig` (unchanged when it has none).
+pub fn unsigned(query: &str) -> String {
+    match split(query) {
+        Some((params, _, _)) => serde_urlencoded::to_string(&params).unwrap_or_default(),
+        None => query.to_owned(),
+    }
 }
 
-/// The pieces of a signed query: `unsigned&expires=N&sig=S`.
-struct Parts<'q> {
-    /// What was signed: the query up to and including `expires`.
-    signed: &'q str,
-    /// The query before signing.
-    unsigned: &'q str,
-    expires: i64,
-    sig: &'q str,
-}
-
-/// A signed query ends with `expires=N&sig=S`, in that order; anything else is not a link.
-fn split(query: &str) -> Option<Parts<'_>> {
-    let (signed, sig) = query.rsplit_once("&sig=")?;
-    let (unsigned, expires) = match signed.rsplit_once('&') {
-        Some((unsigned, last)) => (unsigned, last.strip_prefix("expires=")?),
-        None => ("", signed.strip_prefix("expires=")?),
-    };
-    if sig.contains('&') || expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
+/// The parameters, `expires` and `sig` of a link's query: exactly one of each of the two.
+fn split(query: &str) -> Option<(Pairs, i64, String)> {
+    let pairs: Pairs = serde_urlencoded::from_str(query).ok()?;
+    let (mut expires, mut sig, mut params) = (None, None, Vec::new());
+    for (name, value) in pairs {
+        let slot = match name.as_str() {
+            EXPIRES => &mut expires,
+            SIG => &mut sig,
+            _ => {
+                params.push((name, value));
+                continue;
+            }
+        };
+        if slot.replace(value).is_some() {
+            return None;
+        }
+    }
+    let expires = expires?;
+    if expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(Parts {
-        signed,
-        unsigned,
-        expires: expires.parse().ok()?,
-        sig,
-    })
+    Some((params, expires.parse().ok()?, sig?))
 }
 
 #[cfg(test)]
@@ -133,18 +147,24 @@ mod tests {
 
     #[test]
     fn a_signed_link_opens_its_own_query_until_it_expires() {
-        let query = signer().sign(PATH, "symbol=MSFT&interval=1d", NOW + 60);
+        let query = signer()
+            .sign(PATH, "symbol=MSFT&interval=1d", NOW + 60)
+            .unwrap();
         assert!(query.starts_with("symbol=MSFT&interval=1d&expires=1700000060&sig="));
         assert!(is_signed(&query));
         assert_eq!(
             signer().verify(PATH, &query, NOW),
-            Ok("symbol=MSFT&interval=1d")
+            Ok("symbol=MSFT&interval=1d".to_owned())
         );
         assert_eq!(
             signer().verify(PATH, &query, NOW + 60),
-            Ok("symbol=MSFT&interval=1d")
+            Ok("symbol=MSFT&interval=1d".to_owned())
         );
         assert_eq!(unsigned(&query), "symbol=MSFT&interval=1d");
+        assert_eq!(
+            signer().verify("/v1/bars", &query, NOW),
+            Err(LinkError::Invalid)
+        );
         assert_eq!(unsigned("symbol=MSFT"), "symbol=MSFT");
         assert_eq!(
             signer().verify(PATH, &query, NOW + 61),
@@ -154,13 +174,17 @@ mod tests {
 
     #[test]
     fn any_change_breaks_the_signature() {
-        let query = signer().sign(PATH, "symbol=MSFT&interval=1d", NOW + 60);
+        let query = signer()
+            .sign(PATH, "symbol=MSFT&interval=1d", NOW + 60)
+            .unwrap();
         let altered = [
             query.replace("MSFT", "AAPL"),
             query.replace("interval=1d", "interval=1h"),
             query.replace("1700000060", "1800000000"),
             query.replace("symbol=MSFT&", "symbol=MSFT&start=2021-01-01&"),
             format!("start=2021-01-01&{query}"),
+            format!("{query}&interval=1h"),
+            query.replace("symbol=MSFT&", ""),
             query[..query.len() - 1].to_owned(),
         ];
         for query in &altered {
@@ -183,6 +207,20 @@ mod tests {
     }
 
     #[test]
+    fn a_rebuilt_query_with_the_same_parameters_still_opens() {
+        let query = signer()
+            .sign(PATH, "symbol=BRK.B&tz=America%2FNew_York", NOW)
+            .unwrap();
+        let (head, tail) = query.split_once("&expires=").unwrap();
+        let (symbol, tz) = head.split_once('&').unwrap();
+        let reordered = format!("expires={tail}&{tz}&{}", symbol.replace('.', "%2E"));
+        assert_eq!(
+            signer().verify(PATH, &reordered, NOW),
+            Ok("tz=America%2FNew_York&symbol=BRK.B".to_owned())
+        );
+    }
+
+    #[test]
     fn malformed_links_are_refused_without_panicking() {
         for query in [
             "",
@@ -192,6 +230,7 @@ mod tests {
             "symbol=A&expires=-1&sig=abc",
             "symbol=A&expires=99999999999999999999&sig=abc",
             "symbol=A&sig=abc&expires=1",
+            "symbol=A&expires=1&expires=1&sig=abc",
             "symbol=A&expires=1&sig=%%%",
             "symbol=A&expires=1&sig=a&sig=b",
         ] {
@@ -207,9 +246,9 @@ mod tests {
 
     #[test]
     fn a_query_of_its_own_can_be_empty() {
-        let query = signer().sign(PATH, "", NOW);
+        let query = signer().sign(PATH, "", NOW).unwrap();
         assert!(query.starts_with("expires="));
-        assert_eq!(signer().verify(PATH, &query, NOW), Ok(""));
+        assert_eq!(signer().verify(PATH, &query, NOW), Ok(String::new()));
     }
 
     #[test]

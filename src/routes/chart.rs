@@ -145,13 +145,8 @@ pub async fn chart(
 ) -> Result<Response, ApiError> {
     // The key layer has checked the signature of a signed link; what was signed is the
     // chart's own query.
-    let raw = raw.unwrap_or_default();
-    let query = if signed_url::is_signed(&raw) {
-        signed_url::unsigned(&raw)
-    } else {
-        &raw
-    };
-    let params: ChartParams = parse_query(query)?;
+    let query = signed_url::unsigned(raw.as_deref().unwrap_or_default());
+    let params: ChartParams = parse_query(&query)?;
     let chart = ChartQuery::parse(&params, state.settings.time_parser())?;
     let limit = if chart.latest_first {
         DEFAULT_CANDLES
@@ -250,7 +245,10 @@ pub async fn chart_link(
     let expires = Utc::now().timestamp() + ttl as i64;
     let canonical = serde_urlencoded::to_string(&params)
         .map_err(|e| ApiError::Internal(format!("chart link query: {e}")))?;
-    let signed = state.links.sign(CHART_PATH, &canonical, expires);
+    let signed = state
+        .links
+        .sign(CHART_PATH, &canonical, expires)
+        .map_err(|e| ApiError::Internal(format!("chart link: {e}")))?;
     let expires_at = DateTime::from_timestamp(expires, 0).unwrap_or_default();
     let link = ChartLink {
         url: format!("{CHART_PATH}?{signed}"),
