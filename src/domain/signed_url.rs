@@ -95,11 +95,12 @@ impl UrlSigner {
     }
 }
 
-/// Whether a query carries a signature (a `sig` parameter), so it must be checked as a link.
+/// Whether a query carries a link's `sig` or `expires`, so it must be checked as a link.
 pub fn is_signed(query: &str) -> bool {
-    query
-        .split('&')
-        .any(|pair| pair == SIG || pair.starts_with("sig="))
+    query.split('&').any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        name == SIG || name == EXPIRES
+    })
 }
 
 /// The query without a link's `expires` and `sig` (unchanged when it has none).
@@ -240,8 +241,12 @@ mod tests {
                 "{query}"
             );
         }
-        assert!(!is_signed("symbol=A&signal=1"));
+        assert!(!is_signed("symbol=A&signal=1&expiresx=2"));
         assert!(is_signed("sig=x"));
+        assert!(
+            is_signed("symbol=A&expires=1"),
+            "half a link is checked too"
+        );
     }
 
     #[test]

@@ -45,10 +45,10 @@ pub async fn page() -> Html<&'static str> {
 #[into_params(parameter_in = Query)]
 pub struct ChartParams {
     /// The symbol to draw.
-    #[param(example = "AAPL")]
+    #[param(example = "AAPL", pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}$")]
     pub symbol: String,
     /// Candle width, as in `/v1/bars` (default `1h`).
-    #[param(example = "1h")]
+    #[param(example = "1h", pattern = r"^[1-9][0-9]{0,4}(min|h|d|w|mo|y)$")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
     /// Inclusive start; absent: the most recent 120 candles (up to `end`).
