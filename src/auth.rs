@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::ConfigError;
+use crate::domain::signed_url::{self, UrlSigner};
 use crate::error::ApiError;
 
 /// Prefix of every key, so a leaked one is easy to recognise (and to scan for).
@@ -258,6 +259,36 @@ fn find<'a>(keys: &'a [ApiKey], presented: &str) -> Option<&'a ApiKey> {
 #[derive(Debug, Clone, Copy)]
 pub struct PlatformAuthenticated;
 
+/// Marks a request whose URL carries a valid signature for its own path and query: a
+/// chart link, made for a holder of a read key (`GET /v1/bars/chart-link`).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedLink;
+
+/// What signed links may open: a chart, read only.
+const SIGNED_LINK_PATHS: [&str; 1] = [crate::routes::chart::CHART_PATH];
+
+/// The middleware in front of [`require_key`]: a read of a link path with a `sig`
+/// parameter passes when the signature holds, and is a 401 saying why when not.
+pub async fn admit_signed_links(
+    State(signer): State<Arc<UrlSigner>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let uri = request.uri();
+    let query = uri.query().unwrap_or_default();
+    if SIGNED_LINK_PATHS.contains(&uri.path())
+        && matches!(*request.method(), Method::GET | Method::HEAD)
+        && signed_url::is_signed(query)
+    {
+        let now = chrono::Utc::now().timestamp();
+        if let Err(e) = signer.verify(uri.path(), query, now) {
+            return ApiError::Unauthorized(e.to_string()).into_response();
+        }
+        request.extensions_mut().insert(SignedLink);
+    }
+    next.run(request).await
+}
+
 /// The access rules in force. Replaced whole when the keys are reloaded (SIGHUP), so a
 /// request is checked against the old set or the new one, never a mix, and none waits.
 #[derive(Debug)]
@@ -286,10 +317,9 @@ pub async fn require_key(
     request: Request,
     next: Next,
 ) -> Response {
-    if request
-        .extensions()
-        .get::<PlatformAuthenticated>()
-        .is_some()
+    let extensions = request.extensions();
+    if extensions.get::<PlatformAuthenticated>().is_some()
+        || extensions.get::<SignedLink>().is_some()
     {
         return next.run(request).await;
     }

@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The request target (path and query) is longer than the server reads.
     #[error("{0}")]
     UriTooLong(String),
+    /// The `Accept` header allows none of the formats this endpoint answers in.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// The body's `Content-Type` is not one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -77,8 +80,10 @@ pub enum ApiError {
 pub struct DatabaseFailure {
     /// A short label for `tsapi_db_errors_total{kind}`, e.g. `unique_violation`.
     pub kind: &'static str,
-    /// The driver's or server's message: logged, never sent.
+    /// The driver's and server's messages: logged, never sent.
     pub cause: String,
+    /// What to change, when the failure is a known configuration mistake.
+    pub hint: Option<&'static str>,
 }
 
 /// The JSON body of a problem response.
@@ -119,6 +124,11 @@ impl ApiError {
                 "Payload too large",
             ),
             Self::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long"),
+            Self::NotAcceptable(_) => (
+                StatusCode::NOT_ACCEPTABLE,
+                "not-acceptable",
+                "Not acceptable",
+            ),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -147,6 +157,13 @@ impl ApiError {
         );
         errors.truncate(MAX_REPORTED_ERRORS);
         Self::InvalidRecords { detail, errors }
+    }
+}
+
+/// A bad query parameter is a 400 that names it.
+impl From<crate::domain::ParamError> for ApiError {
+    fn from(e: crate::domain::ParamError) -> Self {
+        Self::BadRequest(format!("parameter `{}`: {}", e.param, e.message))
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`server`]: `tsapi serve`, the router on a socket.
 //! - [`router`]: the one route table and its layers, built from one [`state::AppState`].
 //! - [`routes`]: thin handlers, one file per resource.
-//! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing).
+//! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing), `Accept`
+//!   negotiation and signed chart links.
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
@@ -17,7 +18,7 @@
 //! - [`ingest`]: streaming decoders (JSON, NDJSON, CSV, gzip) feeding binary COPY batches.
 //! - [`load`]: `tsapi load`, files into the table over COPY with a progress bar.
 //! - [`lambda`]: Lambda mode, the same router behind API Gateway or a Function URL.
-//! - [`auth`]: API keys with scopes, checked before any handler runs.
+//! - [`auth`]: API keys with scopes, checked before any handler runs; signed chart links.
 //! - [`limits`]: backpressure: concurrent requests and the request deadline.
 //! - [`chart`]: candlestick charts drawn as SVG, and the page that shows them.
 

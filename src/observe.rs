@@ -127,8 +127,12 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
 /// Counts a database failure by kind, and logs it at the level its answer deserves: the
 /// server's fault loudly, a refused request (a duplicate, a bad value) quietly.
 fn log_database_failure(failure: &DatabaseFailure, status: u16) {
-    let DatabaseFailure { kind, cause } = failure;
+    let DatabaseFailure { kind, cause, hint } = failure;
     metrics::counter!("tsapi_db_errors_total", "kind" => *kind).increment(1);
+    if let Some(hint) = hint {
+        tracing::error!(error = %cause, kind, hint, "database refused to connect");
+        return;
+    }
     match status {
         503 => tracing::warn!(error = %cause, kind, "database unavailable"),
         // Logged with its cause where it became an internal error.

@@ -53,7 +53,8 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(bars::bars, write::write_bars))
         .routes(routes!(bars::latest))
         .routes(routes!(symbols::symbols))
-        .routes(routes!(chart::chart));
+        .routes(routes!(chart::chart))
+        .routes(routes!(chart::chart_link));
     let public = OpenApiRouter::new()
         // For people: the page asks for a key itself before it reads anything.
         .routes(routes!(chart::page))
@@ -64,7 +65,12 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
     // Liveness answers even when the server is at its limit of requests.
     let unlimited = OpenApiRouter::new().routes(routes!(health::healthz));
     let keyed = openapi::mark_keyed(keyed)
-        .route_layer(from_fn_with_state(state.auth.clone(), auth::require_key));
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require_key))
+        // Before the key check: a chart link's signature stands in for a key.
+        .route_layer(from_fn_with_state(
+            state.links.clone(),
+            auth::admit_signed_links,
+        ));
     let limits = Arc::new(Limits::new(&state.settings));
     let limited = keyed
         .merge(openapi::mark_public(public))

@@ -12,6 +12,7 @@ use crate::db::{
     TableInfoCache,
 };
 use crate::domain::PageTokenKey;
+use crate::domain::signed_url::UrlSigner;
 
 /// What every request handler shares. Cloned for each request (axum hands each extractor
 /// its own copy), so it is one reference count, not one per field.
@@ -39,6 +40,9 @@ pub struct Shared {
     pub recent: Arc<RecentWindow>,
     /// Signs `/v1/bars` page tokens: the configured key, else one made at start-up.
     pub page_tokens: Arc<PageTokenKey>,
+    /// Signs chart links (`GET /v1/bars/chart-link`); derived from the page token key, so
+    /// instances that share `TSAPI_PAGE_TOKEN_KEY` accept each other's links.
+    pub links: Arc<UrlSigner>,
     /// Who may call the API. Secure by default: no keys configured refuses every request.
     /// Reloadable (SIGHUP) without a restart.
     pub auth: Arc<AuthHandle>,
@@ -61,7 +65,9 @@ impl AppState {
                 .clone()
                 .unwrap_or_else(PageTokenKey::random),
         );
+        let links = Arc::new(UrlSigner::new(page_tokens.derive("chart links")));
         Self(Arc::new(Shared {
+            links,
             point_reads: Arc::new(SharedConnection::new(pool.clone())),
             pipelined_reads: true,
             pool,

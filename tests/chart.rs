@@ -90,3 +90,80 @@ async fn the_page_is_self_contained_html() {
     );
     assert!(!html.contains("<script src") && !html.contains("<link"));
 }
+
+#[tokio::test]
+async fn the_time_axis_is_labelled_in_the_requested_zone() {
+    let app = TestApp::spawn().await;
+    // Four hourly bars from 15:00 UTC: 10:00 to 13:00 in New York (EST).
+    let records: Vec<_> = (15..19)
+        .map(|hour| {
+            json!({"time": format!("2021-11-12T{hour}:00:00Z"), "symbol": "AAPL",
+                   "price_open": 10.0, "price_high": 11.0, "price_low": 9.0,
+                   "price_close": 10.5, "trading_volume": 100})
+        })
+        .collect();
+    app.insert(records).await;
+    let svg = |tz: &'static str| {
+        let app = &app;
+        async move {
+            app.get(&format!(
+                "/v1/bars/chart.svg?symbol=AAPL&interval=1h&start=2021-11-12&end=2021-11-13{tz}"
+            ))
+            .await
+            .text()
+            .await
+            .unwrap()
+        }
+    };
+    let utc = svg("").await;
+    assert!(utc.contains(">15:00</text>"), "{utc}");
+    let new_york = svg("&tz=America/New_York").await;
+    assert!(new_york.contains(">10:00</text>"), "{new_york}");
+    assert!(!new_york.contains(">15:00</text>"), "{new_york}");
+    assert!(new_york.contains("America/New_York"));
+}
+
+#[tokio::test]
+async fn a_chart_cut_at_1000_candles_says_so() {
+    let app = TestApp::spawn().await;
+    let records: Vec<_> = (0..1_001)
+        .map(|minute| {
+            let time = chrono::DateTime::from_timestamp(1_636_729_200 + minute * 60, 0).unwrap();
+            json!({"time": time.to_rfc3339(), "symbol": "AAPL", "price_open": 10.0,
+                   "price_high": 11.0, "price_low": 9.0, "price_close": 10.5,
+                   "trading_volume": 1})
+        })
+        .collect();
+    app.insert(records).await;
+    let path = "/v1/bars/chart.svg?symbol=AAPL&interval=1min&start=2021-11-12&end=2021-11-14";
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-chart-truncated"], "1000");
+    let svg = response.text().await.unwrap();
+    assert_eq!(svg.matches(r#"<g class="candle">"#).count(), 1_000);
+    assert!(svg.contains(r#"class="note""#) && svg.contains("first 1000 candles"));
+
+    // A range that fits is drawn whole, without a note.
+    let whole = app
+        .get("/v1/bars/chart.svg?symbol=AAPL&interval=1h&start=2021-11-12&end=2021-11-14")
+        .await;
+    assert!(whole.headers().get("x-chart-truncated").is_none());
+    assert!(!whole.text().await.unwrap().contains(r#"class="note""#));
+}
+
+#[tokio::test]
+async fn a_bad_symbol_is_reported_as_the_parameter_symbol() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/v1/bars/chart.svg?symbol=%21%21",
+        "/v1/bars/chart.svg?symbol=",
+        "/v1/bars/chart.svg?symbol=AAPL,MSFT",
+    ] {
+        let problem = expect_problem(app.get(path).await, 400).await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("parameter `symbol`:"),
+            "{path}: {detail}"
+        );
+    }
+}

@@ -220,3 +220,60 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
     }
     assert_eq!(db.count().await, 20_000);
 }
+
+/// Prepared statements (the default) behind PgBouncer: the server's refusal is logged in
+/// its own words, with the setting that fixes it; the client gets a plain 503.
+#[tokio::test]
+async fn pgbouncer_refusing_the_options_parameter_is_logged_with_the_fix() {
+    let Some(bouncer) = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW) else {
+        return;
+    };
+    let db = TestDb::new(common::Schema::Migrated).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .arg("serve")
+        .env("DATABASE_URL", with_database(&bouncer, &db.name))
+        .env("TSAPI_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TSAPI_AUTH", "none")
+        .env("TSAPI_STATEMENT_CACHE", "true")
+        .env("TSAPI_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tsapi serve");
+    let url = format!("http://127.0.0.1:{port}/ticker?symbol=MSFT");
+    let mut status = None;
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(&url).await {
+            status = Some(response.status().as_u16());
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("options"),
+                "no server detail to clients: {body}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // SIGTERM, so the server flushes its logs as it exits.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(status, Some(503), "{logs}");
+    let line = logs
+        .lines()
+        .find(|l| l.contains("database refused to connect"))
+        .unwrap_or_else(|| panic!("no log line of the refusal: {logs}"));
+    assert!(
+        line.contains("unsupported startup parameter: options"),
+        "{line}"
+    );
+    assert!(line.contains("TSAPI_STATEMENT_CACHE=false"), "{line}");
+}

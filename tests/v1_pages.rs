@@ -308,3 +308,43 @@ async fn exports_stream_every_row_beyond_the_page_size() {
             .starts_with("2021-04-15T03:59:00Z,BIG,149999,")
     );
 }
+
+#[tokio::test]
+async fn accept_quality_values_and_order_choose_the_format() {
+    let app = TestApp::spawn().await;
+    store(
+        &app.db,
+        &series("AAA", utc("2021-11-12T15:00:00Z"), Duration::minutes(1), 3),
+    )
+    .await;
+    let path = "/v1/bars?symbols=AAA";
+    for (accept, expected) in [
+        ("text/csv;q=0.5, application/json", "application/json"),
+        ("application/json;q=0.5, text/csv", "text/csv"),
+        ("text/csv, application/json", "text/csv"),
+        ("application/json, text/csv", "application/json"),
+        ("*/*;q=0.1, application/x-ndjson", "application/x-ndjson"),
+        (
+            "text/html,application/xhtml+xml,*/*;q=0.8",
+            "application/json",
+        ),
+    ] {
+        let (content_type, _) = text(&app, path, Some(accept)).await;
+        assert!(
+            content_type.starts_with(expected),
+            "{accept}: {content_type}"
+        );
+    }
+    // Nothing acceptable is a 406; `format=` still wins over the header.
+    let refused = app
+        .http
+        .get(app.url(path))
+        .header("accept", "text/csv;q=0, image/png")
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(refused, 406).await;
+    assert!(problem["detail"].as_str().unwrap().contains("Accept"));
+    let (content_type, _) = text(&app, &format!("{path}&format=csv"), Some("image/png")).await;
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+}

@@ -9,6 +9,7 @@ pub const PAGE_HTML: &str = include_str!("page.html");
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use crate::domain::QueryBar;
 use axis::{nice_ticks, time_label_format};
@@ -25,8 +26,19 @@ const GAP: f64 = 12.0;
 const UP: &str = "#1a9e77";
 const DOWN: &str = "#d7443e";
 
+/// The words around a chart.
+#[derive(Debug, Clone)]
+pub struct ChartLabels {
+    pub title: String,
+    /// The zone of the time axis' labels (the candles' own times stay RFC 3339 UTC).
+    pub tz: Tz,
+    /// Shown under the title, e.g. that the chart was cut short.
+    pub note: Option<String>,
+}
+
 /// Draws one candle per bar (bars in time order), with a volume strip and axes.
-pub fn candlestick_svg(title: &str, bars: &[QueryBar]) -> String {
+pub fn candlestick_svg(labels: &ChartLabels, bars: &[QueryBar]) -> String {
+    let title = labels.title.as_str();
     let candles: Vec<Candle> = bars.iter().filter_map(Candle::from_bar).collect();
     let mut svg = String::with_capacity(1024 + candles.len() * 400);
     let _ = write!(
@@ -39,6 +51,14 @@ pub fn candlestick_svg(title: &str, bars: &[QueryBar]) -> String {
         r##"<rect width="100%" height="100%" fill="#ffffff"/><text class="title" x="{LEFT}" y="26" font-size="16" font-weight="600" fill="#222">{}</text>"##,
         escape(title)
     );
+    if let Some(note) = &labels.note {
+        let _ = write!(
+            svg,
+            r##"<text class="note" x="{}" y="26" text-anchor="end" fill="#a33">{}</text>"##,
+            WIDTH - RIGHT,
+            escape(note)
+        );
+    }
     if candles.is_empty() {
         let _ = write!(
             svg,
@@ -50,7 +70,7 @@ pub fn candlestick_svg(title: &str, bars: &[QueryBar]) -> String {
     }
     let plot = Plot::new(&candles);
     plot.price_axis(&mut svg);
-    plot.time_axis(&mut svg, &candles);
+    plot.time_axis(&mut svg, &candles, labels.tz);
     for (i, candle) in candles.iter().enumerate() {
         plot.candle(&mut svg, i, candle);
     }
@@ -143,7 +163,7 @@ impl Plot {
         );
     }
 
-    fn time_axis(&self, svg: &mut String, candles: &[Candle]) {
+    fn time_axis(&self, svg: &mut String, candles: &[Candle], tz: Tz) {
         let first = candles[0].time;
         let last = candles[candles.len() - 1].time;
         let format = time_label_format(last - first);
@@ -176,7 +196,7 @@ impl Plot {
                 svg,
                 r##"<text class="time-label" x="{x:.1}" y="{}" text-anchor="{anchor}" fill="#555">{}</text>"##,
                 baseline + 18.0,
-                candles[index].time.format(format)
+                candles[index].time.with_timezone(&tz).format(format)
             );
         }
     }
@@ -230,9 +250,20 @@ mod tests {
         }
     }
 
+    fn labels(title: &str) -> ChartLabels {
+        ChartLabels {
+            title: title.into(),
+            tz: Tz::UTC,
+            note: None,
+        }
+    }
+
     #[test]
     fn draws_one_coloured_candle_per_bar() {
-        let svg = candlestick_svg("AAPL 1min", &[bar(0, 10.0, 12.0), bar(1, 12.0, 11.0)]);
+        let svg = candlestick_svg(
+            &labels("AAPL 1min"),
+            &[bar(0, 10.0, 12.0), bar(1, 12.0, 11.0)],
+        );
         assert_eq!(svg.matches(r#"<g class="candle">"#).count(), 2);
         assert_eq!(
             svg.matches(UP).count(),
@@ -248,7 +279,7 @@ mod tests {
 
     #[test]
     fn higher_prices_are_drawn_higher() {
-        let svg = candlestick_svg("x", &[bar(0, 10.0, 10.0), bar(1, 20.0, 20.0)]);
+        let svg = candlestick_svg(&labels("x"), &[bar(0, 10.0, 10.0), bar(1, 20.0, 20.0)]);
         let plot = Plot::new(
             &[bar(0, 10.0, 10.0), bar(1, 20.0, 20.0)]
                 .iter()
@@ -261,9 +292,27 @@ mod tests {
 
     #[test]
     fn says_so_when_there_is_nothing_to_draw() {
-        let svg = candlestick_svg("<none>", &[]);
+        let svg = candlestick_svg(&labels("<none>"), &[]);
         assert!(svg.contains("No bars in this range"));
         assert!(svg.contains("&lt;none&gt;"));
         assert!(!svg.contains("candle"));
+    }
+
+    #[test]
+    fn the_time_axis_speaks_the_charts_zone_and_notes_are_shown() {
+        // 15:00 and 15:01 UTC are 10:00 and 10:01 in New York (EST, UTC-5) on 2021-11-12.
+        let bars = [bar(0, 10.0, 12.0), bar(1, 12.0, 11.0)];
+        let utc = candlestick_svg(&labels("x"), &bars);
+        assert!(utc.contains(">15:00</text>"), "{utc}");
+        let new_york = ChartLabels {
+            title: "x".into(),
+            tz: chrono_tz::America::New_York,
+            note: Some("cut <short>".into()),
+        };
+        let svg = candlestick_svg(&new_york, &bars);
+        assert!(svg.contains(">10:00</text>"), "{svg}");
+        assert!(!svg.contains(">15:00</text>"), "{svg}");
+        assert!(svg.contains(r#"class="note""#) && svg.contains("cut &lt;short&gt;"));
+        assert!(!utc.contains(r#"class="note""#));
     }
 }

@@ -19,6 +19,42 @@ pub enum DbError {
     Unsupported(String),
 }
 
+/// PgBouncer's refusal of a startup parameter it does not know, such as `options`.
+const POOLER_REFUSAL: &str = "unsupported startup parameter";
+
+impl DbError {
+    /// The error and every cause below it, as the server worded them. The driver's own
+    /// text of a server error is only "db error"; the server's message is its source.
+    pub fn report(&self) -> String {
+        let mut report = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let text = error.to_string();
+            if !report.ends_with(&text) {
+                report.push_str(": ");
+                report.push_str(&text);
+            }
+            cause = error.source();
+        }
+        report
+    }
+
+    /// What to change when the failure is a known configuration mistake.
+    pub fn hint(&self) -> Option<&'static str> {
+        let server_message =
+            std::iter::successors(Some(self as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .find_map(|e| e.downcast_ref::<tokio_postgres::error::DbError>())
+            .map(|db| db.message())?;
+        server_message.starts_with(POOLER_REFUSAL).then_some(
+            "a connection pooler (PgBouncer) refused a startup parameter: behind a \
+             transaction-mode pooler set TSAPI_STATEMENT_CACHE=false, which sends no \
+             `options` parameter and no named statements",
+        )
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         let (kind, shown) = classify(&err);
@@ -26,7 +62,8 @@ impl From<DbError> for ApiError {
             shown: Box::new(shown),
             failure: DatabaseFailure {
                 kind,
-                cause: err.to_string(),
+                cause: err.report(),
+                hint: err.hint(),
             },
         }
     }
@@ -46,7 +83,7 @@ fn classify(err: &DbError) -> (&'static str, ApiError) {
         DbError::Pool(PoolError::Timeout(_) | PoolError::Backend(_)) => {
             unavailable("connect", "the database is unreachable; retry shortly")
         }
-        DbError::Pool(_) => ("other", ApiError::Internal(err.to_string())),
+        DbError::Pool(_) => ("other", ApiError::Internal(err.report())),
         DbError::Postgres(pg) => classify_postgres(pg, err),
     }
 }
@@ -64,7 +101,7 @@ fn classify_postgres(pg: &tokio_postgres::Error, err: &DbError) -> (&'static str
                 ApiError::Unavailable("lost the connection to the database; retry shortly".into()),
             );
         }
-        return ("driver", ApiError::Internal(err.to_string()));
+        return ("driver", ApiError::Internal(err.report()));
     };
     if *code == SqlState::UNIQUE_VIOLATION {
         let key = pg
@@ -94,7 +131,7 @@ fn classify_postgres(pg: &tokio_postgres::Error, err: &DbError) -> (&'static str
             "unavailable",
             ApiError::Unavailable("the database cannot answer now; retry shortly".into()),
         ),
-        _ => ("other", ApiError::Internal(err.to_string())),
+        _ => ("other", ApiError::Internal(err.report())),
     }
 }
 

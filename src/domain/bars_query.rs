@@ -87,23 +87,28 @@ impl Format {
         self != Self::Json
     }
 
-    /// From `format=`, else from the `Accept` header, else JSON.
-    fn choose(param: Option<&str>, accept: Option<&str>) -> Result<Self, String> {
+    /// Media types in the server's order of preference (JSON first).
+    const MEDIA_TYPES: [(&'static str, Self); 3] = [
+        ("application/json", Self::Json),
+        ("text/csv", Self::Csv),
+        ("application/x-ndjson", Self::Ndjson),
+    ];
+
+    /// The format an `Accept` header asks for (none: JSON); `None` when it accepts none of
+    /// them, which is a 406.
+    pub fn negotiate(accept: Option<&str>) -> Option<Self> {
+        let offers = Self::MEDIA_TYPES.map(|(media_type, _)| media_type);
+        super::accept::negotiate(accept, &offers).map(|i| Self::MEDIA_TYPES[i].1)
+    }
+
+    /// From `format=`, else the format negotiated from the `Accept` header.
+    fn choose(param: Option<&str>, negotiated: Self) -> Result<Self, String> {
         match param {
             Some("json") => Ok(Self::Json),
             Some("csv") => Ok(Self::Csv),
             Some("ndjson") => Ok(Self::Ndjson),
             Some(other) => Err(format!("{other:?} is not one of json, csv, ndjson")),
-            None => {
-                let accept = accept.unwrap_or_default().to_ascii_lowercase();
-                Ok(if accept.contains("text/csv") {
-                    Self::Csv
-                } else if accept.contains("application/x-ndjson") {
-                    Self::Ndjson
-                } else {
-                    Self::Json
-                })
-            }
+            None => Ok(negotiated),
         }
     }
 }
@@ -125,8 +130,8 @@ pub struct BarsContext<'a> {
     pub times: TimeParser,
     pub max_page_rows: usize,
     pub tokens: &'a PageTokenKey,
-    /// The request's `Accept` header.
-    pub accept: Option<&'a str>,
+    /// The format the `Accept` header chose ([`Format::negotiate`]), used without `format=`.
+    pub negotiated: Format,
 }
 
 /// A validated `GET /v1/bars` request.
@@ -151,26 +156,13 @@ pub struct BarsQuery {
 impl BarsQuery {
     pub fn parse(params: &BarsParams, ctx: &BarsContext<'_>) -> Result<Self, ParamError> {
         let symbols = parse_symbols(params.symbols.as_deref())?;
-        let tz = match params.tz.as_deref() {
-            None => Tz::UTC,
-            Some(raw) => raw.parse::<Tz>().map_err(|_| ParamError {
-                param: "tz",
-                message: format!("{raw:?} is not an IANA time zone such as America/New_York"),
-            })?,
-        };
+        let tz = parse_tz(params.tz.as_deref())?;
         let times = if params.tz.is_some() {
             TimeParser::new(tz)
         } else {
             ctx.times
         };
-        let time = |param: &'static str, raw: &Option<String>| {
-            raw.as_deref()
-                .map(|r| times.parse(r).map_err(bad(param)))
-                .transpose()
-        };
-        let start = time("start", &params.start)?;
-        let end = time("end", &params.end)?;
-        let range = TimeRange::new(start, end).map_err(bad("end"))?;
+        let range = parse_range(params.start.as_deref(), params.end.as_deref(), times)?;
         let interval = params
             .interval
             .as_deref()
@@ -182,20 +174,10 @@ impl BarsQuery {
             Some(other) => return Err(bad("order")(format!("{other:?} is not asc or desc"))),
         };
         let fill = parse_fill(params.fill.as_deref(), interval, &range)?;
-        let format = Format::choose(params.format.as_deref(), ctx.accept).map_err(bad("format"))?;
+        let format =
+            Format::choose(params.format.as_deref(), ctx.negotiated).map_err(bad("format"))?;
         let limit = parse_limit(params.limit.as_deref(), format, ctx.max_page_rows)?;
-        let symbol_list: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
-        let joined = symbol_list.join(",");
-        let bound = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros().to_string());
-        let fingerprint = QueryFingerprint::of(&[
-            &joined,
-            &bound(range.start).unwrap_or_default(),
-            &bound(range.end).unwrap_or_default(),
-            &interval.map(|i| i.to_string()).unwrap_or_default(),
-            tz.name(),
-            &format!("{order:?}"),
-            &format!("{fill:?}"),
-        ]);
+        let fingerprint = fingerprint(&symbols, &range, interval, tz, order, fill);
         let cursor = params
             .page_token
             .as_deref()
@@ -215,6 +197,30 @@ impl BarsQuery {
         })
     }
 
+    /// Buckets of one symbol in one page, as a chart draws them: no fill, no token.
+    pub fn buckets(
+        symbol: Symbol,
+        range: TimeRange,
+        interval: Interval,
+        tz: Tz,
+        order: Order,
+    ) -> Self {
+        let symbols = vec![symbol];
+        let fingerprint = fingerprint(&symbols, &range, Some(interval), tz, order, Fill::None);
+        Self {
+            symbols,
+            range,
+            interval: Some(interval),
+            tz,
+            limit: None,
+            order,
+            fill: Fill::None,
+            format: Format::Json,
+            fingerprint,
+            cursor: None,
+        }
+    }
+
     /// The symbols this page still has to read, each with its resume bound (`None`: from
     /// the start of the range).
     pub fn remaining(&self) -> Vec<(&Symbol, Option<DateTime<Utc>>)> {
@@ -230,6 +236,57 @@ impl BarsQuery {
             })
             .collect()
     }
+}
+
+/// Binds page tokens to what selects the rows (not the page size or format).
+fn fingerprint(
+    symbols: &[Symbol],
+    range: &TimeRange,
+    interval: Option<Interval>,
+    tz: Tz,
+    order: Order,
+    fill: Fill,
+) -> QueryFingerprint {
+    let joined = symbols
+        .iter()
+        .map(Symbol::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    let bound = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros().to_string());
+    QueryFingerprint::of(&[
+        &joined,
+        &bound(range.start).unwrap_or_default(),
+        &bound(range.end).unwrap_or_default(),
+        &interval.map(|i| i.to_string()).unwrap_or_default(),
+        tz.name(),
+        &format!("{order:?}"),
+        &format!("{fill:?}"),
+    ])
+}
+
+/// `tz`: an IANA zone name; absent: UTC.
+pub fn parse_tz(raw: Option<&str>) -> Result<Tz, ParamError> {
+    match raw {
+        None => Ok(Tz::UTC),
+        Some(raw) => raw.parse::<Tz>().map_err(|_| ParamError {
+            param: "tz",
+            message: format!("{raw:?} is not an IANA time zone such as America/New_York"),
+        }),
+    }
+}
+
+/// `start` (inclusive) and `end` (exclusive), each optional, naive times read by `times`.
+pub fn parse_range(
+    start: Option<&str>,
+    end: Option<&str>,
+    times: TimeParser,
+) -> Result<TimeRange, ParamError> {
+    let time = |param: &'static str, raw: Option<&str>| {
+        raw.map(|r| times.parse(r).map_err(bad(param))).transpose()
+    };
+    let start = time("start", start)?;
+    let end = time("end", end)?;
+    TimeRange::new(start, end).map_err(bad("end"))
 }
 
 fn parse_symbols(raw: Option<&str>) -> Result<Vec<Symbol>, ParamError> {
@@ -315,7 +372,7 @@ mod tests {
                 times: TimeParser::UTC,
                 max_page_rows: 10_000,
                 tokens: &key,
-                accept,
+                negotiated: Format::negotiate(accept).unwrap(),
             },
         )
     }

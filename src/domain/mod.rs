@@ -1,12 +1,14 @@
 //! Validated domain types. Everything the API receives is parsed into these before any
 //! query runs, so the database layer never sees unchecked user input.
 
+mod accept;
 mod bar;
 pub mod bars_query;
 mod interval;
 mod page_token;
 mod query_bar;
 mod records;
+pub mod signed_url;
 mod symbol;
 mod time;
 

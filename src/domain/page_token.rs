@@ -49,6 +49,15 @@ impl PageTokenKey {
         Ok(Self(Sha256::digest(secret.as_bytes()).into()))
     }
 
+    /// A separate key for another purpose (signed links), so one secret configures both
+    /// and neither signature can stand in for the other.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"tsapi derived key: ");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self, fingerprint: &[u8], body: &[u8]) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(fingerprint);

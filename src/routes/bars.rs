@@ -45,6 +45,8 @@ pub struct BarsPage {
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
+        (status = 406, description = "`Accept` allows none of JSON, CSV and NDJSON",
+            body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable or too slow",
             body = Problem, content_type = "application/problem+json"),
     )
@@ -54,12 +56,16 @@ pub async fn bars(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    // `format=` wins over `Accept`, so the header only matters without it.
+    let negotiated = match params.format {
+        Some(_) => Format::Json,
+        None => negotiate(&headers)?,
+    };
     let context = BarsContext {
         times: state.settings.time_parser(),
         max_page_rows: state.settings.max_page_rows,
         tokens: &state.page_tokens,
-        accept,
+        negotiated,
     };
     let query = BarsQuery::parse(&params, &context)
         .map_err(|e| ApiError::BadRequest(format!("parameter `{}`: {}", e.param, e.message)))?;
@@ -86,6 +92,18 @@ pub async fn bars(
         }
         Format::Csv | Format::Ndjson => streamed(client, query).await,
     }
+}
+
+/// The format the `Accept` header prefers, or a 406 when it accepts none of them.
+fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    Format::negotiate(accept).ok_or_else(|| {
+        ApiError::NotAcceptable(
+            "`Accept` allows none of application/json, text/csv, application/x-ndjson \
+             (or use the `format` parameter)"
+                .into(),
+        )
+    })
 }
 
 /// A CSV or NDJSON body written row by row as the database sends rows.
