@@ -246,9 +246,23 @@ fn find<'a>(keys: &'a [ApiKey], presented: &str) -> Option<&'a ApiKey> {
 #[derive(Debug, Clone, Copy)]
 pub struct PlatformAuthenticated;
 
+/// The Alpaca stream (`/alpaca/v2/{feed}` upgraded to a WebSocket) carries its key in its
+/// auth message, checked by its handler.
+fn authenticates_in_protocol(request: &Request) -> bool {
+    let path = request.uri().path();
+    path.strip_prefix("/alpaca/v2/")
+        .is_some_and(|feed| !feed.is_empty() && !feed.contains('/'))
+        && request
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
 /// The middleware: public paths pass; other requests need a key with the right scope.
 pub async fn require_key(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
     if PUBLIC_PATHS.contains(&request.uri().path())
+        || authenticates_in_protocol(&request)
         || request
             .extensions()
             .get::<PlatformAuthenticated>()

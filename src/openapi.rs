@@ -94,6 +94,9 @@ pub enum InsertRecords {
         crate::routes::metrics::metrics,
         crate::routes::chart::page,
         crate::routes::chart::chart,
+        crate::routes::stream::stream,
+        crate::routes::ws::ws,
+        crate::dialects::alpaca_stream::stream,
         serve,
     ),
     components(schemas(Problem, FieldError, InsertBody, InsertRecords, InsertRecord)),
@@ -102,6 +105,7 @@ pub enum InsertRecords {
         (name = "v1", description = "Ranges, aggregates, pagination, exports"),
         (name = "operations", description = "Health, metrics and the API description"),
         (name = "chart", description = "Candlestick charts and a page to browse them"),
+        (name = "alpaca", description = "The Alpaca market-data dialect (the v2 stream)"),
     )
 )]
 pub struct ApiDoc;

@@ -39,6 +39,13 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(chart::page))
         .route("/v1/bars/chart.svg", get(chart::chart))
         .route("/openapi.json", get(crate::openapi::serve))
+        // Live bars.
+        .route("/v1/stream", get(crate::routes::stream::stream))
+        .route("/v1/ws", get(crate::routes::ws::ws))
+        .route(
+            "/alpaca/v2/{feed}",
+            get(crate::dialects::alpaca_stream::stream),
+        )
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

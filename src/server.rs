@@ -11,7 +11,11 @@ use crate::router::router;
 use crate::state::AppState;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let state = app_state(&args, db::Recycling::Trusting)?;
+    let mut state = app_state(&args, db::Recycling::Trusting)?;
+    if args.stream.stream {
+        let feed = crate::feed::start_for(&args, state.pool.clone())?;
+        state = state.with_feed(feed);
+    }
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");
     // Answers are small and complete when written: send them at once, not after an ACK.
