@@ -295,9 +295,9 @@ pub async fn latest_recent(
     let rows = client
         .query(
             &format!(
-                "SELECT time, symbol::text, price_open::float8, price_high::float8,                         price_low::float8, price_close::float8, trading_volume::int8                  FROM {TABLE} WHERE time >= (SELECT max(time) FROM {TABLE}) - $1::interval                  ORDER BY symbol, time DESC"
+                "SELECT time, symbol::text, price_open::float8, price_high::float8,                         price_low::float8, price_close::float8, trading_volume::int8                  FROM {TABLE} WHERE time >= (SELECT max(time) FROM {TABLE}) - make_interval(secs => $1)                  ORDER BY symbol, time DESC"
             ),
-            &[&format!("{} seconds", span.num_seconds())],
+            &[&(span.num_seconds() as f64)],
         )
         .await?;
     let mut bars: Vec<Bar> = Vec::new();

@@ -276,7 +276,7 @@ impl Session {
                 };
                 match self.subscription.as_mut() {
                     Some(s) => s.reselect(selection),
-                    None => match self.feed.subscribe(selection, None) {
+                    None => match self.feed.subscribe(selection, None).await {
                         Ok(s) => self.subscription = Some(s),
                         Err(_) => {
                             let _ = self.send_error(406, "connection limit exceeded").await;

@@ -144,6 +144,8 @@ impl Registry {
 pub enum Refusal {
     #[error("this server already streams to its limit of {0} subscribers; retry later")]
     TooManySubscribers(usize),
+    #[error("the change feed has not reached the database yet; retry shortly")]
+    NotStarted,
 }
 
 /// The shared fan-out state.
@@ -159,6 +161,8 @@ pub struct Hub {
     acknowledged: AtomicI64,
     queue: usize,
     max_subscribers: usize,
+    /// Set once the listener has found where the log stands; subscriptions wait for it.
+    started: tokio::sync::watch::Sender<bool>,
 }
 
 /// A registered subscriber's end: its queue, and whether it was dropped for lagging.
@@ -180,6 +184,7 @@ impl Hub {
             acknowledged: AtomicI64::new(0),
             queue: queue.max(1),
             max_subscribers,
+            started: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -245,6 +250,7 @@ impl Hub {
                 }
             }
         }
+        metrics::counter!("tsapi_stream_bars_total").increment(bars.len() as u64);
         let mut registry = self.registry.lock().expect("registry lock");
         let mut dropped = Vec::new();
         for bar in bars {
@@ -268,7 +274,6 @@ impl Hub {
         for id in dropped {
             registry.remove(id);
         }
-        metrics::counter!("tsapi_stream_bars_total").increment(1);
     }
 
     /// Tells every subscriber the feed's state.
@@ -290,8 +295,18 @@ impl Hub {
 
     /// Sets where publishing starts (the listener's first connection) without bars.
     pub fn start_at(&self, id: i64) {
-        let _registry = self.registry.lock().expect("registry lock");
+        let registry = self.registry.lock().expect("registry lock");
         self.cursor.store(id, Ordering::Release);
+        drop(registry);
+        self.started.send_replace(true);
+    }
+
+    /// Waits until the listener has started, at most `wait`; whether it has.
+    pub async fn wait_started(&self, wait: std::time::Duration) -> bool {
+        let mut started = self.started.subscribe();
+        tokio::time::timeout(wait, started.wait_for(|s| *s))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     pub fn set_live(&self, live: bool) {

@@ -55,6 +55,8 @@ async fn session(
 ) -> Result<(), DbError> {
     let (client, mut notes) = db::feed::listen(&config.pg, &config.tls).await?;
     let (newest, oldest) = db::feed::log_bounds(&client).await?;
+    // Subscribers were told of the loss only after a first connection.
+    let recovering = cursor.is_some();
     match cursor {
         None => {
             *cursor = Some(LogCursor {
@@ -88,7 +90,9 @@ async fn session(
     }
     catch_up(hub, &client, cursor).await?;
     hub.set_live(true);
-    hub.tell(Status::Live);
+    if recovering {
+        hub.tell(Status::Live);
+    }
     let mut prune_at = tokio::time::Instant::now();
     loop {
         tokio::select! {

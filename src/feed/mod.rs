@@ -56,11 +56,18 @@ impl Feed {
 
     /// Subscribes to `selection`; with `since`, first every bar committed after that id
     /// (still in the log), then live ones.
-    pub fn subscribe(
+    pub async fn subscribe(
         &self,
         selection: Selection,
         since: Option<i64>,
     ) -> Result<Subscription, Refusal> {
+        if !self
+            .hub
+            .wait_started(std::time::Duration::from_secs(5))
+            .await
+        {
+            return Err(Refusal::NotStarted);
+        }
         let registration = self.hub.register(selection.clone())?;
         Ok(Subscription::new(
             self.hub.clone(),
@@ -111,6 +118,8 @@ pub fn start_for(args: &crate::config::ServeArgs, pool: PgPool) -> anyhow::Resul
         }
         None => args.database.pg_config()?,
     };
+    let mut pg = pg;
+    pg.application_name("tsapi-feed");
     let tls = args.database.tls(&pg)?;
     let window = TimeDelta::from_std(stream.stream_replay_window).unwrap_or(TimeDelta::hours(1));
     let config = ListenConfig {

@@ -86,6 +86,7 @@ pub async fn stream(
     }
     let subscription = feed
         .subscribe(selection, since)
+        .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let events = futures_util::stream::unfold(Some(subscription), next_event);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

@@ -75,7 +75,7 @@ async fn session(mut socket: WebSocket, feed: Feed) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 };
-                let reply = handle(&feed, &text, &mut wanted, &mut subscription);
+                let reply = handle(&feed, &text, &mut wanted, &mut subscription).await;
                 if socket.send(Message::text(reply.to_string())).await.is_err() {
                     return;
                 }
@@ -118,7 +118,7 @@ async fn session(mut socket: WebSocket, feed: Feed) {
 }
 
 /// Applies one client message; the reply to send.
-fn handle(
+async fn handle(
     feed: &Feed,
     text: &str,
     wanted: &mut Option<Selection>,
@@ -167,7 +167,7 @@ fn handle(
     }
     match subscription {
         Some(s) => s.reselect(next.clone()),
-        None => match feed.subscribe(next.clone(), request.since) {
+        None => match feed.subscribe(next.clone(), request.since).await {
             Ok(s) => *subscription = Some(s),
             Err(e) => return error(e.to_string()),
         },
