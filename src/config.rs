@@ -198,9 +198,53 @@ pub struct ServeArgs {
     /// A read replica: GET requests read from it, and from the primary while it is down.
     #[arg(long, env = "TSAPI_READ_DATABASE_URL", hide_env_values = true)]
     pub read_database_url: Option<String>,
+    #[command(flatten)]
+    pub stream: StreamArgs,
     /// After SIGTERM, how long in-flight requests may take before the server exits anyway.
     #[arg(long, env = "TSAPI_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+}
+
+/// Live bars: the change feed's listener and the limits of subscriptions.
+#[derive(Clone, Args)]
+pub struct StreamArgs {
+    /// A direct (session) connection for the feed's LISTEN; default DATABASE_URL. Set it
+    /// when DATABASE_URL goes through a transaction-mode pooler, where LISTEN cannot work.
+    #[arg(long, env = "TSAPI_LISTEN_DATABASE_URL", hide_env_values = true)]
+    pub listen_database_url: Option<String>,
+    /// Run the change feed (streams, latest bars from memory). Off: streams answer 503
+    /// and latest bars come from the database.
+    #[arg(long, env = "TSAPI_STREAM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub stream: bool,
+    /// How long the feed's log keeps bars: subscribers can resume within this window.
+    #[arg(long, env = "TSAPI_STREAM_REPLAY_WINDOW", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub stream_replay_window: Duration,
+    /// Events a subscriber may have waiting; past it the subscriber is told it lagged and
+    /// dropped (it can resume from its last id).
+    #[arg(long, env = "TSAPI_STREAM_QUEUE", default_value_t = 4096)]
+    pub stream_queue: usize,
+    /// Most stream subscribers at once on one instance.
+    #[arg(long, env = "TSAPI_STREAM_MAX_SUBSCRIBERS", default_value_t = 10_000)]
+    pub stream_max_subscribers: usize,
+    /// Most symbols in one subscription (`*` counts as one).
+    #[arg(long, env = "TSAPI_STREAM_MAX_SYMBOLS", default_value_t = 1_000)]
+    pub stream_max_symbols: usize,
+}
+
+impl fmt::Debug for StreamArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamArgs")
+            .field(
+                "listen_database_url",
+                &self.listen_database_url.as_ref().map(|_| "<hidden>"),
+            )
+            .field("stream", &self.stream)
+            .field("stream_replay_window", &self.stream_replay_window)
+            .field("stream_queue", &self.stream_queue)
+            .field("stream_max_subscribers", &self.stream_max_subscribers)
+            .field("stream_max_symbols", &self.stream_max_symbols)
+            .finish()
+    }
 }
 
 /// Who may call the API.

@@ -21,6 +21,8 @@
 //! - [`auth`]: API keys with scopes, checked before any handler runs; signed chart links.
 //! - [`limits`]: backpressure: concurrent requests and the request deadline.
 //! - [`chart`]: candlestick charts drawn as SVG, and the page that shows them.
+//! - [`dialects`]: other vendors' APIs (the Alpaca stream) over tsapi's.
+//! - [`feed`]: the change feed: LISTEN/NOTIFY, latest bars in memory, subscriptions.
 
 pub mod auth;
 pub mod chart;
@@ -28,8 +30,10 @@ pub mod config;
 pub mod cors;
 pub mod db;
 pub mod demo;
+pub mod dialects;
 pub mod domain;
 pub mod error;
+pub mod feed;
 pub mod ingest;
 pub mod lambda;
 pub mod limits;

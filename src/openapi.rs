@@ -98,6 +98,7 @@ pub enum InsertRecords {
         (name = "v1", description = "Ranges, aggregates, pagination, exports"),
         (name = "operations", description = "Health, metrics and the API description"),
         (name = "chart", description = "Candlestick charts and a page to browse them"),
+        (name = "alpaca", description = "The Alpaca market-data dialect (the v2 stream)"),
     )
 )]
 pub struct ApiDoc;

@@ -18,10 +18,13 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::dialects::alpaca_stream;
 use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::openapi::{self, ApiDoc, OpenApiJson};
-use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker, write};
+use crate::routes::{
+    bars, chart, fallback, health, insert, metrics, stream, symbols, ticker, write, ws,
+};
 use crate::state::AppState;
 use crate::{auth, cors, observe};
 
@@ -54,7 +57,12 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(bars::latest))
         .routes(routes!(symbols::symbols))
         .routes(routes!(chart::chart))
-        .routes(routes!(chart::chart_link));
+        .routes(routes!(chart::chart_link))
+        // Live bars.
+        .routes(routes!(stream::stream))
+        .routes(routes!(ws::ws));
+    // Protocols that carry their key in their own first message, checked by the handler.
+    let key_in_protocol = OpenApiRouter::new().routes(routes!(alpaca_stream::stream));
     let public = OpenApiRouter::new()
         // For people: the page asks for a key itself before it reads anything.
         .routes(routes!(chart::page))
@@ -74,6 +82,7 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
     let limits = Arc::new(Limits::new(&state.settings));
     let limited = keyed
         .merge(openapi::mark_public(public))
+        .merge(openapi::mark_public(key_in_protocol))
         .route_layer(from_fn_with_state(limits, crate::limits::enforce));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(limited)

@@ -13,7 +13,11 @@ use crate::router::router;
 use crate::state::AppState;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let state = app_state(&args, db::Recycling::Trusting)?;
+    let mut state = app_state(&args, db::Recycling::Trusting)?;
+    if args.stream.stream {
+        let feed = crate::feed::start_for(&args, state.pool.clone())?;
+        state = state.with_feed(feed);
+    }
     reload_keys_on_hangup(state.auth.clone(), args.auth.clone());
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");

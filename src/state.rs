@@ -55,6 +55,8 @@ pub struct Shared {
     /// Whether point reads are pipelined over the shared connections (with prepared
     /// statements only), or each takes a pooled connection.
     pub pipelined_reads: bool,
+    /// The change feed (live bars, latest bars in memory); `None` in Lambda.
+    pub feed: Option<crate::feed::Feed>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             })),
             statements: StatementMode::default(),
             replica: None,
+            feed: None,
         }))
     }
 
@@ -109,6 +112,11 @@ impl AppState {
 
     pub fn with_replica(mut self, replica: PgPool) -> Self {
         self.fields().replica = Some(Arc::new(ReadPool::new(replica)));
+        self
+    }
+
+    pub fn with_feed(mut self, feed: crate::feed::Feed) -> Self {
+        self.fields().feed = Some(feed);
         self
     }
 

@@ -10,6 +10,7 @@ use futures_util::{SinkExt, pin_mut};
 use tokio_postgres::{Client, Statement, Transaction};
 
 use super::copy_format::{CopyEncoder, EncodedBatch};
+use super::feed_log::{FeedWriter, MERGE_FEED_CTE};
 use super::schema::{COLUMNS, TableInfo};
 use super::{DbError, TABLE};
 use crate::domain::Bar;
@@ -44,6 +45,9 @@ pub struct WriteCounts {
     pub inserted: u64,
     pub updated: u64,
     pub skipped: u64,
+    /// The change feed's id of the write's last bar (see `feed_log`), when announced.
+    #[serde(skip)]
+    pub feed_id: Option<i64>,
 }
 
 /// Writes all `bars` in one transaction: all are stored, or none.
@@ -77,6 +81,8 @@ pub struct BulkWrite<'a> {
     tx: Transaction<'a>,
     mode: OnConflict,
     copied: u64,
+    /// Announces the write on the change feed at commit, when the table has one.
+    feed: Option<FeedWriter>,
 }
 
 impl<'a> BulkWrite<'a> {
@@ -91,12 +97,20 @@ impl<'a> BulkWrite<'a> {
             )));
         }
         let tx = client.transaction().await?;
-        match prepare_copy(&tx, mode).await {
-            Ok(copy) => Ok(Self {
+        let prepared = async {
+            let feed = match table.has_feed {
+                true => Some(FeedWriter::prepare(&tx).await?),
+                false => None,
+            };
+            Ok::<_, DbError>((prepare_copy(&tx, mode).await?, feed))
+        };
+        match prepared.await {
+            Ok((copy, feed)) => Ok(Self {
                 copy,
                 tx,
                 mode,
                 copied: 0,
+                feed,
             }),
             Err(e) => {
                 let _ = tx.rollback().await;
@@ -108,7 +122,15 @@ impl<'a> BulkWrite<'a> {
     /// Sends one encoded batch through its own COPY. On failure the transaction is rolled
     /// back (and waited for) before the error is returned: nothing of the write is stored.
     pub async fn copy(mut self, batch: EncodedBatch) -> Result<Self, DbError> {
-        match copy_batch(&self.tx, &self.copy, batch).await {
+        let staged = (self.feed.is_some() && self.mode == OnConflict::Error)
+            .then(|| (batch.bytes.clone(), batch.rows));
+        let mut copied = copy_batch(&self.tx, &self.copy, batch).await;
+        if let (Ok(_), Some(feed), Some((bytes, rows))) = (&copied, &mut self.feed, staged)
+            && let Err(e) = feed.stage_copy(&self.tx, &bytes, rows).await
+        {
+            copied = Err(e);
+        }
+        match copied {
             Ok(rows) => {
                 self.copied += rows;
                 Ok(self)
@@ -132,6 +154,7 @@ impl<'a> BulkWrite<'a> {
             tx,
             mode,
             copied,
+            mut feed,
         } = self;
         drop(copy);
         let merged = match mode {
@@ -139,9 +162,23 @@ impl<'a> BulkWrite<'a> {
                 inserted: copied,
                 ..WriteCounts::default()
             }),
-            OnConflict::Ignore | OnConflict::Update => merge(&tx, mode, copied).await,
+            OnConflict::Ignore | OnConflict::Update => {
+                merge(&tx, mode, copied, feed.is_some()).await
+            }
         };
-        let counts = match merged {
+        let announced = match (merged, feed.take()) {
+            (Ok(mut counts), Some(mut feed)) => {
+                if mode != OnConflict::Error {
+                    feed.staged_merge(counts.inserted + counts.updated);
+                }
+                feed.announce(&tx).await.map(|id| {
+                    counts.feed_id = id;
+                    counts
+                })
+            }
+            (merged, _) => merged,
+        };
+        let counts = match announced {
             Ok(counts) => counts,
             Err(e) => {
                 let _ = tx.rollback().await;
@@ -199,20 +236,22 @@ async fn merge(
     tx: &Transaction<'_>,
     mode: OnConflict,
     copied: u64,
+    feed: bool,
 ) -> Result<WriteCounts, DbError> {
-    let row = tx.query_one(&merge_statement(mode), &[]).await?;
+    let row = tx.query_one(&merge_statement(mode, feed), &[]).await?;
     let inserted = row.get::<_, i64>(0) as u64;
     let updated = row.get::<_, i64>(1) as u64;
     Ok(WriteCounts {
         inserted,
         updated,
         skipped: copied - inserted - updated,
+        feed_id: None,
     })
 }
 
 /// Merges the staging table into the table and counts inserted and updated rows.
 /// Within one request, the last bar for a (symbol, time) wins.
-fn merge_statement(mode: OnConflict) -> String {
+fn merge_statement(mode: OnConflict, feed: bool) -> String {
     let columns = COLUMNS.join(", ");
     let action = match mode {
         OnConflict::Update => {
@@ -224,6 +263,7 @@ fn merge_statement(mode: OnConflict) -> String {
         }
         _ => "DO NOTHING".to_owned(),
     };
+    let feed = if feed { MERGE_FEED_CTE } else { "" };
     format!(
         "WITH latest AS ( \
            SELECT DISTINCT ON (symbol, time) {columns} FROM tsapi_staging \
@@ -231,7 +271,7 @@ fn merge_statement(mode: OnConflict) -> String {
          merged AS ( \
            INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM latest \
            ON CONFLICT (symbol, time) {action} \
-           RETURNING (xmax = 0) AS inserted) \
+           RETURNING {columns}, (xmax = 0) AS inserted){feed} \
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
     )
 }

@@ -34,6 +34,7 @@ pub async fn migrate(client: &mut Client) -> Result<MigrationReport, DbError> {
          SELECT create_hypertable('{TABLE}', 'time', if_not_exists => TRUE, migrate_data => TRUE);"
     ))
     .await?;
+    tx.batch_execute(super::feed_log::SCHEMA).await?;
     tx.commit().await?;
 
     // A table made the tutorial's way may hold duplicate bars; then the unique index cannot

@@ -4,6 +4,7 @@
 mod bars;
 mod copy_format;
 mod error;
+mod feed_log;
 mod ingest;
 mod latest;
 mod migrate;
@@ -20,6 +21,13 @@ mod tls;
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub use copy_format::{CopyEncoder, EncodedBatch};
 pub use error::DbError;
+pub use feed_log::{FeedBar, LogCursor};
+pub mod feed {
+    //! The change feed's log, for the listener (see `feed_log`).
+    pub use super::feed_log::{
+        CHANNEL, SCHEMA, cursor_for, latest_recent, listen, log_bounds, prune, read_after,
+    };
+}
 pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};
 pub use latest::latest_for;
 pub use migrate::{MigrationReport, migrate};

@@ -29,6 +29,8 @@ pub struct TableInfo {
     pub volume: VolumeRange,
     /// Whether a unique index on (symbol, time) exists, which upserts need.
     pub has_unique_key: bool,
+    /// Whether the change feed's tables exist, so that writes are announced.
+    pub has_feed: bool,
 }
 
 impl TableInfo {
@@ -76,10 +78,12 @@ impl TableInfo {
             )
             .await?
             .get(0);
+        let has_feed = super::feed_log::feed_exists(client).await?;
         Ok(Self {
             column_types,
             volume,
             has_unique_key,
+            has_feed,
         })
     }
 }

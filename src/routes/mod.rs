@@ -8,6 +8,8 @@ pub mod fallback;
 pub mod health;
 pub mod insert;
 pub mod metrics;
+pub mod stream;
 pub mod symbols;
 pub mod ticker;
 pub mod write;
+pub mod ws;

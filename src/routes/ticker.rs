@@ -47,6 +47,10 @@ pub async fn latest(
         .transpose()?;
     let bars = match symbol {
         Some(symbol) => {
+            // From memory while the change feed is current (see `Feed::latest`).
+            if let Some(bar) = state.feed.as_ref().and_then(|f| f.latest(symbol.as_str())) {
+                return Ok(Json(vec![bar]));
+            }
             let bound = state.recent_bound().await?;
             let client = state.point_read_db().await?;
             db::latest_bar(&client, bound, &symbol)

@@ -123,6 +123,9 @@ pub(crate) async fn ingest_body(
     .await;
     // Failed or not, the transaction has ended: the connection may be reused.
     work.end();
+    if let (Ok(counts), Some(feed)) = (&counts, &state.feed) {
+        feed.acknowledge(counts.feed_id);
+    }
     Ok(counts?)
 }
 
