@@ -294,6 +294,12 @@ pub struct ApiArgs {
     /// Most records in one write request.
     #[arg(long, env = "TSAPI_MAX_ROWS", default_value_t = 100_000)]
     pub max_rows: usize,
+    /// Longest value in a write body, in bytes: a JSON string or number, a CSV cell.
+    #[arg(long, env = "TSAPI_MAX_VALUE_BYTES", default_value_t = 1024)]
+    pub max_value_bytes: usize,
+    /// Longest CSV row or NDJSON line in a write body, in bytes.
+    #[arg(long, env = "TSAPI_MAX_LINE_BYTES", default_value_t = 64 * 1024)]
+    pub max_line_bytes: usize,
     /// Most rows in one response.
     #[arg(long, env = "TSAPI_MAX_PAGE_ROWS", default_value_t = 10_000)]
     pub max_page_rows: usize,

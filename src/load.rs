@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::config::DatabaseArgs;
 use crate::db::{self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, TableInfo, WriteCounts};
-use crate::domain::{RecordRules, TimeParser};
+use crate::domain::{InputBounds, RecordRules, TimeParser};
 use crate::error::ApiError;
 use crate::ingest::body::{FaultSlot, Gunzip};
 use crate::ingest::{Batcher, Format, IngestError, decode_batches};
@@ -91,7 +91,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let rules = RecordRules {
         times: TimeParser::new(args.timezone),
         volume: table.volume,
-        max_rows: usize::MAX,
+        bounds: InputBounds::default(),
     };
     let progress = Progress::new(size);
     let bytes_read = progress.bytes.clone();
@@ -138,7 +138,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     } = tally.into_inner();
     let failure = failure.or_else(|| match decoded {
         Ok(_) | Err(IngestError::WriterGone) => None,
-        Err(IngestError::Invalid(errors)) => errors.first().map(|e| {
+        Err(IngestError::Invalid { errors, .. }) => errors.first().map(|e| {
             let at = match e.line {
                 Some(line) => format!("line {line}"),
                 None => format!("record {}", e.index),

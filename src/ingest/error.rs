@@ -12,8 +12,12 @@ pub enum IngestError {
     #[error("{0}")]
     BadInput(String),
     /// Some records are invalid; each error names its record (and line) and field.
-    #[error("{} invalid record(s)", .0.len())]
-    Invalid(Vec<FieldError>),
+    /// `complete` when the whole input was read, so every invalid record was seen.
+    #[error("{} invalid record(s)", .errors.len())]
+    Invalid {
+        errors: Vec<FieldError>,
+        complete: bool,
+    },
     /// Over a size or row limit.
     #[error("{0}")]
     TooLarge(String),
@@ -43,7 +47,10 @@ impl From<BodyFault> for IngestError {
 impl From<BatchFailure> for IngestError {
     fn from(failure: BatchFailure) -> Self {
         match failure {
-            BatchFailure::Invalid(errors) => Self::Invalid(errors),
+            BatchFailure::Invalid(errors) => Self::Invalid {
+                errors,
+                complete: false,
+            },
             BatchFailure::TooManyRows(limit) => Self::TooLarge(format!(
                 "more than {limit} records exceed the limit of {limit} per request"
             )),
@@ -56,7 +63,9 @@ impl From<IngestError> for ApiError {
     fn from(err: IngestError) -> Self {
         match err {
             IngestError::BadInput(m) => ApiError::BadRequest(m),
-            IngestError::Invalid(errors) => ApiError::invalid_records(errors),
+            IngestError::Invalid { errors, complete } => {
+                ApiError::invalid_records(errors, complete)
+            }
             IngestError::TooLarge(m) => ApiError::PayloadTooLarge(m),
             IngestError::Db(db) => db.into(),
             IngestError::WriterGone => ApiError::Internal("the batch writer stopped".into()),

@@ -156,36 +156,3 @@ impl<F: FnMut(EncodedBatch) -> bool> RecordSink for Batcher<F> {
         }
     }
 }
-
-/// Keeps every bar in memory: for a body already held whole ([`super::parse_records_body`]).
-pub struct Collect {
-    pub bars: Vec<Bar>,
-    pub errors: Vec<FieldError>,
-    pub max_rows: usize,
-    pub too_many: bool,
-}
-
-impl Collect {
-    pub fn new(max_rows: usize) -> Self {
-        Self {
-            bars: Vec::new(),
-            errors: Vec::new(),
-            max_rows,
-            too_many: false,
-        }
-    }
-}
-
-impl RecordSink for Collect {
-    fn accept(&mut self, at: Position, record: Result<Bar, Vec<FieldError>>) -> bool {
-        if at.index >= self.max_rows {
-            self.too_many = true;
-            return false;
-        }
-        match record {
-            Ok(bar) => self.bars.push(bar),
-            Err(mut errors) => self.errors.append(&mut errors),
-        }
-        true
-    }
-}

@@ -1,6 +1,7 @@
 //! Extractors whose rejections are the API's own problem+json errors.
 
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -24,4 +25,55 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// Parses one query parameter, naming it in the error.
 pub fn param<T>(name: &str, parsed: Result<T, String>) -> Result<T, ApiError> {
     parsed.map_err(|message| ApiError::BadRequest(format!("parameter `{name}`: {message}")))
+}
+
+/// What a request body is, from its headers: the media type of `Content-Type` (its essence,
+/// in lower case; `None` without the header) and whether `Content-Encoding` is gzip. Any
+/// other encoding is a 415; which media types a route reads is the route's to say.
+pub struct BodyType {
+    pub media_type: Option<String>,
+    pub gzip: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BodyType {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let media_type = parts.headers.get(header::CONTENT_TYPE).map(|value| {
+            let value = value.to_str().unwrap_or_default();
+            let essence = value.split(';').next().unwrap_or_default();
+            essence.trim().to_ascii_lowercase()
+        });
+        let gzip = match parts.headers.get(header::CONTENT_ENCODING) {
+            None => false,
+            Some(value) => {
+                let encoding = value
+                    .to_str()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
+                match encoding.as_str() {
+                    "gzip" | "x-gzip" => true,
+                    "identity" | "" => false,
+                    other => {
+                        return Err(ApiError::UnsupportedMediaType(format!(
+                            "Content-Encoding {} is not supported; send gzip or no encoding",
+                            crate::domain::quote(other)
+                        )));
+                    }
+                }
+            }
+        };
+        Ok(Self { media_type, gzip })
+    }
+}
+
+impl BodyType {
+    /// The media type for messages: quoted, or said to be missing.
+    pub fn describe(&self) -> String {
+        self.media_type.as_deref().map_or_else(
+            || "a body without Content-Type".to_owned(),
+            crate::domain::quote,
+        )
+    }
 }

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 
-use super::extract::{ApiQuery, param};
+use super::extract::{ApiQuery, BodyType, param};
 use crate::db::{OnConflict, WriteCounts};
-use crate::domain::RecordRules;
+use crate::domain::{InputBounds, RecordRules};
 use crate::error::ApiError;
 use crate::ingest::{self, Format, StreamLimits};
 use crate::openapi::Problem;
@@ -73,6 +73,7 @@ pub struct WriteQuery {
 pub async fn write_bars(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WriteQuery>,
+    body_type: BodyType,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<WriteCounts>, ApiError> {
@@ -80,8 +81,17 @@ pub async fn write_bars(
         "on_conflict",
         OnConflict::parse(query.on_conflict.as_deref().unwrap_or("error")),
     )?;
-    let format = body_format(&headers)?;
-    let gzip = is_gzip(&headers)?;
+    let format = body_type
+        .media_type
+        .as_deref()
+        .and_then(Format::from_media_type)
+        .ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
+                body_type.describe()
+            ))
+        })?;
+    let gzip = body_type.gzip;
     let limits = StreamLimits {
         body_bytes: state.settings.bulk_body_limit,
         rows: state.settings.bulk_max_rows,
@@ -106,7 +116,10 @@ pub(crate) async fn ingest_body(
     let rules = RecordRules {
         times: state.settings.time_parser(),
         volume: table.volume,
-        max_rows: usize::try_from(limits.rows).unwrap_or(usize::MAX),
+        bounds: InputBounds {
+            value_bytes: state.settings.max_value_bytes,
+            line_bytes: state.settings.max_line_bytes,
+        },
     };
     let mut client = state.db().await?;
     let work = client.start();
@@ -124,43 +137,6 @@ pub(crate) async fn ingest_body(
     // Failed or not, the transaction has ended: the connection may be reused.
     work.end();
     Ok(counts?)
-}
-
-/// The format named by `Content-Type`; anything else is a 415 listing what is read.
-fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
-    let essence = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    essence
-        .as_deref()
-        .and_then(Format::from_media_type)
-        .ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
-                essence.map_or("a body without Content-Type".into(), |e| format!("{e:?}"))
-            ))
-        })
-}
-
-/// Whether the body is gzip; other encodings are a 415.
-fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
-    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
-        return Ok(false);
-    };
-    let encoding = value
-        .to_str()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match encoding.as_str() {
-        "gzip" | "x-gzip" => Ok(true),
-        "identity" | "" => Ok(false),
-        other => Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Encoding {other:?} is not supported; send gzip or no encoding"
-        ))),
-    }
 }
 
 /// Refuses at once a body that announces itself as too large.

@@ -240,6 +240,8 @@ pub fn api_defaults() -> ApiArgs {
     ApiArgs {
         body_limit: 16 * 1024 * 1024,
         max_rows: 100_000,
+        max_value_bytes: 1024,
+        max_line_bytes: 64 * 1024,
         max_page_rows: 10_000,
         timezone: chrono_tz::UTC,
         page_token_key: None,
