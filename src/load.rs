@@ -10,12 +10,12 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
 use futures_util::future::join_all;
@@ -68,24 +68,36 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
     /// IANA time zone in which naive times (without an offset) are read.
-    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC")]
+    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC", value_parser = crate::domain::parse_zone)]
     pub timezone: Tz,
+}
+
+/// What a file holds, from its name unless `--format` says: the format from the extension
+/// (`.csv`, `.ndjson` or `.jsonl`, `.json`, in any case) and gzip when the name ends in
+/// `.gz`. `load` reads and `demo-data --output` writes by this one rule.
+pub fn file_kind(path: &Path, format: Option<FileFormat>) -> anyhow::Result<(FileFormat, bool)> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let gzip = name.ends_with(".gz");
+    let format = match format {
+        Some(format) => format,
+        None => match Format::from_file_name(&name) {
+            Some(Format::Csv) => FileFormat::Csv,
+            Some(Format::Ndjson) => FileFormat::Ndjson,
+            Some(Format::Json | Format::Records) => FileFormat::Json,
+            None => bail!("cannot tell the format of {path:?}; pass --format csv|ndjson|json"),
+        },
+    };
+    Ok((format, gzip))
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let name = args.file.to_string_lossy().into_owned();
-    let format: Format = match args.format {
-        Some(f) => f.into(),
-        None => Format::from_file_name(&name).ok_or_else(|| {
-            anyhow!("cannot tell the format of {name:?}; pass --format csv|ndjson|json")
-        })?,
-    };
-    let gzip = name.ends_with(".gz");
+    let (format, gzip) = file_kind(&args.file, args.format)?;
+    let format = Format::from(format);
     let (input, size) = open(&args)?;
-    let pg = args.database.pg_config()?;
     let mut clients = Vec::with_capacity(args.workers.into());
     for _ in 0..args.workers {
-        clients.push(db::connect_one(&pg).await?);
+        clients.push(db::connect(&args.database).await?);
     }
     let table = TableInfo::load(&clients[0]).await?;
     let rules = RecordRules {

@@ -226,6 +226,7 @@ async fn values_and_rows_over_their_bounds_are_refused_by_record_and_field() {
     api.max_line_bytes = 256;
     let app = TestApp::spawn_with(Schema::Migrated, api).await;
     let ok = r#"{"time": "2021-11-12", "symbol": "AAPL"}"#;
+    let ok2 = r#"{"time": "2021-11-13", "symbol": "AAPL"}"#;
     let cases = [
         (
             "application/json",
@@ -239,7 +240,7 @@ async fn values_and_rows_over_their_bounds_are_refused_by_record_and_field() {
         (
             "application/json",
             format!(
-                r#"[{ok}, {ok}, {{"time": "2021-11-12", "symbol": "X", "{}": 1}}]"#,
+                r#"[{ok}, {ok2}, {{"time": "2021-11-12", "symbol": "X", "{}": 1}}]"#,
                 "k".repeat(65)
             ),
             2,
@@ -256,9 +257,10 @@ async fn values_and_rows_over_their_bounds_are_refused_by_record_and_field() {
         ),
         (
             "text/csv",
+            // Each cell under the value bound, the row over the line bound.
             format!(
-                "symbol,time,price_open\nAAPL,2021-11-12,\"{}\"\n",
-                "9,".repeat(40)
+                "symbol,time,price_open\n{}\n",
+                vec!["1".repeat(60); 5].join(",")
             ),
             0,
             None,

@@ -75,7 +75,7 @@ fn demo_file(db: &TestDb, name: &str) -> Scratch {
 }
 
 #[tokio::test]
-async fn loads_demo_data_written_as_csv_and_ndjson_the_same_as_demo_data_itself() {
+async fn loads_demo_data_written_in_every_format_the_same_as_demo_data_itself() {
     // The reference: demo-data straight into a database.
     let reference = TestDb::new(Schema::Migrated).await;
     let out = tsapi(&DEMO, &reference, None);
@@ -83,7 +83,15 @@ async fn loads_demo_data_written_as_csv_and_ndjson_the_same_as_demo_data_itself(
     let expected = reference.rows().await;
     assert_eq!(expected.len(), 1560);
 
-    for name in ["bars.csv", "bars.ndjson"] {
+    // Every name `load` reads, `demo-data` writes, by the same rule.
+    for name in [
+        "bars.csv",
+        "bars.ndjson",
+        "bars.json",
+        "bars.jsonl",
+        "bars.csv.gz",
+        "bars.NDJSON.GZ",
+    ] {
         let db = TestDb::new(Schema::Migrated).await;
         let file = demo_file(&db, name);
         assert_eq!(

@@ -152,10 +152,7 @@ impl BarsQuery {
         let symbols = parse_symbols(params.symbols.as_deref())?;
         let tz = match params.tz.as_deref() {
             None => Tz::UTC,
-            Some(raw) => raw.parse::<Tz>().map_err(|_| ParamError {
-                param: "tz",
-                message: format!("{raw:?} is not an IANA time zone such as America/New_York"),
-            })?,
+            Some(raw) => super::parse_zone(raw).map_err(bad("tz"))?,
         };
         let times = if params.tz.is_some() {
             TimeParser::new(tz)

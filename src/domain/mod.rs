@@ -19,4 +19,4 @@ pub use query_bar::QueryBar;
 pub use quote::quote;
 pub use records::{Field, FieldError, InputBounds, Position, RecordBuilder, RecordRules};
 pub use symbol::Symbol;
-pub use time::{TimeParser, TimeRange};
+pub use time::{TimeParser, TimeRange, parse_zone};

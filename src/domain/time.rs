@@ -67,6 +67,24 @@ impl TimeParser {
     }
 }
 
+/// An IANA time zone name in any case (`utc`, `america/new_york`), as users type them.
+pub fn parse_zone(raw: &str) -> Result<Tz, String> {
+    raw.parse::<Tz>()
+        .ok()
+        .or_else(|| {
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .copied()
+                .find(|zone| zone.name().eq_ignore_ascii_case(raw))
+        })
+        .ok_or_else(|| {
+            format!(
+                "{} is not an IANA time zone such as America/New_York",
+                quote(raw)
+            )
+        })
+}
+
 /// A hint for an offset whose `+` became a space: in a URL query string `+` means a space,
 /// so `?start=2021-11-12T10:00:00+05:00` arrives as `2021-11-12T10:00:00 05:00`.
 fn plus_hint(raw: &str) -> &'static str {
@@ -177,6 +195,16 @@ mod tests {
         ] {
             assert!(p.parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn zone_names_are_read_in_any_case() {
+        assert_eq!(parse_zone("utc"), Ok(Tz::UTC));
+        assert_eq!(
+            parse_zone("america/NEW_york"),
+            Ok(chrono_tz::America::New_York)
+        );
+        assert!(parse_zone("Mars/Olympus").is_err());
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum IngestError {
         errors: Vec<FieldError>,
         complete: bool,
     },
+    /// One (symbol, time) twice in the input.
+    #[error("{0}")]
+    Duplicate(String),
     /// Over a size or row limit.
     #[error("{0}")]
     TooLarge(String),
@@ -54,6 +57,7 @@ impl From<BatchFailure> for IngestError {
             BatchFailure::TooManyRows(limit) => Self::TooLarge(format!(
                 "more than {limit} records exceed the limit of {limit} per request"
             )),
+            BatchFailure::Duplicate(message) => Self::Duplicate(message),
             BatchFailure::Gone => Self::WriterGone,
         }
     }
@@ -67,6 +71,7 @@ impl From<IngestError> for ApiError {
                 ApiError::invalid_records(errors, complete)
             }
             IngestError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            IngestError::Duplicate(m) => ApiError::Conflict(m),
             IngestError::Db(db) => db.into(),
             IngestError::WriterGone => ApiError::Internal("the batch writer stopped".into()),
             IngestError::Internal(m) => ApiError::Internal(m),

@@ -18,8 +18,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         let query = parts.uri.query().unwrap_or_default();
         serde_urlencoded::from_str(query)
             .map(ApiQuery)
-            .map_err(|e| ApiError::BadRequest(format!("query parameters: {e}")))
+            .map_err(|e| ApiError::BadRequest(query_error(&e.to_string())))
     }
+}
+
+/// serde's words for a bad query (`unknown field`, `there are no fields`) in the API's:
+/// parameters, and which ones the endpoint takes.
+fn query_error(serde_message: &str) -> String {
+    let named = |prefix: &str| {
+        let rest = serde_message.strip_prefix(prefix)?;
+        let (name, rest) = rest.split_once('`')?;
+        Some((crate::domain::quote(name), rest.trim_start_matches(", ")))
+    };
+    if let Some((name, known)) = named("unknown field `") {
+        return match known.strip_prefix("expected one of ") {
+            Some(list) => format!("unknown parameter {name}; this endpoint takes {list}"),
+            None if known.starts_with("expected ") => format!(
+                "unknown parameter {name}; this endpoint takes {}",
+                &known["expected ".len()..]
+            ),
+            None => format!("unknown parameter {name}; this endpoint takes no parameters"),
+        };
+    }
+    if let Some((name, _)) = named("duplicate field `") {
+        return format!("parameter {name} is given more than once");
+    }
+    format!("query parameters: {serde_message}")
 }
 
 /// Parses one query parameter, naming it in the error.

@@ -19,7 +19,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct WriteQuery {
     /// What to do with a bar whose (symbol, time) is stored: `error` (default, 409),
-    /// `ignore` (skip it) or `update` (replace it).
+    /// `ignore` (skip it) or `update` (overwrite the fields it gives).
     on_conflict: Option<String>,
 }
 
@@ -33,7 +33,16 @@ pub struct WriteQuery {
 ///
 /// `on_conflict` says what happens to a bar whose (symbol, time) is already stored:
 /// `error` (409 naming the first duplicate), `ignore` (kept, counted as skipped) or
-/// `update` (replaced; within one request the last bar for a key wins).
+/// `update` (the fields the new bar gives replace the stored ones; a field left out or
+/// `null` keeps its stored value). A (symbol, time) given twice in one request: `ignore`
+/// keeps the first copy, `update` the last (the others count as skipped), `error` is a 409
+/// naming both records.
+///
+/// Records are refused (422) when `price_high` is below `price_low` or `trading_volume`
+/// is negative; a close or open outside high and low is stored as given (real feeds do
+/// that). Bounds: a value over `TSAPI_MAX_VALUE_BYTES`, a CSV row or NDJSON line over
+/// `TSAPI_MAX_LINE_BYTES` is a 422 naming the record (and field); error messages quote at
+/// most 80 characters of input.
 ///
 /// Responses: 200 `{"inserted", "updated", "skipped"}`; 400 malformed body or gzip (the
 /// detail names the line); 409 duplicate; 413 over `TSAPI_BULK_BODY_LIMIT` bytes or
@@ -57,7 +66,8 @@ pub struct WriteQuery {
         (status = 200, description = "All records stored", body = WriteCounts),
         (status = 400, description = "Malformed body, gzip or parameter; `detail` names the line",
             body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A bar for this symbol and time exists (`on_conflict=error`), \
+        (status = 409, description = "A bar for this symbol and time exists or appears twice in \
+            the request (`on_conflict=error`), \
             or the table lacks the unique (symbol, time) index that `ignore` and `update` need",
             body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the body size or row limit",

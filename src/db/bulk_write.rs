@@ -20,9 +20,10 @@ pub enum OnConflict {
     /// Refuse the whole request (409).
     #[default]
     Error,
-    /// Keep the stored bar, skip the new one.
+    /// Keep the stored bar, skip the new one; within one request the first copy wins.
     Ignore,
-    /// Replace the stored bar (last write wins).
+    /// Overwrite the stored bar with the fields the new one gives (absent or null fields
+    /// keep their stored values); within one request the last copy wins.
     Update,
 }
 
@@ -46,8 +47,8 @@ pub struct WriteCounts {
     pub skipped: u64,
 }
 
-/// Writes all `bars` in one transaction: all are stored, or none.
-pub async fn write_bars(
+/// Writes `bars` already held in memory in one transaction: all are stored, or none.
+pub async fn write_all(
     client: &mut Client,
     table: &TableInfo,
     bars: &[Bar],
@@ -118,11 +119,6 @@ impl<'a> BulkWrite<'a> {
                 Err(e)
             }
         }
-    }
-
-    /// Rows copied so far.
-    pub fn copied(&self) -> u64 {
-        self.copied
     }
 
     /// Merges staged rows (upsert modes) and commits.
@@ -211,25 +207,27 @@ async fn merge(
 }
 
 /// Merges the staging table into the table and counts inserted and updated rows.
-/// Within one request, the last bar for a (symbol, time) wins.
+/// Within one request, one copy of a (symbol, time) counts: the first for `ignore` (as if
+/// each copy were written in turn), the last for `update`. An update keeps the stored value
+/// of every field the new bar leaves out.
 fn merge_statement(mode: OnConflict) -> String {
     let columns = COLUMNS.join(", ");
-    let action = match mode {
+    let (action, order) = match mode {
         OnConflict::Update => {
             let set: Vec<String> = COLUMNS[2..]
                 .iter()
-                .map(|c| format!("{c} = EXCLUDED.{c}"))
+                .map(|c| format!("{c} = coalesce(EXCLUDED.{c}, {TABLE}.{c})"))
                 .collect();
-            format!("DO UPDATE SET {}", set.join(", "))
+            (format!("DO UPDATE SET {}", set.join(", ")), "DESC")
         }
-        _ => "DO NOTHING".to_owned(),
+        _ => ("DO NOTHING".to_owned(), "ASC"),
     };
     format!(
-        "WITH latest AS ( \
+        "WITH chosen AS ( \
            SELECT DISTINCT ON (symbol, time) {columns} FROM tsapi_staging \
-           ORDER BY symbol, time, ord DESC), \
+           ORDER BY symbol, time, ord {order}), \
          merged AS ( \
-           INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM latest \
+           INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM chosen \
            ON CONFLICT (symbol, time) {action} \
            RETURNING (xmax = 0) AS inserted) \
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
