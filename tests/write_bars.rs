@@ -200,7 +200,10 @@ async fn on_conflict_update_overwrites_given_fields_and_the_last_write_wins() {
     // The stored volume (1) is kept: the update gives no volume.
     assert_eq!(
         app.db.rows().await,
-        ["AAPL|2021-11-12T15:01:00Z|9|1", "AAPL|2021-11-12T15:02:00Z|8"]
+        [
+            "AAPL|2021-11-12T15:01:00Z|9|1",
+            "AAPL|2021-11-12T15:02:00Z|8"
+        ]
     );
 }
 

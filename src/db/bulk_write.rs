@@ -34,7 +34,10 @@ impl OnConflict {
             "error" => Ok(Self::Error),
             "ignore" => Ok(Self::Ignore),
             "update" => Ok(Self::Update),
-            other => Err(format!("{other:?} is not one of error, ignore, update")),
+            other => Err(format!(
+                "{} is not one of error, ignore, update",
+                crate::domain::quote(other)
+            )),
         }
     }
 }
