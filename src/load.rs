@@ -67,6 +67,12 @@ pub struct LoadArgs {
     /// per connection, so a second one roughly doubles what the database can take in.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
+    /// Longest value in the file, in bytes: a JSON string or number, a CSV cell.
+    #[arg(long, env = "TSAPI_MAX_VALUE_BYTES", default_value_t = InputBounds::default().value_bytes)]
+    pub max_value_bytes: usize,
+    /// Longest CSV row or NDJSON line in the file, in bytes.
+    #[arg(long, env = "TSAPI_MAX_LINE_BYTES", default_value_t = InputBounds::default().line_bytes)]
+    pub max_line_bytes: usize,
     /// IANA time zone in which naive times (without an offset) are read.
     #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC", value_parser = crate::domain::parse_zone)]
     pub timezone: Tz,
@@ -103,7 +109,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let rules = RecordRules {
         times: TimeParser::new(args.timezone),
         volume: table.volume,
-        bounds: InputBounds::default(),
+        bounds: InputBounds {
+            value_bytes: args.max_value_bytes,
+            line_bytes: args.max_line_bytes,
+        },
     };
     let progress = Progress::new(size);
     let bytes_read = progress.bytes.clone();

@@ -207,3 +207,20 @@ async fn gzip_files_are_read_by_their_name() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.rows().await, ["GZ|2021-11-12T00:00:00Z|7"]);
 }
+
+#[tokio::test]
+async fn a_value_over_its_bound_is_named_and_the_bound_is_a_setting() {
+    let db = TestDb::new(Schema::Migrated).await;
+    let long = format!("1.{}", "0".repeat(2000));
+    let csv = format!("time,symbol,price_close\n2021-11-12,AAPL,{long}\n");
+    let out = tsapi(&["load", "-", "--format", "csv"], &db, Some(csv.as_bytes()));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("line 2, field price_close"), "{err}");
+    assert!(err.contains("longer than 1024 bytes"), "{err}");
+    assert!(!err.contains(&long), "{err}");
+    let args = ["load", "-", "--format", "csv", "--max-value-bytes", "4096"];
+    let out = tsapi(&args, &db, Some(csv.as_bytes()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.rows().await, ["AAPL|2021-11-12T00:00:00Z|1"]);
+}

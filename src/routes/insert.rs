@@ -32,7 +32,8 @@ pub struct Inserted {
         (status = 200, description = "Every record was stored", body = Inserted),
         (status = 400, description = "The body is not JSON of this shape",
             body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A bar for a (symbol, time) already exists; nothing was stored",
+        (status = 409, description = "A bar for a (symbol, time) already exists or appears twice in \
+            the body; nothing was stored",
             body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the body size or row limit",
             body = Problem, content_type = "application/problem+json"),
