@@ -7,10 +7,10 @@
 //! medians. Run: `cargo bench --bench coldstart` (database: `TSAPI_BENCH_DATABASE_URL`,
 //! default the local cluster's `postgres://tsapi:tsapi@127.0.0.1:54329/postgres`).
 
-#[path = "../tests/support/lambda_process.rs"]
+#[path = "../tests/common/lambda_process.rs"]
 #[allow(dead_code)]
 mod lambda_process;
-#[path = "../tests/support/runtime_api.rs"]
+#[path = "../tests/common/runtime_api.rs"]
 #[allow(dead_code)]
 mod runtime_api;
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Property-based API test: runs schemathesis against a real `tsapi serve` over a freshly
-# migrated database with two days of demo data. Fails on any 5xx or on a response that does
-# not match the OpenAPI document the server serves at /openapi.json.
+# migrated database with two days of demo data, with every check but one: any 5xx, a
+# response, status, header or content type the OpenAPI document (served at /openapi.json)
+# does not declare, schema-invalid input accepted, a route that ignores its key, a wrong
+# 405. Left out: "positive data acceptance", which expects every schema-valid request to
+# succeed; no JSON Schema can say which strings are page tokens this server signed or which
+# digits are a real calendar date, so those requests are rightly refused.
 #
 # Needs the local TimescaleDB cluster (scripts/db.sh setup) and python3 with venv.
 # Environment: TSAPI_TEST_DATABASE_URL (admin URL of the cluster, default as the tests use),
@@ -55,7 +59,8 @@ done
 
 log "running schemathesis against 127.0.0.1:$PORT ($MAX_EXAMPLES examples per operation)"
 SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py "$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" \
-    --checks not_a_server_error,response_schema_conformance,content_type_conformance \
+    --checks all \
+    --exclude-checks positive_data_acceptance \
     --max-examples "$MAX_EXAMPLES" \
     --seed 1 \
     --header "Authorization: Bearer $KEY" \

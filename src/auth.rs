@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -22,11 +23,6 @@ use crate::error::ApiError;
 
 /// Prefix of every key, so a leaked one is easy to recognise (and to scan for).
 pub const KEY_PREFIX: &str = "tsapi_";
-
-/// Paths that answer without a key: probes and self-description.
-/// Paths anyone may read: health, metrics, the API description and the chart page (which
-/// holds no data; it asks for a key itself when reads need one).
-const PUBLIC_PATHS: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/"];
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +132,22 @@ pub enum Auth {
 }
 
 impl Auth {
+    /// One line for the log: how requests are checked, never which keys.
+    pub fn log_summary(&self) {
+        match self {
+            Self::Disabled => {
+                tracing::warn!(
+                    "TSAPI_AUTH=none: anyone who can reach this server may read and write"
+                )
+            }
+            Self::Keys { keys, .. } if keys.is_empty() => tracing::warn!(
+                "no API keys configured: every request but the public routes is refused; \
+                 create one with `tsapi keygen --name NAME --scopes read+write`"
+            ),
+            Self::Keys { keys, .. } => tracing::info!(keys = keys.len(), "API keys loaded"),
+        }
+    }
+
     /// Keys from `TSAPI_API_KEYS` (comma-separated) and `TSAPI_API_KEYS_FILE` (one per
     /// line; `#` comments and blank lines allowed).
     pub fn from_config(
@@ -246,17 +258,42 @@ fn find<'a>(keys: &'a [ApiKey], presented: &str) -> Option<&'a ApiKey> {
 #[derive(Debug, Clone, Copy)]
 pub struct PlatformAuthenticated;
 
-/// The middleware: public paths pass; other requests need a key with the right scope.
-pub async fn require_key(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
-    if PUBLIC_PATHS.contains(&request.uri().path())
-        || request
-            .extensions()
-            .get::<PlatformAuthenticated>()
-            .is_some()
+/// The access rules in force. Replaced whole when the keys are reloaded (SIGHUP), so a
+/// request is checked against the old set or the new one, never a mix, and none waits.
+#[derive(Debug)]
+pub struct AuthHandle(ArcSwap<Auth>);
+
+impl AuthHandle {
+    pub fn new(auth: Auth) -> Self {
+        Self(ArcSwap::from_pointee(auth))
+    }
+
+    /// The rules for one request.
+    pub fn current(&self) -> Arc<Auth> {
+        self.0.load_full()
+    }
+
+    /// Puts new rules in force for every request that starts after this call.
+    pub fn replace(&self, auth: Auth) {
+        self.0.store(Arc::new(auth));
+    }
+}
+
+/// The middleware of every keyed route (public ones are outside it, in the route table):
+/// a key with the right scope, or a caller the platform has authenticated.
+pub async fn require_key(
+    State(auth): State<Arc<AuthHandle>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request
+        .extensions()
+        .get::<PlatformAuthenticated>()
+        .is_some()
     {
         return next.run(request).await;
     }
-    match auth.check(request.method(), request.headers()) {
+    match auth.current().check(request.method(), request.headers()) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }

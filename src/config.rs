@@ -324,6 +324,10 @@ pub struct ApiArgs {
     /// Most requests served at once; more wait briefly for a turn, then get 503.
     #[arg(long, env = "TSAPI_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
     pub max_concurrent_requests: usize,
+    /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    /// `https://app.example.com`; `*` allows any origin. Unset: no cross-origin access.
+    #[arg(long, env = "TSAPI_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 impl ApiArgs {

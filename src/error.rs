@@ -4,7 +4,9 @@
 //! HTTP status a failure becomes. Database failures are classified here too, so that a
 //! client sees "unavailable" or "conflict" but never a server message or a secret.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -46,6 +48,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request target (path and query) is longer than the server reads.
+    #[error("{0}")]
+    UriTooLong(String),
     /// The body's `Content-Type` is not one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -56,6 +61,24 @@ pub enum ApiError {
     /// A bug or an unexpected failure on our side. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A database failure, classified by `db::error`: `shown` is what the client gets;
+    /// `failure` travels with the response for the log and metrics only.
+    #[error("{shown}")]
+    Database {
+        shown: Box<ApiError>,
+        failure: DatabaseFailure,
+    },
+}
+
+/// What the log and the metrics need to know of a database failure that became an answer.
+/// Attached to the response as an extension; the `observe` middleware counts and logs it,
+/// so turning a failure into an error has no side effects.
+#[derive(Debug, Clone)]
+pub struct DatabaseFailure {
+    /// A short label for `tsapi_db_errors_total{kind}`, e.g. `unique_violation`.
+    pub kind: &'static str,
+    /// The driver's or server's message: logged, never sent.
+    pub cause: String,
 }
 
 /// The JSON body of a problem response.
@@ -74,6 +97,7 @@ impl ApiError {
     /// HTTP status, problem type slug and short title of this error.
     fn classify(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
+            Self::Database { shown, .. } => shown.classify(),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             Self::InvalidRecords { .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -94,6 +118,7 @@ impl ApiError {
                 "payload-too-large",
                 "Payload too large",
             ),
+            Self::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long"),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -129,6 +154,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Self::Database { shown, failure } = self {
+            let mut response = shown.into_response();
+            response.extensions_mut().insert(failure);
+            return response;
+        }
         let (status, slug, title) = self.classify();
         let detail = match &self {
             Self::Internal(cause) => {
@@ -163,5 +193,54 @@ impl IntoResponse for ApiError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// Middleware: an error answered below the handlers (axum's extractor rejections, a body
+/// over the size limit, tower's own refusals) comes as plain text or nothing; it becomes
+/// problem+json like every other error, keeping its status and headers (`Allow`, ...).
+/// Answers with a JSON body of their own (a dialect's error shape) are left alone.
+pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let bare = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !bare {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // A bare error body is a short reason, when there is one; read at most a little of it.
+    let reason = match axum::body::to_bytes(body, 1024).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_lowercase(),
+    };
+    let mut problem = bare_problem(status, reason).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    *problem.status_mut() = status;
+    problem
+}
+
+/// The error a bare refusal stands for; the status is kept by the caller.
+fn bare_problem(status: StatusCode, reason: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(reason),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(reason),
+        StatusCode::URI_TOO_LONG => ApiError::UriTooLong(reason),
+        StatusCode::UNAUTHORIZED => ApiError::Unauthorized(reason),
+        StatusCode::FORBIDDEN => ApiError::Forbidden(reason),
+        StatusCode::NOT_FOUND => ApiError::NotFound(reason),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(reason),
+        s if s.is_server_error() => ApiError::Unavailable(reason),
+        _ => ApiError::BadRequest(reason),
     }
 }

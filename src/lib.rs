@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod chart;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod demo;
 pub mod domain;

@@ -61,3 +61,24 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
         .into_response(),
     }
 }
+
+/// Longest request target (path and query) served. Far above any sane query (1,000
+/// symbols fit in 12 KiB), and below the HTTP layer's own limit (64 KiB), whose refusal
+/// could not be a problem+json answer.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+
+/// Middleware: a request target over [`MAX_URI_BYTES`] is a 414, before any work.
+pub async fn refuse_long_uris(request: Request, next: Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if length > MAX_URI_BYTES {
+        return ApiError::UriTooLong(format!(
+            "the request target is {length} bytes; at most {MAX_URI_BYTES} are read. \
+             Ask for fewer symbols per request"
+        ))
+        .into_response();
+    }
+    next.run(request).await
+}

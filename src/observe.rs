@@ -15,6 +15,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
 use crate::db::{PgPool, SharedConnection};
+use crate::error::DatabaseFailure;
 use crate::state::AppState;
 
 /// The header that carries the request id, in and out.
@@ -114,10 +115,26 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         ("route", route),
         ("status", status.to_string()),
     ];
+    if let Some(failure) = response.extensions().get::<DatabaseFailure>() {
+        span.in_scope(|| log_database_failure(failure, status));
+    }
     metrics::counter!("tsapi_http_requests_total", &labels).increment(1);
     metrics::histogram!("tsapi_http_request_duration_seconds", &labels).record(seconds);
     response.headers_mut().insert(REQUEST_ID, header);
     response
+}
+
+/// Counts a database failure by kind, and logs it at the level its answer deserves: the
+/// server's fault loudly, a refused request (a duplicate, a bad value) quietly.
+fn log_database_failure(failure: &DatabaseFailure, status: u16) {
+    let DatabaseFailure { kind, cause } = failure;
+    metrics::counter!("tsapi_db_errors_total", "kind" => *kind).increment(1);
+    match status {
+        503 => tracing::warn!(error = %cause, kind, "database unavailable"),
+        // Logged with its cause where it became an internal error.
+        500.. => {}
+        _ => tracing::info!(error = %cause, kind, "database refused the request"),
+    }
 }
 
 /// The caller's `X-Request-Id` when it is a sane token, else the Lambda invocation's id,

@@ -1,15 +1,24 @@
 //! The OpenAPI 3.1 document, generated from the handlers' own `#[utoipa::path]`
 //! attributes and the types' `ToSchema` derives, served at `GET /openapi.json`.
 //!
-//! To document a new operation: put `#[utoipa::path]` on its handler and add the handler to
-//! `paths(...)` below (and its body types to `components(...)` when not reached from a path).
+//! To document a new operation: put `#[utoipa::path]` on its handler and register it with
+//! `routes!` in `router.rs`, which adds both the route and its entry here. Security is not
+//! written per handler: [`mark_keyed`] and [`mark_public`] set it from the table a route
+//! sits in.
 
-use axum::Json;
+use axum::Extension;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Serialize;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::domain::FieldError;
+use crate::error::PROBLEM_JSON;
 
 /// An error: RFC 9457 problem details, `application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,6 +50,7 @@ pub struct HealthStatus {
 
 /// One bar to insert. Fields are matched by name; unknown fields are refused.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InsertRecord {
     /// RFC 3339, or `YYYY-MM-DD[ HH:MM:SS[.fff]]` read in the server's time zone.
     #[schema(example = "2021-11-12 15:00:00")]
@@ -57,6 +67,7 @@ pub struct InsertRecord {
 
 /// The tutorial's insert body: one record or a list of them.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InsertBody {
     pub records: InsertRecords,
 }
@@ -80,21 +91,6 @@ pub enum InsertRecords {
             `YYYY-MM-DD HH:MM:SS[.fff]` / `YYYY-MM-DD` read in the server's zone \
             (`TSAPI_TIMEZONE`; for `/v1/bars`, in `tz` when given). Unknown or repeated \
             query parameters are refused. Every error is `application/problem+json`."
-    ),
-    paths(
-        crate::routes::ticker::latest,
-        crate::routes::ticker::daily,
-        crate::routes::insert::insert,
-        crate::routes::bars::bars,
-        crate::routes::write::write_bars,
-        crate::routes::bars::latest,
-        crate::routes::symbols::symbols,
-        crate::routes::health::healthz,
-        crate::routes::health::readyz,
-        crate::routes::metrics::metrics,
-        crate::routes::chart::page,
-        crate::routes::chart::chart,
-        serve,
     ),
     components(schemas(Problem, FieldError, InsertBody, InsertRecords, InsertRecord)),
     tags(
@@ -125,6 +121,18 @@ impl Modify for ApiKeys {
     }
 }
 
+/// The document as served, rendered once when the router is built.
+#[derive(Clone)]
+pub struct OpenApiJson(Bytes);
+
+impl OpenApiJson {
+    pub fn new(document: &utoipa::openapi::OpenApi) -> Self {
+        Self(Bytes::from(
+            serde_json::to_vec(document).expect("the OpenAPI document serializes"),
+        ))
+    }
+}
+
 /// `GET /openapi.json`: this API's OpenAPI 3.1 document.
 #[utoipa::path(
     get,
@@ -132,6 +140,71 @@ impl Modify for ApiKeys {
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", body = Object))
 )]
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn serve(Extension(document): Extension<OpenApiJson>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], document.0).into_response()
+}
+
+/// Routes anyone may call: their operations require no security (`security: []`).
+pub fn mark_public<S>(mut routes: OpenApiRouter<S>) -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    for operation in operations(routes.get_openapi_mut()) {
+        operation.security = Some(Vec::new());
+    }
+    routes
+}
+
+/// Routes that need a key: the document's global security applies, and every operation
+/// lists the answers the key check gives.
+pub fn mark_keyed<S>(mut routes: OpenApiRouter<S>) -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    for operation in operations(routes.get_openapi_mut()) {
+        for (status, description) in [
+            ("401", "No API key, or one that is not configured"),
+            ("403", "The API key lacks the scope this request needs"),
+        ] {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| problem_response(description));
+        }
+    }
+    routes
+}
+
+/// A problem+json response of the given description.
+pub fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// Every operation of every path in a document.
+fn operations(document: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    document.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .filter_map(Option::as_mut)
+    })
 }

@@ -1,53 +1,77 @@
 //! The one route table, and the layers every request passes through.
+//!
+//! Each route is registered once, with its OpenAPI entry (`routes!` reads the handler's
+//! `#[utoipa::path]`), so the served document cannot drift from what is served. Who may
+//! call a route is visible here too: routes sit in the `keyed` table (an API key with the
+//! right scope) or the `public` one (anyone), and the document's security follows from that.
 
 use std::any::Any;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{self, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::{Extension, Router};
+use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::limits::Limits;
-use crate::observe;
+use crate::openapi::{self, ApiDoc, OpenApiJson};
 use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker, write};
 use crate::state::AppState;
+use crate::{auth, cors, observe};
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.settings.body_limit;
-    let limits = Arc::new(Limits::new(&state.settings));
-    let auth = state.auth.clone();
-    Router::new()
-        // The tutorial's paths, kept by name.
-        .route("/ticker", get(ticker::latest))
-        .route("/ticker/daily", get(ticker::daily))
-        .route("/insert", post(insert::insert))
-        // Operations.
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
-        // The versioned API and its description.
-        .route("/v1/bars", get(bars::bars).post(write::write_bars))
-        .route("/v1/bars/latest", get(bars::latest))
-        .route("/v1/symbols", get(symbols::symbols))
-        // For people: a page with a chart.
-        .route("/", get(chart::page))
-        .route("/v1/bars/chart.svg", get(chart::chart))
-        .route("/openapi.json", get(crate::openapi::serve))
+    let (routes, document) = route_table(&state).split_for_parts();
+    routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(from_fn_with_state(auth, crate::auth::require_key))
-        .layer(from_fn_with_state(limits, crate::limits::enforce))
+        .layer(Extension(OpenApiJson::new(&document)))
+        .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(middleware::from_fn(crate::limits::refuse_long_uris))
+        .layer(middleware::from_fn(crate::error::problem_for_bare_errors))
         .layer(CatchPanicLayer::custom(panic_response))
-        // Outermost, so that it sees panics turned into 500s too.
+        .layer(option_layer(cors::layer(&state.settings.cors_origins)))
+        // Outermost, so that it sees panics turned into 500s and CORS answers too.
         .layer(middleware::from_fn(observe::observe))
         .with_state(state)
+}
+
+/// Every route with its OpenAPI entry: the document served at `/openapi.json` is this table.
+pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
+    let keyed = OpenApiRouter::new()
+        // The tutorial's paths, kept by name.
+        .routes(routes!(ticker::latest))
+        .routes(routes!(ticker::daily))
+        .routes(routes!(insert::insert))
+        // The versioned API.
+        .routes(routes!(bars::bars, write::write_bars))
+        .routes(routes!(bars::latest))
+        .routes(routes!(symbols::symbols))
+        .routes(routes!(chart::chart));
+    let public = OpenApiRouter::new()
+        // For people: the page asks for a key itself before it reads anything.
+        .routes(routes!(chart::page))
+        // Operations and the API's own description.
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(openapi::serve));
+    // Liveness answers even when the server is at its limit of requests.
+    let unlimited = OpenApiRouter::new().routes(routes!(health::healthz));
+    let keyed = openapi::mark_keyed(keyed)
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require_key));
+    let limits = Arc::new(Limits::new(&state.settings));
+    let limited = keyed
+        .merge(openapi::mark_public(public))
+        .route_layer(from_fn_with_state(limits, crate::limits::enforce));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(limited)
+        .merge(openapi::mark_public(unlimited))
 }
 
 /// A panic is a bug: log it, answer 500 problem+json, keep serving.

@@ -1,17 +1,20 @@
 //! `tsapi serve`: the router on a TCP socket, with graceful shutdown.
 
 use std::future::IntoFuture;
+use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::config::ServeArgs;
+use crate::auth::AuthHandle;
+use crate::config::{AuthArgs, ServeArgs};
 use crate::db;
 use crate::router::router;
 use crate::state::AppState;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = app_state(&args, db::Recycling::Trusting)?;
+    reload_keys_on_hangup(state.auth.clone(), args.auth.clone());
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");
     // Answers are small and complete when written: send them at once, not after an ACK.
@@ -46,6 +49,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// On SIGHUP, reads the keys again (`TSAPI_API_KEYS_FILE` and the rest of the key
+/// settings): a key can be added or revoked without a restart and without dropping a
+/// request. A file that no longer parses keeps the keys in force, and says why.
+fn reload_keys_on_hangup(auth: Arc<AuthHandle>, settings: AuthArgs) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: API keys load only at start");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match settings.load() {
+                Ok(keys) => {
+                    keys.log_summary();
+                    auth.replace(keys);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: keys not reloaded; the old ones stay in force")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (auth, settings);
+}
+
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before exit.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -73,18 +103,7 @@ async fn shutdown_signal() {
 /// pools (primary, optional replica), statement mode and API keys. Nothing connects yet.
 pub fn app_state(args: &ServeArgs, recycling: db::Recycling) -> anyhow::Result<AppState> {
     let auth = args.auth.load()?;
-    match &auth {
-        crate::auth::Auth::Disabled => {
-            tracing::warn!("TSAPI_AUTH=none: anyone who can reach this server may read and write")
-        }
-        crate::auth::Auth::Keys { keys, .. } if keys.is_empty() => tracing::warn!(
-            "no API keys configured: every request but /healthz and /readyz is refused; \
-             create one with `tsapi keygen --name NAME --scopes read+write`"
-        ),
-        crate::auth::Auth::Keys { keys, .. } => {
-            tracing::info!(keys = keys.len(), "API keys loaded")
-        }
-    }
+    auth.log_summary();
     let pg = args.database.pg_config()?;
     let tls = args.database.tls(&pg)?;
     let pool = db::create_pool_with(pg, &args.pool, &tls, recycling)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthHandle};
 use crate::config::ApiArgs;
 use crate::db::{
     Conn, DbError, PgPool, PooledClient, ReadPool, RecentWindow, SharedConnection, StatementMode,
@@ -40,7 +40,8 @@ pub struct Shared {
     /// Signs `/v1/bars` page tokens: the configured key, else one made at start-up.
     pub page_tokens: Arc<PageTokenKey>,
     /// Who may call the API. Secure by default: no keys configured refuses every request.
-    pub auth: Arc<Auth>,
+    /// Reloadable (SIGHUP) without a restart.
+    pub auth: Arc<AuthHandle>,
     /// Prepared statements, or unnamed ones behind a transaction-mode pooler.
     pub statements: StatementMode,
     /// A read replica for GET requests, if configured.
@@ -68,10 +69,10 @@ impl AppState {
             table: Arc::default(),
             recent: Arc::default(),
             page_tokens,
-            auth: Arc::new(Auth::Keys {
+            auth: Arc::new(AuthHandle::new(Auth::Keys {
                 keys: Vec::new(),
                 public_reads: false,
-            }),
+            })),
             statements: StatementMode::default(),
             replica: None,
         }))
@@ -83,7 +84,7 @@ impl AppState {
     }
 
     pub fn with_auth(mut self, auth: Auth) -> Self {
-        self.fields().auth = Arc::new(auth);
+        self.fields().auth = Arc::new(AuthHandle::new(auth));
         self
     }
 

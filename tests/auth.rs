@@ -4,6 +4,7 @@ mod common;
 
 use std::process::Command;
 
+use common::process::ServerProcess;
 use common::{TUTORIAL_PAYLOAD, TestApp, api_defaults, app_state, expect_problem, serve_state};
 use tsapi::auth::Auth;
 
@@ -177,4 +178,134 @@ async fn the_server_reads_keys_from_a_file_and_never_logs_them() {
         "the key appears in the log"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn cors_preflight_needs_no_key_and_names_the_allowed_origin() {
+    let app = TestApp::spawn().await;
+    let (key, entry) = keygen("browser", "read");
+    let mut api = api_defaults();
+    api.cors_origins = vec!["https://app.example".into()];
+    let auth = Auth::from_config(Some(&entry), None, false).unwrap();
+    let address = serve_state(app_state(&app.db.url, api).with_auth(auth)).await;
+    let http = reqwest::Client::new();
+    let preflight = |origin: &str| {
+        http.request(
+            reqwest::Method::OPTIONS,
+            format!("{address}/v1/bars/latest"),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+    };
+    let allowed = preflight("https://app.example").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    let headers = allowed.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(
+        headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The real request still needs its key, and carries the CORS answer.
+    let read = http
+        .get(format!("{address}/v1/bars/latest?symbols=AAPL"))
+        .header("origin", "https://app.example")
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(
+        read.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let keyless = http
+        .get(format!("{address}/v1/bars/latest?symbols=AAPL"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(keyless, 401).await;
+}
+
+#[tokio::test]
+async fn without_cors_origins_answers_carry_no_cors_headers() {
+    let app = TestApp::spawn().await;
+    let answer = app
+        .http
+        .get(app.url("/healthz"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_keys_file_without_dropping_requests() {
+    let app = TestApp::spawn().await;
+    let (old_key, old_entry) = keygen("old", "read");
+    let (new_key, new_entry) = keygen("new", "read");
+    let dir = std::env::temp_dir().join(format!("tsapi-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("api_keys");
+    std::fs::write(&file, format!("# keys\n{old_entry}\n")).unwrap();
+    let server = ServerProcess::start(
+        &app.db.url,
+        &[("TSAPI_API_KEYS_FILE", file.to_str().unwrap())],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let status = |key: String| {
+        let request = http.get(server.url("/ticker?symbol=MSFT")).bearer_auth(key);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(old_key.clone()).await, 200);
+    assert_eq!(status(new_key.clone()).await, 401);
+
+    // Revoke the old key, add the new one, and tell the server.
+    std::fs::write(&file, format!("{new_entry}\n")).unwrap();
+    server.signal("HUP");
+    let reloaded = wait_for(|| status(new_key.clone()), 200).await;
+    assert!(reloaded, "the new key was not accepted after SIGHUP");
+    assert_eq!(status(old_key.clone()).await, 401);
+
+    // A broken file keeps the keys in force.
+    std::fs::write(&file, "not an entry\n").unwrap();
+    server.signal("HUP");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(status(new_key.clone()).await, 200);
+    let output = server.finish();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(logs.contains("keys not reloaded"), "{logs}");
+    assert!(!logs.contains(&new_key) && !logs.contains(&old_key));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Polls `check` until it gives `want`, for at most 10 s.
+async fn wait_for<F, Fut>(check: F, want: u16) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    for _ in 0..200 {
+        if check().await == want {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
 }

@@ -2,27 +2,18 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
+use common::process::{ServerProcess, tsapi_command};
 use common::{Schema, TestDb};
 
 fn tsapi(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsapi"));
-    cmd.args(args);
-    for var in [
-        "DATABASE_URL",
-        "DB_HOST",
-        "DB_PORT",
-        "DB_NAME",
-        "DB_USER",
-        "DB_PASS",
-        "DB_SSLMODE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("run tsapi")
+    tsapi_command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run tsapi")
 }
 
 fn stderr(out: &Output) -> String {
@@ -106,11 +97,6 @@ async fn migrate_is_idempotent_and_demo_data_is_deterministic() {
 #[tokio::test]
 async fn serve_answers_and_exits_cleanly_on_sigterm() {
     let db = TestDb::new(Schema::Migrated).await;
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let listen = format!("127.0.0.1:{port}");
     // A role with a password that cannot appear in logs by chance.
     let role = format!("serve_{}", uuid::Uuid::new_v4().simple());
     let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
@@ -130,42 +116,23 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
         cfg.get_ports()[0],
         db.name
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["serve"])
-        .env("DATABASE_URL", &url)
-        .env("TSAPI_LISTEN", &listen)
-        .env("TSAPI_LOG_FORMAT", "json")
-        .env("TSAPI_AUTH", "none")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tsapi serve");
+    let server = ServerProcess::start(
+        &url,
+        &[("TSAPI_LOG_FORMAT", "json"), ("TSAPI_AUTH", "none")],
+    )
+    .await;
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    let ready = loop {
-        match http.get(format!("http://{listen}/readyz")).send().await {
-            Ok(r) => break r,
-            Err(_) if started.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            Err(e) => panic!("server did not start: {e}"),
-        }
-    };
+    let ready = http.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let ticker = http
-        .get(format!("http://{listen}/ticker?symbol=AAPL"))
+        .get(server.url("/ticker?symbol=AAPL"))
         .header("x-request-id", "trace-me-7")
         .send()
         .await
         .unwrap();
     assert_eq!(ticker.text().await.unwrap(), "[]");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = child.wait_with_output().expect("wait for tsapi");
+    let output = server.finish();
     assert!(output.status.success(), "exit status {:?}", output.status);
 
     // One JSON line per request, carrying its id; never the database password.
@@ -187,72 +154,25 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_within_the_grace_period() {
     let db = TestDb::new(Schema::Migrated).await;
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["serve"])
-        .env("DATABASE_URL", &db.url)
-        .env("TSAPI_LISTEN", &listen)
-        .env("TSAPI_AUTH", "none")
-        .env("TSAPI_SHUTDOWN_GRACE", "30s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tsapi serve");
+    let mut server = ServerProcess::start(
+        &db.url,
+        &[("TSAPI_AUTH", "none"), ("TSAPI_SHUTDOWN_GRACE", "30s")],
+    )
+    .await;
     let http = reqwest::Client::new();
-    for _ in 0..400 {
-        if http
-            .get(format!("http://{listen}/readyz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // A read that waits on a lock held here is in flight when SIGTERM arrives.
-    let lock = db.client().await;
-    lock.batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    let in_flight = tokio::spawn(
-        http.get(format!("http://{listen}/ticker?symbol=AAPL"))
-            .send(),
-    );
-    for _ in 0..200 {
-        let waiting: i64 = lock
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tsapi' \
-                 AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let lock = db.lock_table().await;
+    let in_flight = tokio::spawn(http.get(server.url("/ticker?symbol=AAPL")).send());
+    db.until_a_request_waits_on_the_lock().await;
+    server.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Stopped accepting: a new connection is refused.
     assert!(
-        http.get(format!("http://{listen}/healthz"))
-            .send()
-            .await
-            .is_err(),
+        http.get(server.url("/healthz")).send().await.is_err(),
         "a new request was accepted after SIGTERM"
     );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        server.try_wait().is_none(),
         "exited with a request in flight"
     );
     lock.batch_execute("COMMIT").await.unwrap();
@@ -261,62 +181,25 @@ async fn sigterm_lets_in_flight_requests_finish_within_the_grace_period() {
         .unwrap()
         .expect("in-flight request answered");
     assert_eq!(answered.status(), 200);
-    assert!(child.wait().unwrap().success());
+    let exited = server.exit_within(Duration::from_secs(20)).await;
+    assert!(exited.expect("exited after the request").success());
 }
 
 #[tokio::test]
 async fn after_the_grace_period_the_server_exits_anyway() {
     let db = TestDb::new(Schema::Migrated).await;
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["serve"])
-        .env("DATABASE_URL", &db.url)
-        .env("TSAPI_LISTEN", &listen)
-        .env("TSAPI_AUTH", "none")
-        .env("TSAPI_SHUTDOWN_GRACE", "1s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tsapi serve");
+    let mut server = ServerProcess::start(
+        &db.url,
+        &[("TSAPI_AUTH", "none"), ("TSAPI_SHUTDOWN_GRACE", "1s")],
+    )
+    .await;
     let http = reqwest::Client::new();
-    for _ in 0..400 {
-        if http
-            .get(format!("http://{listen}/readyz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let lock = db.client().await;
-    lock.batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    let _stuck = tokio::spawn(
-        http.get(format!("http://{listen}/ticker?symbol=AAPL"))
-            .send(),
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let _lock = db.lock_table().await;
+    let _stuck = tokio::spawn(http.get(server.url("/ticker?symbol=AAPL")).send());
+    db.until_a_request_waits_on_the_lock().await;
+    server.signal("TERM");
     // Bounded wait for liveness, not a timing assertion: the lock is never released.
-    let mut exited = None;
-    for _ in 0..200 {
-        if let Some(status) = child.try_wait().unwrap() {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
+    let exited = server.exit_within(Duration::from_secs(10)).await;
     assert!(exited.expect("still running 10 s after SIGTERM").success());
 }
 

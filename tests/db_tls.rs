@@ -1,11 +1,11 @@
 //! TLS to the database against a real PostgreSQL with `ssl=on`: a throwaway server started
 //! here (as the `postgres` OS user) with a certificate from a CA generated here by openssl.
 
-mod support;
+mod common;
 
 use std::path::Path;
 
-use support::tls_server::TlsServer;
+use common::tls_server::TlsServer;
 use tokio_postgres::config::SslMode;
 use tsapi::db::{DbTls, connect_one_with};
 

@@ -2,12 +2,11 @@
 //! with events shaped like AWS's, against a real TimescaleDB.
 
 mod common;
-mod support;
 
+use common::lambda_process::{LambdaProcess, runtime_env};
+use common::runtime_api::{Outcome, RuntimeApi};
 use common::{Schema, TUTORIAL_PAYLOAD, TestDb};
 use serde_json::{Value, json};
-use support::lambda_process::{LambdaProcess, runtime_env};
-use support::runtime_api::{Outcome, RuntimeApi};
 
 const REST_EVENT: &str = include_str!("fixtures/lambda/example-apigw-request.json");
 const HTTP_API_EVENT: &str =

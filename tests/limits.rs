@@ -9,16 +9,6 @@ use common::{TestApp, api_defaults, expect_problem, pool_defaults};
 use tsapi::auth::Auth;
 use tsapi::state::AppState;
 
-/// Holds an exclusive lock on the table until dropped: every read of it waits.
-async fn lock_table(app: &TestApp) -> tokio_postgres::Client {
-    let client = app.db.client().await;
-    client
-        .batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
-        .await
-        .expect("lock");
-    client
-}
-
 async fn server(
     app: &TestApp,
     api: tsapi::config::ApiArgs,
@@ -35,7 +25,7 @@ async fn a_request_over_the_deadline_is_a_503() {
     let mut api = api_defaults();
     api.request_timeout = Duration::from_millis(800);
     let address = server(&app, api, pool_defaults()).await;
-    let _lock = lock_table(&app).await;
+    let _lock = app.db.lock_table().await;
     let slow = reqwest::get(format!("{address}/ticker?symbol=AAPL"))
         .await
         .unwrap();
@@ -54,25 +44,10 @@ async fn past_the_concurrency_cap_requests_are_shed_with_503() {
     api.max_concurrent_requests = 1;
     api.request_timeout = Duration::from_secs(20);
     let address = server(&app, api, pool_defaults()).await;
-    let lock = lock_table(&app).await;
+    let lock = app.db.lock_table().await;
     let first = tokio::spawn(reqwest::get(format!("{address}/ticker?symbol=AAPL")));
     // Wait until the first request really waits on the lock.
-    let watcher = app.db.client().await;
-    for _ in 0..200 {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tsapi' \
-                 AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    app.db.until_a_request_waits_on_the_lock().await;
     let second = reqwest::get(format!("{address}/ticker?symbol=MSFT"))
         .await
         .unwrap();
@@ -104,7 +79,7 @@ async fn a_statement_over_its_timeout_is_a_503() {
     let mut pool = pool_defaults();
     pool.statement_timeout = Duration::from_millis(500);
     let address = server(&app, api_defaults(), pool).await;
-    let _lock = lock_table(&app).await;
+    let _lock = app.db.lock_table().await;
     let slow = reqwest::get(format!("{address}/ticker/daily?symbol=AAPL"))
         .await
         .unwrap();
@@ -125,7 +100,7 @@ async fn an_exhausted_pool_is_a_503_with_retry_after() {
     pool.pool_size = 1;
     pool.pool_timeout = Duration::from_millis(300);
     let address = server(&app, api_defaults(), pool).await;
-    let lock = lock_table(&app).await;
+    let lock = app.db.lock_table().await;
     // Daily buckets take a pooled connection each (latest-bar lookups share one).
     let first = tokio::spawn(reqwest::get(format!("{address}/ticker/daily?symbol=AAPL")));
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -1,13 +1,12 @@
 //! `GET /v1/bars`: ranges, aggregates, time zones and gap filling, against a real TimescaleDB.
 
 mod common;
-mod v1_common;
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::New_York;
 use common::TestApp;
+use common::bars::{Row, bar_json, expected_aggregates, series, store, utc};
 use serde_json::{Value, json};
-use v1_common::{Row, bar_json, expected_aggregates, series, store, utc};
 
 async fn bars(app: &TestApp, query: &str) -> Value {
     let (status, body) = app.get_json(&format!("/v1/bars?{query}")).await;

@@ -1,12 +1,11 @@
 //! `GET /v1/bars/latest`, `GET /v1/symbols` and `GET /openapi.json`.
 
 mod common;
-mod v1_common;
 
 use chrono::Duration;
+use common::bars::{bar_json, series, store, utc};
 use common::{TestApp, expect_problem};
 use serde_json::{Value, json};
-use v1_common::{bar_json, series, store, utc};
 
 #[tokio::test]
 async fn latest_gives_the_newest_bar_of_each_symbol() {

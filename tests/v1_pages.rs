@@ -2,16 +2,15 @@
 //! CSV and NDJSON streams.
 
 mod common;
-mod v1_common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Duration;
+use common::bars::{Row, bar_json, series, store, store_with, utc};
 use common::{TestApp, api_defaults, expect_problem, serve};
 use serde_json::{Value, json};
-use v1_common::{Row, bar_json, series, store, store_with, utc};
 
 /// Follows `next_page_token` from the first page to the last; returns every bar.
 async fn all_pages(app: &TestApp, query: &str) -> (Vec<Value>, usize) {

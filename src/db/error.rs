@@ -1,8 +1,8 @@
-//! Database failures, what each means to a client, and a count of each kind.
+//! Database failures, and what each means to a client (`observe` counts and logs them).
 
 use tokio_postgres::error::SqlState;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, DatabaseFailure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -21,14 +21,14 @@ pub enum DbError {
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
-        let (kind, api) = classify(&err);
-        metrics::counter!("tsapi_db_errors_total", "kind" => kind).increment(1);
-        match &api {
-            ApiError::Unavailable(_) => tracing::warn!(error = %err, kind, "database unavailable"),
-            ApiError::Internal(_) => {}
-            _ => tracing::info!(error = %err, kind, "database refused the request"),
+        let (kind, shown) = classify(&err);
+        ApiError::Database {
+            shown: Box::new(shown),
+            failure: DatabaseFailure {
+                kind,
+                cause: err.to_string(),
+            },
         }
-        api
     }
 }
 

@@ -22,6 +22,7 @@ pub const MAX_FILLED_BUCKETS: i64 = 100_000;
 pub struct BarsParams {
     /// Comma-separated symbols, e.g. `AAPL,MSFT` (at most 1000).
     #[param(
+        required = true,
         example = "AAPL,MSFT",
         pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}(,[A-Za-z0-9.\-_/:^=@+]{1,32})*$"
     )]

@@ -62,7 +62,7 @@ pub struct Interval {
 
 impl Interval {
     /// Larger counts make no sense for market bars and would overflow PostgreSQL intervals.
-    pub const MAX_COUNT: u32 = 100_000;
+    pub const MAX_COUNT: u32 = 99_999;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         let digits = raw.chars().take_while(char::is_ascii_digit).count();

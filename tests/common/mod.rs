@@ -2,6 +2,12 @@
 //! migrated template, so tests run in parallel) and a real tsapi server on a free port.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod bars;
+pub mod lambda_process;
+pub mod process;
+pub mod runtime_api;
+pub mod tls_server;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -107,6 +113,38 @@ impl TestDb {
             .iter()
             .map(|r| r.get(0))
             .collect()
+    }
+
+    /// Locks the table until the returned session ends or commits, so a request that
+    /// touches it stays in flight.
+    pub async fn lock_table(&self) -> Client {
+        let client = self.client().await;
+        client
+            .batch_execute("BEGIN; LOCK TABLE stocks_intraday IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock the table");
+        client
+    }
+
+    /// Waits (at most 5 s) until a tsapi session waits on a lock, i.e. a request is stuck
+    /// behind [`TestDb::lock_table`].
+    pub async fn until_a_request_waits_on_the_lock(&self) {
+        let watcher = self.client().await;
+        for _ in 0..200 {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tsapi' \
+                     AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .expect("read pg_stat_activity")
+                .get(0);
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     pub async fn count(&self) -> i64 {
@@ -235,21 +273,15 @@ async fn disconnect_all(admin: &Client, database: &str) {
         .expect("end sessions");
 }
 
-/// Default API settings, as `tsapi serve` has them.
+/// Default API settings, as `tsapi serve` has them: clap's own defaults, so a changed
+/// default is tested as shipped. (A `TSAPI_*` variable in the test's environment counts too.)
 pub fn api_defaults() -> ApiArgs {
-    ApiArgs {
-        body_limit: 16 * 1024 * 1024,
-        max_rows: 100_000,
-        max_value_bytes: 1024,
-        max_line_bytes: 64 * 1024,
-        max_page_rows: 10_000,
-        timezone: chrono_tz::UTC,
-        page_token_key: None,
-        bulk_body_limit: 1024 * 1024 * 1024,
-        bulk_max_rows: 10_000_000,
-        request_timeout: Duration::from_secs(60),
-        max_concurrent_requests: 256,
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        api: ApiArgs,
     }
+    <Defaults as clap::Parser>::parse_from(["tsapi"]).api
 }
 
 pub fn pool_defaults() -> PoolArgs {

@@ -1,10 +1,9 @@
-//! Helpers of the `/v1` tests: known bars, stored straight into the table.
-#![allow(dead_code)] // each test binary uses a different part
+//! Known bars, stored straight into the table, and what the API should answer for them.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use crate::common::TestDb;
+use super::TestDb;
 
 /// One stored bar, as the tests build and expect them.
 #[derive(Debug, Clone, PartialEq)]
