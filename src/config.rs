@@ -83,7 +83,8 @@ pub struct DatabaseArgs {
     /// Database password.
     #[arg(long, env = "DB_PASS", hide_env_values = true)]
     pub db_pass: Option<String>,
-    /// TLS mode: disable, prefer or require.
+    /// TLS mode: disable, allow, prefer, require, verify-ca or verify-full. Every mode but
+    /// disable verifies the server's certificate and name (as verify-full); allow reads as prefer.
     #[arg(long, env = "DB_SSLMODE")]
     pub db_sslmode: Option<String>,
     /// PEM file of the CA certificates to trust instead of the public roots (e.g. RDS's bundle).
@@ -176,7 +177,8 @@ fn parse_ssl_mode(mode: &str) -> Result<tokio_postgres::config::SslMode, ConfigE
         "prefer" | "allow" => Ok(SslMode::Prefer),
         "require" | "verify-ca" | "verify-full" => Ok(SslMode::Require),
         other => Err(ConfigError(format!(
-            "DB_SSLMODE={other:?} is not one of disable, prefer, require"
+            "DB_SSLMODE={other:?} is not one of disable, allow, prefer, require, verify-ca, \
+             verify-full"
         ))),
     }
 }
@@ -338,11 +340,17 @@ pub struct ApiArgs {
     /// Most records in one write request.
     #[arg(long, env = "TSAPI_MAX_ROWS", default_value_t = 100_000)]
     pub max_rows: usize,
+    /// Longest value in a write body, in bytes: a JSON string or number, a CSV cell.
+    #[arg(long, env = "TSAPI_MAX_VALUE_BYTES", default_value_t = 1024)]
+    pub max_value_bytes: usize,
+    /// Longest CSV row or NDJSON line in a write body, in bytes.
+    #[arg(long, env = "TSAPI_MAX_LINE_BYTES", default_value_t = 64 * 1024)]
+    pub max_line_bytes: usize,
     /// Most rows in one response.
     #[arg(long, env = "TSAPI_MAX_PAGE_ROWS", default_value_t = 10_000)]
     pub max_page_rows: usize,
     /// IANA time zone in which naive times (without an offset) are read.
-    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC")]
+    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC", value_parser = crate::domain::parse_zone)]
     pub timezone: Tz,
     /// Secret (16+ characters) that signs `/v1/bars` page tokens; give every instance the
     /// same one. Unset: a random key per process, so tokens work only where they were issued.
@@ -393,7 +401,8 @@ pub struct DemoDataArgs {
     /// Seed of the random walk: the same seed gives the same bars.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Write the bars to this file (`-` for stdout) instead of the database.
+    /// Write the bars to this file (`-` for stdout) instead of the database: CSV, NDJSON or
+    /// JSON by its extension (.csv, .ndjson or .jsonl, .json), gzipped when it ends in .gz.
     #[arg(long)]
     pub output: Option<std::path::PathBuf>,
     /// Format of `--output`; by default from its extension.

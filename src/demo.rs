@@ -90,8 +90,9 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
-/// Writes bars to a file (`-` for stdout) as CSV with a header or as NDJSON, the formats
-/// `tsapi load` and `POST /v1/bars` read.
+/// Writes bars to a file (`-` for stdout) in a format `tsapi load` and `POST /v1/bars`
+/// read, gzipped when the name ends in `.gz`: the kind comes from the name by the rule
+/// `load` uses ([`crate::load::file_kind`]) unless `format` is given.
 pub fn write_file(
     bars: &[Bar],
     path: &std::path::Path,
@@ -101,26 +102,33 @@ pub fn write_file(
 
     use anyhow::Context;
 
-    use crate::ingest::Format;
-    use crate::load::FileFormat;
-
-    let format = match format {
-        Some(f) => f,
-        None => match Format::from_file_name(&path.to_string_lossy()) {
-            Some(Format::Csv) => FileFormat::Csv,
-            Some(Format::Ndjson) => FileFormat::Ndjson,
-            _ => anyhow::bail!("cannot tell the format of {path:?}; pass --format csv|ndjson"),
-        },
-    };
+    let (format, gzip) = crate::load::file_kind(path, format)?;
     let out: Box<dyn Write> = if path.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
     } else {
         Box::new(std::fs::File::create(path).with_context(|| format!("cannot create {path:?}"))?)
     };
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, out);
+    if gzip {
+        let mut gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::default());
+        serialize_bars(bars, format, &mut gz)?;
+        gz.finish()?;
+    } else {
+        serialize_bars(bars, format, &mut out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn serialize_bars(
+    bars: &[Bar],
+    format: crate::load::FileFormat,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    use crate::load::FileFormat;
     match format {
         FileFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(&mut out);
+            let mut writer = csv::Writer::from_writer(out);
             for bar in bars {
                 writer.serialize(bar)?;
             }
@@ -128,15 +136,14 @@ pub fn write_file(
         }
         FileFormat::Ndjson => {
             for bar in bars {
-                serde_json::to_writer(&mut out, bar)?;
+                serde_json::to_writer(&mut *out, bar)?;
                 out.write_all(b"\n")?;
             }
         }
         FileFormat::Json => {
-            serde_json::to_writer(&mut out, &serde_json::json!({ "records": bars }))?;
+            serde_json::to_writer(out, &serde_json::json!({ "records": bars }))?;
         }
     }
-    out.flush()?;
     Ok(())
 }
 

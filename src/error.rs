@@ -148,10 +148,12 @@ impl ApiError {
     }
 
     /// Records rejected by validation; keeps at most [`MAX_REPORTED_ERRORS`] of them.
-    pub fn invalid_records(mut errors: Vec<FieldError>) -> Self {
+    /// `complete` when every record was checked; else the count is a lower bound.
+    pub fn invalid_records(mut errors: Vec<FieldError>, complete: bool) -> Self {
         let records: std::collections::BTreeSet<usize> = errors.iter().map(|e| e.index).collect();
         let detail = format!(
-            "{} invalid record{}; nothing was stored",
+            "{}{} invalid record{}; nothing was stored",
+            if complete { "" } else { "at least " },
             records.len(),
             if records.len() == 1 { "" } else { "s" }
         );

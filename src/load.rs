@@ -10,12 +10,12 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
 use futures_util::future::join_all;
@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::config::DatabaseArgs;
 use crate::db::{self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, TableInfo, WriteCounts};
-use crate::domain::{RecordRules, TimeParser};
+use crate::domain::{InputBounds, RecordRules, TimeParser};
 use crate::error::ApiError;
 use crate::ingest::body::{FaultSlot, Gunzip};
 use crate::ingest::{Batcher, Format, IngestError, decode_batches};
@@ -67,31 +67,52 @@ pub struct LoadArgs {
     /// per connection, so a second one roughly doubles what the database can take in.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
+    /// Longest value in the file, in bytes: a JSON string or number, a CSV cell.
+    #[arg(long, env = "TSAPI_MAX_VALUE_BYTES", default_value_t = InputBounds::default().value_bytes)]
+    pub max_value_bytes: usize,
+    /// Longest CSV row or NDJSON line in the file, in bytes.
+    #[arg(long, env = "TSAPI_MAX_LINE_BYTES", default_value_t = InputBounds::default().line_bytes)]
+    pub max_line_bytes: usize,
     /// IANA time zone in which naive times (without an offset) are read.
-    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC")]
+    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC", value_parser = crate::domain::parse_zone)]
     pub timezone: Tz,
+}
+
+/// What a file holds, from its name unless `--format` says: the format from the extension
+/// (`.csv`, `.ndjson` or `.jsonl`, `.json`, in any case) and gzip when the name ends in
+/// `.gz`. `load` reads and `demo-data --output` writes by this one rule.
+pub fn file_kind(path: &Path, format: Option<FileFormat>) -> anyhow::Result<(FileFormat, bool)> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let gzip = name.ends_with(".gz");
+    let format = match format {
+        Some(format) => format,
+        None => match Format::from_file_name(&name) {
+            Some(Format::Csv) => FileFormat::Csv,
+            Some(Format::Ndjson) => FileFormat::Ndjson,
+            Some(Format::Json | Format::Records) => FileFormat::Json,
+            None => bail!("cannot tell the format of {path:?}; pass --format csv|ndjson|json"),
+        },
+    };
+    Ok((format, gzip))
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let name = args.file.to_string_lossy().into_owned();
-    let format: Format = match args.format {
-        Some(f) => f.into(),
-        None => Format::from_file_name(&name).ok_or_else(|| {
-            anyhow!("cannot tell the format of {name:?}; pass --format csv|ndjson|json")
-        })?,
-    };
-    let gzip = name.ends_with(".gz");
+    let (format, gzip) = file_kind(&args.file, args.format)?;
+    let format = Format::from(format);
     let (input, size) = open(&args)?;
-    let pg = args.database.pg_config()?;
     let mut clients = Vec::with_capacity(args.workers.into());
     for _ in 0..args.workers {
-        clients.push(db::connect_one(&pg).await?);
+        clients.push(db::connect(&args.database).await?);
     }
     let table = TableInfo::load(&clients[0]).await?;
     let rules = RecordRules {
         times: TimeParser::new(args.timezone),
         volume: table.volume,
-        max_rows: usize::MAX,
+        bounds: InputBounds {
+            value_bytes: args.max_value_bytes,
+            line_bytes: args.max_line_bytes,
+        },
     };
     let progress = Progress::new(size);
     let bytes_read = progress.bytes.clone();
@@ -138,7 +159,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     } = tally.into_inner();
     let failure = failure.or_else(|| match decoded {
         Ok(_) | Err(IngestError::WriterGone) => None,
-        Err(IngestError::Invalid(errors)) => errors.first().map(|e| {
+        Err(IngestError::Invalid { errors, .. }) => errors.first().map(|e| {
             let at = match e.line {
                 Some(line) => format!("line {line}"),
                 None => format!("record {}", e.index),

@@ -27,8 +27,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => server::serve(*args).await,
         Command::Migrate(args) => {
-            let pg = args.pg_config()?;
-            let mut client = db::connect_one_with(&pg, &args.tls(&pg)?).await?;
+            let mut client = db::connect(&args).await?;
             let report = db::migrate(&mut client).await?;
             for note in &report.notes {
                 eprintln!("note: {note}");
@@ -52,12 +51,11 @@ async fn demo_data(args: DemoDataArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.output {
         return demo::write_file(&bars, path, args.format);
     }
-    let pg = args.database.pg_config()?;
-    let mut client = db::connect_one_with(&pg, &args.database.tls(&pg)?).await?;
+    let mut client = db::connect(&args.database).await?;
     let table = db::TableInfo::load(&client).await?;
     let mut total = db::WriteCounts::default();
     for chunk in bars.chunks(50_000) {
-        let counts = db::write_bars(&mut client, &table, chunk, db::OnConflict::Ignore).await?;
+        let counts = db::write_all(&mut client, &table, chunk, db::OnConflict::Ignore).await?;
         total.inserted += counts.inserted;
         total.skipped += counts.skipped;
     }

@@ -162,7 +162,10 @@ async fn too_many_rows_are_refused() {
     let mut api = api_defaults();
     api.max_rows = 2;
     let app = TestApp::spawn_with(Schema::Migrated, api).await;
-    let body = format!(r#"{{"records": [{GOOD}, {GOOD}, {GOOD}]}}"#);
+    let records: Vec<String> = (1..=3)
+        .map(|day| GOOD.replace("2021-11-12", &format!("2021-11-0{day}")))
+        .collect();
+    let body = format!(r#"{{"records": [{}]}}"#, records.join(", "));
     // Too large, like a body over the byte limit (and as `POST /v1/bars` answers).
     let problem = assert_refused(&app, &body, 413).await;
     assert!(problem["detail"].as_str().unwrap().contains("limit of 2"));

@@ -71,7 +71,7 @@ async fn the_page_draws_a_candlestick_chart_in_chromium() {
     );
     let mut client = app.db.client().await;
     let table = tsapi::db::TableInfo::load(&client).await.unwrap();
-    tsapi::db::write_bars(&mut client, &table, &bars, tsapi::db::OnConflict::Error)
+    tsapi::db::write_all(&mut client, &table, &bars, tsapi::db::OnConflict::Error)
         .await
         .unwrap();
 

@@ -78,3 +78,44 @@ async fn an_unverifiable_certificate_is_refused() {
         "{wrong_name:?}"
     );
 }
+
+/// Every command connects the same way: `load` trusts `DB_SSLROOTCERT` as `serve`,
+/// `migrate` and `demo-data` do.
+#[tokio::test]
+async fn load_trusts_the_ca_file_like_every_command() {
+    let server = TlsServer::start();
+    let tls = DbTls::new(SslMode::Require, Some(&server.ca_file)).unwrap();
+    let client = connect_one_with(&config("localhost", &server), &tls)
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE stocks_intraday (time timestamptz NOT NULL, symbol text NOT NULL, \
+             price_open double precision, price_high double precision, \
+             price_low double precision, price_close double precision, trading_volume bigint)",
+        )
+        .await
+        .unwrap();
+    let file = std::env::temp_dir().join(format!("tsapi-tls-load-{}.csv", std::process::id()));
+    std::fs::write(&file, "time,symbol,price_close\n2021-11-12,TLS,1.5\n").unwrap();
+    let url = format!(
+        "postgres://postgres@localhost:{}/postgres?sslmode=require",
+        server.port
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .args(["load", file.to_str().unwrap()])
+        .env("DATABASE_URL", &url)
+        .env("DB_SSLROOTCERT", &server.ca_file)
+        .env_remove("DB_SSLMODE")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM stocks_intraday", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+}

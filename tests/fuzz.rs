@@ -11,14 +11,40 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tsapi::auth::Auth;
-use tsapi::domain::{RecordRules, Symbol, TimeParser, VolumeRange, parse_insert_body};
+use tsapi::domain::{
+    Bar, FieldError, InputBounds, Position, RecordRules, Symbol, TimeParser, VolumeRange,
+};
+use tsapi::ingest::{DecodeError, Format, RecordSink, decode};
 
 fn rules(zone: chrono_tz::Tz) -> RecordRules {
     RecordRules {
         times: TimeParser::new(zone),
         volume: VolumeRange::INTEGER,
-        max_rows: 50,
+        bounds: InputBounds::default(),
     }
+}
+
+/// What the `/insert` decoder made of a body: the bars, or the errors of the bad records.
+#[derive(Default)]
+struct Decoded {
+    bars: Vec<Bar>,
+    errors: Vec<FieldError>,
+}
+
+impl RecordSink for Decoded {
+    fn accept(&mut self, _: Position, record: Result<Bar, Vec<FieldError>>) -> bool {
+        match record {
+            Ok(bar) => self.bars.push(bar),
+            Err(mut errors) => self.errors.append(&mut errors),
+        }
+        true
+    }
+}
+
+fn parse_insert_body(body: &[u8], rules: &RecordRules) -> (Decoded, Result<(), DecodeError>) {
+    let mut decoded = Decoded::default();
+    let result = decode(body, Format::Records, rules, &mut decoded);
+    (decoded, result)
 }
 
 /// Any JSON value, a few levels deep.
@@ -109,22 +135,15 @@ proptest! {
         records in prop::collection::vec(record(), 0..60)
     ) {
         let body = serde_json::to_vec(&json!({"records": records})).unwrap();
-        match parse_insert_body(&body, &rules(chrono_tz::UTC)) {
-            Ok(bars) => {
-                prop_assert_eq!(bars.len(), records.len());
-                for bar in bars {
-                    prop_assert!(bar.price_close.is_none_or(f64::is_finite));
-                    prop_assert!(Symbol::parse(bar.symbol.as_str()).is_ok());
-                }
-            }
-            Err(tsapi::domain::RecordsError::Records(errors)) => {
-                prop_assert!(!errors.is_empty());
-                prop_assert!(errors.iter().all(|e| e.index < records.len().max(1)));
-            }
-            Err(tsapi::domain::RecordsError::Body(detail)) => {
-                prop_assert!(records.len() > 50 || records.is_empty(), "{}", detail);
-            }
+        let (decoded, result) = parse_insert_body(&body, &rules(chrono_tz::UTC));
+        prop_assert!(result.is_ok(), "{:?}", result);
+        prop_assert_eq!(decoded.bars.len() + decoded.errors.iter().map(|e| e.index)
+            .collect::<std::collections::BTreeSet<_>>().len(), records.len());
+        for bar in &decoded.bars {
+            prop_assert!(bar.price_close.is_none_or(f64::is_finite));
+            prop_assert!(Symbol::parse(bar.symbol.as_str()).is_ok());
         }
+        prop_assert!(decoded.errors.iter().all(|e| e.index < records.len()));
     }
 
     #[test]

@@ -75,7 +75,7 @@ fn demo_file(db: &TestDb, name: &str) -> Scratch {
 }
 
 #[tokio::test]
-async fn loads_demo_data_written_as_csv_and_ndjson_the_same_as_demo_data_itself() {
+async fn loads_demo_data_written_in_every_format_the_same_as_demo_data_itself() {
     // The reference: demo-data straight into a database.
     let reference = TestDb::new(Schema::Migrated).await;
     let out = tsapi(&DEMO, &reference, None);
@@ -83,7 +83,15 @@ async fn loads_demo_data_written_as_csv_and_ndjson_the_same_as_demo_data_itself(
     let expected = reference.rows().await;
     assert_eq!(expected.len(), 1560);
 
-    for name in ["bars.csv", "bars.ndjson"] {
+    // Every name `load` reads, `demo-data` writes, by the same rule.
+    for name in [
+        "bars.csv",
+        "bars.ndjson",
+        "bars.json",
+        "bars.jsonl",
+        "bars.csv.gz",
+        "bars.NDJSON.GZ",
+    ] {
         let db = TestDb::new(Schema::Migrated).await;
         let file = demo_file(&db, name);
         assert_eq!(
@@ -198,4 +206,21 @@ async fn gzip_files_are_read_by_their_name() {
     let out = tsapi(&["load", file.path()], &db, None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.rows().await, ["GZ|2021-11-12T00:00:00Z|7"]);
+}
+
+#[tokio::test]
+async fn a_value_over_its_bound_is_named_and_the_bound_is_a_setting() {
+    let db = TestDb::new(Schema::Migrated).await;
+    let long = format!("1.{}", "0".repeat(2000));
+    let csv = format!("time,symbol,price_close\n2021-11-12,AAPL,{long}\n");
+    let out = tsapi(&["load", "-", "--format", "csv"], &db, Some(csv.as_bytes()));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("line 2, field price_close"), "{err}");
+    assert!(err.contains("longer than 1024 bytes"), "{err}");
+    assert!(!err.contains(&long), "{err}");
+    let args = ["load", "-", "--format", "csv", "--max-value-bytes", "4096"];
+    let out = tsapi(&args, &db, Some(csv.as_bytes()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.rows().await, ["AAPL|2021-11-12T00:00:00Z|1"]);
 }

@@ -188,7 +188,7 @@ async fn on_conflict_ignore_keeps_stored_bars_and_counts_skipped_ones() {
 }
 
 #[tokio::test]
-async fn on_conflict_update_replaces_and_the_last_write_wins() {
+async fn on_conflict_update_overwrites_given_fields_and_the_last_write_wins() {
     let app = TestApp::spawn().await;
     counts(post(&app, "", NDJSON, ndjson_line("AAPL", 1, 1.0)).await).await;
     let body = "time,symbol,price_close\n\
@@ -197,9 +197,13 @@ async fn on_conflict_update_replaces_and_the_last_write_wins() {
                 2021-11-12T15:01:00Z,AAPL,9\n";
     let answer = counts(post(&app, "?on_conflict=update", CSV, body).await).await;
     assert_eq!(answer, written(1, 1, 1));
+    // The stored volume (1) is kept: the update gives no volume.
     assert_eq!(
         app.db.rows().await,
-        ["AAPL|2021-11-12T15:01:00Z|9", "AAPL|2021-11-12T15:02:00Z|8"]
+        [
+            "AAPL|2021-11-12T15:01:00Z|9|1",
+            "AAPL|2021-11-12T15:02:00Z|8"
+        ]
     );
 }
 

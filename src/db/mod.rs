@@ -2,10 +2,10 @@
 //! parameterized; no statement is ever built from user text.
 
 mod bars;
+mod bulk_write;
 mod copy_format;
 mod error;
 mod feed_log;
-mod ingest;
 mod latest;
 mod migrate;
 mod pool;
@@ -19,6 +19,7 @@ mod symbols;
 mod tls;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
+pub use bulk_write::{BulkWrite, OnConflict, WriteCounts, write_all};
 pub use copy_format::{CopyEncoder, EncodedBatch};
 pub use error::DbError;
 pub use feed_log::{FeedBar, LogCursor};
@@ -28,10 +29,9 @@ pub mod feed {
         CHANNEL, SCHEMA, cursor_for, latest_recent, listen, log_bounds, prune, read_after,
     };
 }
-pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};
 pub use latest::latest_for;
 pub use migrate::{MigrationReport, migrate};
-pub use pool::{PgPool, connect_one, create_pool, ping};
+pub use pool::{PgPool, connect, create_pool, ping};
 pub use pool::{Recycling, connect_one_with, create_pool_with};
 pub use pooled::{PooledClient, Work};
 pub use query::{PagedBar, query_bars, stream_bars};

@@ -8,7 +8,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::tls::DbTls;
 use super::{DbError, PooledClient};
-use crate::config::{ConfigError, PoolArgs};
+use crate::config::{ConfigError, DatabaseArgs, PoolArgs};
 
 pub type PgPool = Pool;
 
@@ -69,13 +69,16 @@ pub fn create_pool_with(
         .map_err(|e| ConfigError(format!("cannot build the connection pool: {e}")))
 }
 
-/// One connection outside any pool, for commands that run a few statements and exit.
-/// TLS follows the config's `sslmode`, with public roots.
-pub async fn connect_one(pg: &tokio_postgres::Config) -> Result<Client, DbError> {
-    connect_one_with(pg, &DbTls::public(pg.get_ssl_mode())).await
+/// One connection for a command that runs a few statements and exits (`migrate`, `load`,
+/// `demo-data`): the database, TLS mode and CA file of `database`, exactly as `serve`
+/// reads them.
+pub async fn connect(database: &DatabaseArgs) -> anyhow::Result<Client> {
+    let pg = database.pg_config()?;
+    let tls = database.tls(&pg)?;
+    Ok(connect_one_with(&pg, &tls).await?)
 }
 
-/// [`connect_one`] with an explicit TLS connector.
+/// One connection outside any pool, with an explicit TLS connector.
 pub async fn connect_one_with(pg: &tokio_postgres::Config, tls: &DbTls) -> Result<Client, DbError> {
     let client = match tls {
         DbTls::Off => {

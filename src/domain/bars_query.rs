@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::page_token::{Cursor, PageTokenKey, QueryFingerprint};
-use super::{Interval, Symbol, TimeParser, TimeRange};
+use super::{Interval, Symbol, TimeParser, TimeRange, quote};
 
 /// Most symbols in one request.
 pub const MAX_SYMBOLS: usize = 1_000;
@@ -107,7 +107,7 @@ impl Format {
             Some("json") => Ok(Self::Json),
             Some("csv") => Ok(Self::Csv),
             Some("ndjson") => Ok(Self::Ndjson),
-            Some(other) => Err(format!("{other:?} is not one of json, csv, ndjson")),
+            Some(other) => Err(format!("{} is not one of json, csv, ndjson", quote(other))),
             None => Ok(negotiated),
         }
     }
@@ -171,7 +171,9 @@ impl BarsQuery {
         let order = match params.order.as_deref() {
             None | Some("asc") => Order::Asc,
             Some("desc") => Order::Desc,
-            Some(other) => return Err(bad("order")(format!("{other:?} is not asc or desc"))),
+            Some(other) => {
+                return Err(bad("order")(format!("{} is not asc or desc", quote(other))));
+            }
         };
         let fill = parse_fill(params.fill.as_deref(), interval, &range)?;
         let format =
@@ -268,9 +270,9 @@ fn fingerprint(
 pub fn parse_tz(raw: Option<&str>) -> Result<Tz, ParamError> {
     match raw {
         None => Ok(Tz::UTC),
-        Some(raw) => raw.parse::<Tz>().map_err(|_| ParamError {
+        Some(raw) => super::parse_zone(raw).map_err(|message| ParamError {
             param: "tz",
-            message: format!("{raw:?} is not an IANA time zone such as America/New_York"),
+            message,
         }),
     }
 }
@@ -301,7 +303,7 @@ pub fn parse_symbol_list(raw: &str, max: usize) -> Result<Vec<Symbol>, String> {
     }
     let mut symbols = raw
         .split(',')
-        .map(|s| Symbol::parse(s.trim()).map_err(|e| format!("{s:?} {e}")))
+        .map(|s| Symbol::parse(s.trim()).map_err(|e| format!("{} {e}", quote(s))))
         .collect::<Result<Vec<_>, _>>()?;
     symbols.sort_by(|a, b| a.as_str().as_bytes().cmp(b.as_str().as_bytes()));
     symbols.dedup();

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::quote;
+
 /// The unit of an [`Interval`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntervalUnit {
@@ -71,17 +73,24 @@ impl Interval {
             .map(|(_, unit)| *unit);
         let (Some(unit), false) = (unit, number.is_empty()) else {
             return Err(format!(
-                "{raw:?} is not an interval; use a number and one of min, h, d, w, mo, y \
-                 (e.g. 15min, 1h, 1d, 1w, 3mo, 1y)"
+                "{} is not an interval; use a number and one of min, h, d, w, mo, y \
+                 (e.g. 15min, 1h, 1d, 1w, 3mo, 1y)",
+                quote(raw)
             ));
         };
         let count: u32 = number
             .parse()
             .ok()
             .filter(|n| *n <= Self::MAX_COUNT)
-            .ok_or_else(|| format!("{raw:?}: the number must be at most {}", Self::MAX_COUNT))?;
+            .ok_or_else(|| {
+                format!(
+                    "{}: the number must be at most {}",
+                    quote(raw),
+                    Self::MAX_COUNT
+                )
+            })?;
         if count == 0 {
-            return Err(format!("{raw:?}: the number must be at least 1"));
+            return Err(format!("{}: the number must be at least 1", quote(raw)));
         }
         Ok(Self { count, unit })
     }

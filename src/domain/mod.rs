@@ -7,6 +7,7 @@ pub mod bars_query;
 mod interval;
 mod page_token;
 mod query_bar;
+mod quote;
 mod records;
 pub mod signed_url;
 mod symbol;
@@ -17,8 +18,7 @@ pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Format, Order, Pa
 pub use interval::{Interval, IntervalUnit};
 pub use page_token::{Cursor, PageTokenKey, QueryFingerprint};
 pub use query_bar::QueryBar;
-pub use records::{
-    Field, FieldError, Position, RecordBuilder, RecordRules, RecordsError, parse_insert_body,
-};
+pub use quote::quote;
+pub use records::{Field, FieldError, InputBounds, Position, RecordBuilder, RecordRules};
 pub use symbol::Symbol;
-pub use time::{TimeParser, TimeRange};
+pub use time::{TimeParser, TimeRange, parse_zone};

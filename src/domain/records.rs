@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::quote::quote;
 use super::{Bar, Symbol, TimeParser, VolumeRange};
 
 /// One problem with one record.
@@ -24,22 +25,53 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Why a body was refused.
-#[derive(Debug, PartialEq)]
-pub enum RecordsError {
-    /// The body is not the expected JSON shape at all.
-    Body(String),
-    /// The shape is right but some records are invalid.
-    Records(Vec<FieldError>),
-}
-
 /// What a record must satisfy; the volume range depends on the table's column type.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRules {
     pub times: TimeParser,
     pub volume: VolumeRange,
-    pub max_rows: usize,
+    pub bounds: InputBounds,
 }
+
+/// Byte bounds on the pieces of an input, so that memory stays small whatever arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputBounds {
+    /// Longest value: a JSON string or number, a CSV cell (`TSAPI_MAX_VALUE_BYTES`).
+    pub value_bytes: usize,
+    /// Longest CSV row or NDJSON line (`TSAPI_MAX_LINE_BYTES`).
+    pub line_bytes: usize,
+}
+
+impl Default for InputBounds {
+    fn default() -> Self {
+        Self {
+            value_bytes: 1024,
+            line_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl InputBounds {
+    /// The message for a value over its bound.
+    pub fn value_too_long(&self) -> String {
+        format!(
+            "is longer than {} bytes (TSAPI_MAX_VALUE_BYTES)",
+            self.value_bytes
+        )
+    }
+
+    /// The message for a row or line over its bound.
+    pub fn line_too_long(&self, line: u64) -> String {
+        format!(
+            "line {line} is longer than {} bytes (TSAPI_MAX_LINE_BYTES)",
+            self.line_bytes
+        )
+    }
+}
+
+/// Most problems kept for one record: a record of a million unknown fields is one error
+/// list of bounded size, not a million messages.
+const MAX_ERRORS_PER_RECORD: usize = 16;
 
 /// The fields of a bar, in the order errors are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +167,13 @@ impl<'r> RecordBuilder<'r> {
     }
 
     fn fail(&mut self, field: Field, message: String) {
-        self.errors
-            .push((field as u8 + 1, Some(field.name().to_owned()), message));
+        self.push_error(field as u8 + 1, Some(field.name().to_owned()), message);
+    }
+
+    fn push_error(&mut self, order: u8, field: Option<String>, message: String) {
+        if self.errors.len() < MAX_ERRORS_PER_RECORD {
+            self.errors.push((order, field, message));
+        }
     }
 
     /// Marks `field` as given; false (and an error) when it was given already.
@@ -152,16 +189,30 @@ impl<'r> RecordBuilder<'r> {
 
     /// A field that is not a column of the table.
     pub fn unknown(&mut self, name: &str) {
-        self.errors.push((
-            0,
-            Some(name.to_owned()),
-            format!("unknown field; expected {}", Field::expected()),
-        ));
+        let message = format!("unknown field; expected {}", Field::expected());
+        if name.chars().nth(super::quote::QUOTE_CHARS).is_none() {
+            self.push_error(0, Some(name.to_owned()), message);
+        } else {
+            let message = format!(
+                "unknown field {}; expected {}",
+                quote(name),
+                Field::expected()
+            );
+            self.push_error(0, None, message);
+        }
+    }
+
+    /// A value longer than the input's bound; it is not looked at.
+    pub fn too_long(&mut self, field: Field) {
+        if self.first_time(field) {
+            let message = self.rules.bounds.value_too_long();
+            self.fail(field, message);
+        }
     }
 
     /// The record as a whole is not a record (say, a JSON number in the list).
     pub fn not_a_record(&mut self, message: String) {
-        self.errors.push((0, None, message));
+        self.push_error(0, None, message);
     }
 
     /// An absent value: JSON `null`, an empty CSV cell.
@@ -184,6 +235,9 @@ impl<'r> RecordBuilder<'r> {
 
     /// A JSON string: the only type time and symbol take, wrong for the numbers.
     pub fn json_str(&mut self, field: Field, raw: &str) {
+        if raw.len() > self.rules.bounds.value_bytes {
+            return self.too_long(field);
+        }
         match field {
             Field::Time | Field::Symbol => self.text(field, raw),
             _ => self.wrong_type(field, "a string"),
@@ -218,6 +272,9 @@ impl<'r> RecordBuilder<'r> {
 
     /// Untyped text (a CSV cell): parsed as the field's type; empty means absent.
     pub fn text(&mut self, field: Field, raw: &str) {
+        if raw.len() > self.rules.bounds.value_bytes {
+            return self.too_long(field);
+        }
         if !self.first_time(field) {
             return;
         }
@@ -237,7 +294,7 @@ impl<'r> RecordBuilder<'r> {
             },
             _ => match raw.parse::<f64>() {
                 Ok(x) => self.set_price(field, x),
-                Err(_) => self.fail(field, format!("{raw:?} is not a number")),
+                Err(_) => self.fail(field, format!("{} is not a number", quote(raw))),
             },
         }
     }
@@ -251,6 +308,9 @@ impl<'r> RecordBuilder<'r> {
     }
 
     fn set_volume(&mut self, v: i64) {
+        if v < 0 {
+            return self.fail(Field::TradingVolume, format!("{v} is negative"));
+        }
         match self.rules.volume.check(v) {
             Ok(()) => self.volume = Some(v),
             Err(m) => self.fail(Field::TradingVolume, m),
@@ -266,6 +326,14 @@ impl<'r> RecordBuilder<'r> {
         }
         if !not_a_record && self.symbol.is_none() && !self.has(Field::Symbol) {
             self.fail(Field::Symbol, "is required".into());
+        }
+        if let [_, Some(high), Some(low), _] = self.prices
+            && high < low
+        {
+            self.fail(
+                Field::PriceHigh,
+                format!("{high} is below price_low {low}; a bar's high cannot be under its low"),
+            );
         }
         match (self.time, self.symbol) {
             (Some(time), Some(symbol)) if self.errors.is_empty() => Ok(Bar {
@@ -322,215 +390,14 @@ fn parse_volume_text(raw: &str) -> Result<i64, String> {
         .bytes()
         .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
     {
-        return Err(format!("{raw} does not fit a 64-bit integer"));
+        return Err(format!("{} does not fit a 64-bit integer", quote(raw)));
     }
     match raw.parse::<f64>() {
-        Ok(x) => integer_from_float(x).map_err(|_| format!("{raw} is not an integer")),
-        Err(_) => Err(format!("{raw:?} is not an integer")),
+        Ok(x) => integer_from_float(x).map_err(|_| format!("{} is not an integer", quote(raw))),
+        Err(_) => Err(format!("{} is not an integer", quote(raw))),
     }
-}
-
-/// Parses and validates a whole `POST /insert` body: `{"records": {...}}` or
-/// `{"records": [{...}, ...]}`.
-pub fn parse_insert_body(body: &[u8], rules: &RecordRules) -> Result<Vec<Bar>, RecordsError> {
-    crate::ingest::parse_records_body(body, rules)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const RULES: RecordRules = RecordRules {
-        times: TimeParser::UTC,
-        volume: VolumeRange::BIGINT,
-        max_rows: 10,
-    };
-
-    fn parse(body: &str) -> Result<Vec<Bar>, RecordsError> {
-        parse_insert_body(body.as_bytes(), &RULES)
-    }
-
-    fn field_errors(body: &str) -> Vec<(usize, Option<String>)> {
-        match parse(body) {
-            Err(RecordsError::Records(errors)) => {
-                errors.into_iter().map(|e| (e.index, e.field)).collect()
-            }
-            other => panic!("expected record errors, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn matches_fields_by_name_whatever_their_order() {
-        let bars = parse(
-            r#"{"records": {"price_high": 2, "trading_volume": 17291.0, "price_close": 4,
-                "symbol": "AAPL", "price_low": 1, "time": "2021-11-12 15:00:00", "price_open": 3}}"#,
-        )
-        .unwrap();
-        let bar = &bars[0];
-        assert_eq!(bar.symbol.as_str(), "AAPL");
-        assert_eq!(
-            (
-                bar.price_open,
-                bar.price_high,
-                bar.price_low,
-                bar.price_close
-            ),
-            (Some(3.0), Some(2.0), Some(1.0), Some(4.0))
-        );
-        assert_eq!(bar.trading_volume, Some(17291));
-        assert_eq!(bar.time.to_rfc3339(), "2021-11-12T15:00:00+00:00");
-    }
-
-    #[test]
-    fn prices_and_volume_are_optional() {
-        let bars =
-            parse(r#"{"records": [{"time": "2021-11-12", "symbol": "X", "price_open": null}]}"#)
-                .unwrap();
-        assert_eq!(bars[0].price_open, None);
-        assert_eq!(bars[0].trading_volume, None);
-    }
-
-    #[test]
-    fn refuses_bodies_of_the_wrong_shape() {
-        for body in [
-            "",
-            "{",
-            "[]",
-            r#"{"records": 5}"#,
-            r#"{"records": "x"}"#,
-            r#"{}"#,
-            r#"{"records": [], "extra": 1}"#,
-            r#"{"records": [NaN]}"#,
-            r#"{"records": [{"price_open": Infinity}]}"#,
-        ] {
-            assert!(
-                matches!(parse(body), Err(RecordsError::Body(_))),
-                "{body:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn reports_every_bad_field_with_its_record() {
-        let errors = field_errors(
-            r#"{"records": [
-                {"time": "2021-11-12", "symbol": "OK"},
-                {"symbol": "", "price_open": "1", "volume": 3},
-                {"time": "soon", "symbol": "X", "trading_volume": 1.5},
-                5
-            ]}"#,
-        );
-        assert_eq!(
-            errors,
-            vec![
-                (1, Some("volume".into())),
-                (1, Some("time".into())),
-                (1, Some("symbol".into())),
-                (1, Some("price_open".into())),
-                (2, Some("time".into())),
-                (2, Some("trading_volume".into())),
-                (3, None),
-            ]
-        );
-    }
-
-    #[test]
-    fn volume_must_be_an_integer_that_fits_the_column() {
-        let rules = RecordRules {
-            volume: VolumeRange::INTEGER,
-            ..RULES
-        };
-        let body = |v: &str| {
-            format!(
-                r#"{{"records": {{"time": "2021-11-12", "symbol": "X", "trading_volume": {v}}}}}"#
-            )
-        };
-        for bad in ["1.5", "2147483648", "1e30", "18446744073709551615", "true"] {
-            assert!(
-                parse_insert_body(body(bad).as_bytes(), &rules).is_err(),
-                "{bad}"
-            );
-        }
-        for (ok, expect) in [
-            ("17291.0", 17291),
-            ("-3", -3),
-            ("2147483647", 2_147_483_647),
-        ] {
-            let bars = parse_insert_body(body(ok).as_bytes(), &rules).unwrap();
-            assert_eq!(bars[0].trading_volume, Some(expect));
-        }
-    }
-
-    #[test]
-    fn refuses_more_rows_than_the_limit() {
-        let one = r#"{"time": "2021-11-12", "symbol": "X"}"#;
-        let body = format!(r#"{{"records": [{}]}}"#, [one; 11].join(","));
-        assert!(matches!(parse(&body), Err(RecordsError::Body(m)) if m.contains("limit")));
-    }
-
-    fn from_text(cells: &[(Field, &str)]) -> Result<Bar, Vec<FieldError>> {
-        let at = Position {
-            index: 4,
-            line: Some(6),
-        };
-        let mut builder = RecordBuilder::new(&RULES, at);
-        for (field, text) in cells {
-            builder.text(*field, text);
-        }
-        builder.finish()
-    }
-
-    #[test]
-    fn text_cells_are_parsed_as_their_field_and_empty_ones_are_absent() {
-        let bar = from_text(&[
-            (Field::Symbol, "AAPL"),
-            (Field::Time, "2021-11-12 15:00:00"),
-            (Field::PriceOpen, "1.25"),
-            (Field::PriceHigh, ""),
-            (Field::TradingVolume, "17291.0"),
-        ])
-        .unwrap();
-        assert_eq!(bar.price_open, Some(1.25));
-        assert_eq!(bar.price_high, None);
-        assert_eq!(bar.trading_volume, Some(17291));
-    }
-
-    #[test]
-    fn bad_text_cells_name_line_and_field() {
-        let errors = from_text(&[
-            (Field::Time, ""),
-            (Field::Symbol, "X"),
-            (Field::PriceLow, "inf"),
-            (Field::PriceClose, "abc"),
-            (Field::TradingVolume, "99999999999999999999"),
-            (Field::Symbol, "Y"),
-        ])
-        .unwrap_err();
-        let located: Vec<(usize, Option<u64>, &str)> = errors
-            .iter()
-            .map(|e| (e.index, e.line, e.field.as_deref().unwrap()))
-            .collect();
-        assert_eq!(
-            located,
-            [
-                (4, Some(6), "time"),
-                (4, Some(6), "symbol"),
-                (4, Some(6), "price_low"),
-                (4, Some(6), "price_close"),
-                (4, Some(6), "trading_volume"),
-            ]
-        );
-        assert!(errors[1].message.contains("more than once"));
-        for bad in ["1.5", "1e3x", "many"] {
-            assert!(
-                from_text(&[
-                    (Field::Time, "2021-11-12"),
-                    (Field::Symbol, "X"),
-                    (Field::TradingVolume, bad)
-                ])
-                .is_err(),
-                "{bad}"
-            );
-        }
-    }
-}
+#[path = "records_tests.rs"]
+mod tests;

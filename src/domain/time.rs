@@ -4,6 +4,8 @@
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::quote::quote;
+
 /// Turns user-supplied time strings into UTC instants.
 ///
 /// Accepted: RFC 3339 (`2021-11-12T15:00:00Z`, `2021-11-12 15:00:00+01:00`), and naive
@@ -46,8 +48,10 @@ impl TimeParser {
             });
         let Some(naive) = naive else {
             return Err(format!(
-                "{raw:?} is not a time; use RFC 3339 (2021-11-12T15:00:00Z), \
-                 'YYYY-MM-DD HH:MM:SS' or 'YYYY-MM-DD'"
+                "{} is not a time; use RFC 3339 (2021-11-12T15:00:00Z), \
+                 'YYYY-MM-DD HH:MM:SS' or 'YYYY-MM-DD'{}",
+                quote(raw),
+                plus_hint(raw)
             ));
         };
         match self.zone.from_local_datetime(&naive) {
@@ -55,10 +59,42 @@ impl TimeParser {
             // A repeated hour when clocks go back: the first occurrence is the usual reading.
             LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&Utc)),
             LocalResult::None => Err(format!(
-                "{raw:?} does not exist in time zone {} (skipped by a clock change)",
+                "{} does not exist in time zone {} (skipped by a clock change)",
+                quote(raw),
                 self.zone
             )),
         }
+    }
+}
+
+/// An IANA time zone name in any case (`utc`, `america/new_york`), as users type them.
+pub fn parse_zone(raw: &str) -> Result<Tz, String> {
+    raw.parse::<Tz>()
+        .ok()
+        .or_else(|| {
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .copied()
+                .find(|zone| zone.name().eq_ignore_ascii_case(raw))
+        })
+        .ok_or_else(|| {
+            format!(
+                "{} is not an IANA time zone such as America/New_York",
+                quote(raw)
+            )
+        })
+}
+
+/// A hint for an offset whose `+` became a space: in a URL query string `+` means a space,
+/// so `?start=2021-11-12T10:00:00+05:00` arrives as `2021-11-12T10:00:00 05:00`.
+fn plus_hint(raw: &str) -> &'static str {
+    let Some((time, offset)) = raw.rsplit_once(' ') else {
+        return "";
+    };
+    if DateTime::parse_from_rfc3339(&format!("{time}+{offset}")).is_ok() {
+        "; a '+' in a URL query string reads as a space: write the offset's '+' as %2B"
+    } else {
+        ""
     }
 }
 
@@ -159,6 +195,26 @@ mod tests {
         ] {
             assert!(p.parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn zone_names_are_read_in_any_case() {
+        assert_eq!(parse_zone("utc"), Ok(Tz::UTC));
+        assert_eq!(
+            parse_zone("america/NEW_york"),
+            Ok(chrono_tz::America::New_York)
+        );
+        assert!(parse_zone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn an_offset_whose_plus_became_a_space_gets_a_hint() {
+        let p = TimeParser::default();
+        let err = p.parse("2021-11-12T10:00:00 05:00").unwrap_err();
+        assert!(err.contains("%2B"), "{err}");
+        let err = p.parse("2021-11-12 10:00:00 05:00").unwrap_err();
+        assert!(err.contains("%2B"), "{err}");
+        assert!(!p.parse("2021-11-12 soon").unwrap_err().contains("%2B"));
     }
 
     #[test]

@@ -5,25 +5,51 @@
 use std::io::Read;
 
 use super::DecodeError;
+use super::bounds::{Guard, Overrun, Scan};
 use super::sink::RecordSink;
-use crate::domain::{Field, Position, RecordBuilder, RecordRules};
+use crate::domain::{Field, FieldError, Position, RecordBuilder, RecordRules, quote};
 
+/// Decodes CSV; no cell may pass the value bound, no row the line bound (the csv crate
+/// holds a whole row in memory, so the bound is kept underneath it).
 pub fn decode(
     input: impl Read,
     rules: &RecordRules,
     sink: &mut dyn RecordSink,
 ) -> Result<(), DecodeError> {
+    let bounds = rules.bounds;
+    let guard = Guard::csv(input, bounds.value_bytes, bounds.line_bytes);
+    let scan = guard.scan();
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(::csv::Trim::All)
-        .from_reader(input);
-    let columns = header(&mut reader)?;
+        .buffer_capacity(64 * 1024)
+        .from_reader(guard);
+    let columns = match header(&mut reader) {
+        Err(DecodeError::Io(_)) if scan.overrun().is_some() => {
+            return Err(DecodeError::Syntax(format!(
+                "line 1: the header row has a column name {} or {}",
+                bounds.value_too_long(),
+                bounds.line_too_long(1)
+            )));
+        }
+        other => other?,
+    };
     let mut row = ::csv::ByteRecord::new();
     let mut index = 0usize;
     loop {
         match reader.read_byte_record(&mut row) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
+            Err(_) if scan.overrun().is_some() => {
+                sink.accept(
+                    Position {
+                        index,
+                        line: Some(scan.line()),
+                    },
+                    Err(vec![overlong(&scan, index, &columns, rules)]),
+                );
+                return Err(DecodeError::Stopped);
+            }
             Err(e) => return Err(row_error(e)),
         }
         let line = row.position().map_or(0, |p| p.line());
@@ -45,6 +71,24 @@ pub fn decode(
     }
 }
 
+/// The error for a cell or row over its bound.
+fn overlong(scan: &Scan, index: usize, columns: &[Field], rules: &RecordRules) -> FieldError {
+    let line = scan.line();
+    let (field, message) = match scan.overrun() {
+        Some(Overrun::Value { column }) => match columns.get(column) {
+            Some(field) => (Some(field.name().to_owned()), rules.bounds.value_too_long()),
+            None => (None, format!("a cell {}", rules.bounds.value_too_long())),
+        },
+        _ => (None, rules.bounds.line_too_long(line)),
+    };
+    FieldError {
+        index,
+        line: Some(line),
+        field,
+        message,
+    }
+}
+
 /// The field of each column, from the header row.
 fn header<R: Read>(reader: &mut ::csv::Reader<R>) -> Result<Vec<Field>, DecodeError> {
     let names = reader.byte_headers().map_err(row_error)?.clone();
@@ -59,13 +103,15 @@ fn header<R: Read>(reader: &mut ::csv::Reader<R>) -> Result<Vec<Field>, DecodeEr
         let name = name.trim_start_matches('\u{feff}');
         let Some(field) = Field::from_name(name) else {
             return Err(DecodeError::Syntax(format!(
-                "line 1: unknown column {name:?}; columns are {}",
+                "line 1: unknown column {}; columns are {}",
+                quote(name),
                 Field::expected()
             )));
         };
         if columns.contains(&field) {
             return Err(DecodeError::Syntax(format!(
-                "line 1: column {name:?} appears more than once"
+                "line 1: column {} appears more than once",
+                quote(name)
             )));
         }
         columns.push(field);

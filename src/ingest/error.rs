@@ -12,8 +12,15 @@ pub enum IngestError {
     #[error("{0}")]
     BadInput(String),
     /// Some records are invalid; each error names its record (and line) and field.
-    #[error("{} invalid record(s)", .0.len())]
-    Invalid(Vec<FieldError>),
+    /// `complete` when the whole input was read, so every invalid record was seen.
+    #[error("{} invalid record(s)", .errors.len())]
+    Invalid {
+        errors: Vec<FieldError>,
+        complete: bool,
+    },
+    /// One (symbol, time) twice in the input.
+    #[error("{0}")]
+    Duplicate(String),
     /// Over a size or row limit.
     #[error("{0}")]
     TooLarge(String),
@@ -43,10 +50,14 @@ impl From<BodyFault> for IngestError {
 impl From<BatchFailure> for IngestError {
     fn from(failure: BatchFailure) -> Self {
         match failure {
-            BatchFailure::Invalid(errors) => Self::Invalid(errors),
+            BatchFailure::Invalid(errors) => Self::Invalid {
+                errors,
+                complete: false,
+            },
             BatchFailure::TooManyRows(limit) => Self::TooLarge(format!(
                 "more than {limit} records exceed the limit of {limit} per request"
             )),
+            BatchFailure::Duplicate(message) => Self::Duplicate(message),
             BatchFailure::Gone => Self::WriterGone,
         }
     }
@@ -56,8 +67,11 @@ impl From<IngestError> for ApiError {
     fn from(err: IngestError) -> Self {
         match err {
             IngestError::BadInput(m) => ApiError::BadRequest(m),
-            IngestError::Invalid(errors) => ApiError::invalid_records(errors),
+            IngestError::Invalid { errors, complete } => {
+                ApiError::invalid_records(errors, complete)
+            }
             IngestError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            IngestError::Duplicate(m) => ApiError::Conflict(m),
             IngestError::Db(db) => db.into(),
             IngestError::WriterGone => ApiError::Internal("the batch writer stopped".into()),
             IngestError::Internal(m) => ApiError::Internal(m),

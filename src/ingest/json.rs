@@ -2,14 +2,16 @@
 //! `{"records": {...}}`, or (for `/v1/bars`) a bare array. Each record is read straight
 //! into a [`RecordBuilder`]; no intermediate JSON tree is built.
 
+use std::cell::Cell;
 use std::fmt;
-use std::io::Read;
+use std::io::{BufReader, Read};
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::DecodeError;
-use super::sink::{Collect, RecordSink};
-use crate::domain::{Bar, Field, FieldError, Position, RecordBuilder, RecordRules, RecordsError};
+use super::bounds::Guard;
+use super::sink::RecordSink;
+use crate::domain::{Bar, Field, FieldError, Position, RecordBuilder, RecordRules};
 
 /// Which top-level shapes are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,33 +22,50 @@ pub enum Shape {
     RecordsOrArray,
 }
 
-/// Parses a whole `/insert` body held in memory.
-pub fn parse_records_body(body: &[u8], rules: &RecordRules) -> Result<Vec<Bar>, RecordsError> {
-    let mut sink = Collect::new(rules.max_rows);
-    let mut de = serde_json::Deserializer::from_slice(body);
-    match decode_with(&mut de, Shape::Records, rules, &mut sink) {
-        Ok(()) if sink.errors.is_empty() => Ok(sink.bars),
-        Ok(()) => Err(RecordsError::Records(sink.errors)),
-        Err(DecodeError::Stopped) if sink.too_many => Err(RecordsError::Body(format!(
-            "more than {} records exceed the limit of {} per request",
-            rules.max_rows, rules.max_rows
-        ))),
-        Err(DecodeError::Syntax(m)) => Err(RecordsError::Body(m)),
-        Err(other) => Err(RecordsError::Body(format!(
-            "cannot read the body: {other:?}"
-        ))),
-    }
+/// What the parser is reading, for an error about a value over its bound.
+#[derive(Debug, Clone, Copy)]
+pub enum Where {
+    /// Outside any record.
+    Body,
+    /// Record `index`: the value of `field`, or a field name or unknown field's value.
+    Record { index: usize, field: Option<Field> },
 }
 
-/// Decodes a JSON body from a reader.
+/// Decodes a JSON body from a reader; no string or number may pass the value bound.
 pub fn decode_reader(
     input: impl Read,
     shape: Shape,
     rules: &RecordRules,
     sink: &mut dyn RecordSink,
 ) -> Result<(), DecodeError> {
-    let mut de = serde_json::Deserializer::from_reader(input);
-    decode_with(&mut de, shape, rules, sink)
+    let guard = Guard::json(input, rules.bounds.value_bytes);
+    let scan = guard.scan();
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, guard));
+    let place = Cell::new(Where::Body);
+    match decode_with(&mut de, shape, rules, sink, &place) {
+        Err(DecodeError::Io(_)) if scan.overrun().is_some() => {
+            let too_long = rules.bounds.value_too_long();
+            let Where::Record { index, field } = place.get() else {
+                return Err(DecodeError::Syntax(format!(
+                    "a value in the body {too_long}"
+                )));
+            };
+            let (field, message) = match field {
+                Some(field) => (Some(field.name().to_owned()), too_long),
+                None => (None, format!("a field name or value {too_long}")),
+            };
+            let at = Position { index, line: None };
+            let error = FieldError {
+                index,
+                line: None,
+                field,
+                message,
+            };
+            sink.accept(at, Err(vec![error]));
+            Err(DecodeError::Stopped)
+        }
+        other => other,
+    }
 }
 
 /// What the visitors learned besides the records: why they stopped.
@@ -63,6 +82,7 @@ fn decode_with<'de, R: serde_json::de::Read<'de>>(
     shape: Shape,
     rules: &RecordRules,
     sink: &mut dyn RecordSink,
+    place: &Cell<Where>,
 ) -> Result<(), DecodeError> {
     let mut outcome = Outcome::default();
     let top = Top {
@@ -70,6 +90,7 @@ fn decode_with<'de, R: serde_json::de::Read<'de>>(
         rules,
         sink,
         outcome: &mut outcome,
+        place,
     };
     let result = top.deserialize(&mut *de).and_then(|()| de.end());
     match result {
@@ -80,7 +101,8 @@ fn decode_with<'de, R: serde_json::de::Read<'de>>(
         }
         Err(e) if e.is_io() => Err(DecodeError::Io(e.into())),
         Err(e) => Err(DecodeError::Syntax(format!(
-            "the body is not valid JSON: {e}"
+            "the body is not valid JSON: {}",
+            shorten(&e.to_string())
         ))),
     }
 }
@@ -91,6 +113,7 @@ struct Top<'a, 'r> {
     rules: &'r RecordRules,
     sink: &'a mut dyn RecordSink,
     outcome: &'a mut Outcome,
+    place: &'a Cell<Where>,
 }
 
 impl Top<'_, '_> {
@@ -128,7 +151,8 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
         while let Some(key) = map.next_key::<String>()? {
             if key != "records" {
                 return Err(self.wrong_shape(format!(
-                    "unknown top-level field {key:?}; the body holds only \"records\""
+                    "unknown top-level field {}; the body holds only \"records\"",
+                    crate::domain::quote(&key)
                 )));
             }
             if seen {
@@ -139,6 +163,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
                 rules: self.rules,
                 sink: &mut *self.sink,
                 outcome: &mut *self.outcome,
+                place: self.place,
             })?;
         }
         if !seen {
@@ -152,7 +177,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
             let message = self.expected().to_owned();
             return Err(self.wrong_shape(message));
         }
-        stream_records(seq, self.rules, self.sink, self.outcome)
+        stream_records(seq, self.rules, self.sink, self.outcome, self.place)
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
@@ -181,6 +206,7 @@ struct Records<'a, 'r> {
     rules: &'r RecordRules,
     sink: &'a mut dyn RecordSink,
     outcome: &'a mut Outcome,
+    place: &'a Cell<Where>,
 }
 
 impl<'de> DeserializeSeed<'de> for Records<'_, '_> {
@@ -207,7 +233,7 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        stream_records(seq, self.rules, self.sink, self.outcome)
+        stream_records(seq, self.rules, self.sink, self.outcome, self.place)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
@@ -215,7 +241,7 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
             index: 0,
             line: None,
         };
-        let record = record_from_map(map, RecordBuilder::new(self.rules, at))?;
+        let record = record_from_map(map, RecordBuilder::new(self.rules, at), self.place, 0)?;
         if !self.sink.accept(at, record) {
             self.outcome.stopped = true;
             return Err(de::Error::custom("stopped"));
@@ -249,13 +275,16 @@ fn stream_records<'de, A: SeqAccess<'de>>(
     rules: &RecordRules,
     sink: &mut dyn RecordSink,
     outcome: &mut Outcome,
+    place: &Cell<Where>,
 ) -> Result<(), A::Error> {
     let mut index = 0;
     loop {
         let at = Position { index, line: None };
-        let Some(record) = seq.next_element_seed(RecordSeed { rules, at })? else {
+        place.set(Where::Record { index, field: None });
+        let Some(record) = seq.next_element_seed(RecordSeed { rules, at, place })? else {
             return Ok(());
         };
+        place.set(Where::Body);
         if !sink.accept(at, record) {
             outcome.stopped = true;
             return Err(de::Error::custom("stopped"));
@@ -268,6 +297,8 @@ fn stream_records<'de, A: SeqAccess<'de>>(
 pub struct RecordSeed<'r> {
     pub rules: &'r RecordRules,
     pub at: Position,
+    /// Updated as the record is read.
+    pub place: &'r Cell<Where>,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -293,7 +324,12 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        record_from_map(map, RecordBuilder::new(self.rules, self.at))
+        record_from_map(
+            map,
+            RecordBuilder::new(self.rules, self.at),
+            self.place,
+            self.at.index,
+        )
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -323,13 +359,24 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 fn record_from_map<'de, A: MapAccess<'de>>(
     mut map: A,
     mut builder: RecordBuilder<'_>,
+    place: &Cell<Where>,
+    index: usize,
 ) -> Result<Result<Bar, Vec<FieldError>>, A::Error> {
+    let unnamed = Where::Record { index, field: None };
+    place.set(unnamed);
     while let Some(key) = map.next_key_seed(KeySeed)? {
         match key {
-            Key::Known(field) => map.next_value_seed(ValueSeed {
-                field,
-                builder: &mut builder,
-            })?,
+            Key::Known(field) => {
+                place.set(Where::Record {
+                    index,
+                    field: Some(field),
+                });
+                map.next_value_seed(ValueSeed {
+                    field,
+                    builder: &mut builder,
+                })?;
+                place.set(unnamed);
+            }
             Key::Unknown(name) => {
                 builder.unknown(&name);
                 map.next_value::<IgnoredAny>()?;
@@ -337,6 +384,14 @@ fn record_from_map<'de, A: MapAccess<'de>>(
         }
     }
     Ok(builder.finish())
+}
+
+/// A serde_json message cut to a bounded length (it may quote the input).
+fn shorten(message: &str) -> String {
+    match message.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message.to_owned(),
+    }
 }
 
 /// A field name; only unknown names are copied.
@@ -427,3 +482,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod tests;

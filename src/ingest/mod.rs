@@ -9,10 +9,12 @@
 //! - [`json`], [`ndjson`], [`csv`]: one decoder per format, all feeding a [`RecordSink`].
 //! - [`sink`]: [`Batcher`] (rows to COPY batches, with row and error limits).
 //! - [`body`]: readers over a request body: channel bridge, gzip, size limit.
+//! - [`bounds`]: byte bounds on values and rows, kept underneath the parsers.
 //! - [`stream`]: `POST /v1/bars` and `POST /insert`, a body streamed into one transaction.
 //! - [`error`]: [`IngestError`] and its mapping to HTTP.
 
 pub mod body;
+pub mod bounds;
 pub mod csv;
 pub mod error;
 pub mod json;
@@ -23,8 +25,7 @@ pub mod stream;
 use std::io::{BufReader, Read};
 
 pub use error::IngestError;
-pub use json::parse_records_body;
-pub use sink::{Batcher, RecordSink};
+pub use sink::{BatchFailure, Batcher, RecordSink};
 pub use stream::{StreamLimits, write_stream};
 
 use crate::domain::RecordRules;
@@ -94,11 +95,10 @@ pub fn decode(
     rules: &RecordRules,
     sink: &mut dyn RecordSink,
 ) -> Result<(), DecodeError> {
-    let input = BufReader::with_capacity(64 * 1024, input);
     match format {
         Format::Json => json::decode_reader(input, json::Shape::RecordsOrArray, rules, sink),
         Format::Records => json::decode_reader(input, json::Shape::Records, rules, sink),
-        Format::Ndjson => ndjson::decode(input, rules, sink),
+        Format::Ndjson => ndjson::decode(BufReader::with_capacity(64 * 1024, input), rules, sink),
         Format::Csv => csv::decode(input, rules, sink),
     }
 }
@@ -117,7 +117,15 @@ pub fn decode_batches<F: FnMut(crate::db::EncodedBatch) -> bool>(
         return Err(fault.into());
     }
     match decoded {
-        Ok(()) | Err(DecodeError::Stopped) => Ok(batcher.finish()?),
+        Ok(()) | Err(DecodeError::Stopped) => match batcher.finish() {
+            Ok(records) => Ok(records),
+            // Only an input read to its end has shown every invalid record.
+            Err(BatchFailure::Invalid(errors)) => Err(IngestError::Invalid {
+                errors,
+                complete: decoded.is_ok(),
+            }),
+            Err(other) => Err(other.into()),
+        },
         Err(DecodeError::Syntax(message)) => Err(IngestError::BadInput(message)),
         Err(DecodeError::Io(e)) => {
             Err(IngestError::BadInput(format!("cannot read the input: {e}")))

@@ -1,38 +1,47 @@
 //! NDJSON: one JSON record per line, read line by line; blank lines are skipped.
 
+use std::cell::Cell;
 use std::io::{BufRead, Read};
 
 use serde::de::DeserializeSeed;
 
 use super::DecodeError;
-use super::json::RecordSeed;
+use super::json::{RecordSeed, Where};
 use super::sink::RecordSink;
-use crate::domain::{Position, RecordRules};
-
-/// Longest line accepted, so a body without newlines cannot grow one line without bound.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+use crate::domain::{FieldError, Position, RecordRules};
 
 pub fn decode(
     mut input: impl BufRead,
     rules: &RecordRules,
     sink: &mut dyn RecordSink,
 ) -> Result<(), DecodeError> {
+    // Longest line read, so a body without newlines cannot grow one line without bound.
+    let max = rules.bounds.line_bytes;
     let mut line = Vec::with_capacity(256);
     let mut number = 0u64;
     let mut index = 0usize;
     loop {
         line.clear();
-        let read = Read::take(&mut input, MAX_LINE_BYTES as u64 + 1)
+        let read = Read::take(&mut input, max as u64 + 1)
             .read_until(b'\n', &mut line)
             .map_err(DecodeError::Io)?;
         if read == 0 {
             return Ok(());
         }
         number += 1;
-        if line.len() > MAX_LINE_BYTES {
-            return Err(DecodeError::Syntax(format!(
-                "line {number} is longer than {MAX_LINE_BYTES} bytes"
-            )));
+        if line.len() > max {
+            let at = Position {
+                index,
+                line: Some(number),
+            };
+            let error = FieldError {
+                index,
+                line: Some(number),
+                field: field_at_cut(&line[..max], rules, at),
+                message: rules.bounds.line_too_long(number),
+            };
+            sink.accept(at, Err(vec![error]));
+            return Err(DecodeError::Stopped);
         }
         let text = line.trim_ascii();
         if text.is_empty() {
@@ -43,14 +52,38 @@ pub fn decode(
             line: Some(number),
         };
         let mut de = serde_json::Deserializer::from_slice(text);
-        let record = RecordSeed { rules, at }
-            .deserialize(&mut de)
-            .and_then(|record| de.end().map(|()| record))
-            .map_err(|e| DecodeError::Syntax(syntax_message(number, &e)))?;
+        let place = Cell::new(Where::Body);
+        let record = RecordSeed {
+            rules,
+            at,
+            place: &place,
+        }
+        .deserialize(&mut de)
+        .and_then(|record| de.end().map(|()| record))
+        .map_err(|e| DecodeError::Syntax(syntax_message(number, &e)))?;
         if !sink.accept(at, record) {
             return Err(DecodeError::Stopped);
         }
         index += 1;
+    }
+}
+
+/// The field whose value a line was cut in: the cut line is parsed as far as it goes, and
+/// the parser stops (at the cut) inside that field, if in any.
+fn field_at_cut(cut: &[u8], rules: &RecordRules, at: Position) -> Option<String> {
+    let place = Cell::new(Where::Body);
+    let mut de = serde_json::Deserializer::from_slice(cut);
+    let _ = RecordSeed {
+        rules,
+        at,
+        place: &place,
+    }
+    .deserialize(&mut de);
+    match place.get() {
+        Where::Record {
+            field: Some(field), ..
+        } => Some(field.name().to_owned()),
+        _ => None,
     }
 }
 

@@ -1,10 +1,16 @@
 //! Where decoded records go: into COPY batches, with limits on rows and reported errors.
 
+use std::collections::HashMap;
+
 use bytes::BytesMut;
 
 use crate::db::{CopyEncoder, EncodedBatch};
-use crate::domain::{Bar, FieldError, Position};
+use crate::domain::{Bar, FieldError, Position, Symbol};
 use crate::error::MAX_REPORTED_ERRORS;
+
+/// Keys a request remembers to find a (symbol, time) given twice: all of them for any
+/// `/insert` body, the first 100,000 of a larger `/v1/bars` body (about 8 MiB at most).
+pub const DUPLICATE_WINDOW: usize = 100_000;
 
 /// Receives records in input order. Returns `false` to make the decoder stop.
 pub trait RecordSink {
@@ -18,6 +24,8 @@ pub enum BatchFailure {
     Invalid(Vec<FieldError>),
     /// More records than the limit.
     TooManyRows(u64),
+    /// One (symbol, time) twice in the input; the text names both records.
+    Duplicate(String),
     /// The receiver of batches went away (its own failure is the one to report).
     Gone,
 }
@@ -41,6 +49,8 @@ pub struct Batcher<F: FnMut(EncodedBatch) -> bool> {
     records: u64,
     errors: Vec<FieldError>,
     failure: Option<BatchFailure>,
+    /// (symbol, time) -> where it was first seen, when duplicates are refused.
+    seen: Option<HashMap<(Symbol, i64), Position>>,
 }
 
 impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
@@ -60,7 +70,39 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
             records: 0,
             errors: Vec::new(),
             failure: None,
+            seen: None,
         }
+    }
+
+    /// Refuse a (symbol, time) given twice (within [`DUPLICATE_WINDOW`] keys), naming both
+    /// records: for `on_conflict=error`, where the database would only say "exists".
+    pub fn refuse_duplicates(mut self) -> Self {
+        self.seen = Some(HashMap::new());
+        self
+    }
+
+    /// The message when `bar` repeats a key seen before.
+    fn repeat(&mut self, bar: &Bar, at: Position) -> Option<String> {
+        let seen = self.seen.as_mut()?;
+        let key = (bar.symbol.clone(), bar.time.timestamp_micros());
+        if let Some(first) = seen.get(&key) {
+            let lines = match (first.line, at.line) {
+                (Some(a), Some(b)) => format!(" (lines {a} and {b})"),
+                _ => String::new(),
+            };
+            return Some(format!(
+                "{} at {} appears twice in this request: records {} and {}{lines}; \
+                 nothing was stored",
+                bar.symbol.as_str(),
+                crate::render::rfc3339(bar.time),
+                first.index,
+                at.index
+            ));
+        }
+        if seen.len() < DUPLICATE_WINDOW {
+            seen.insert(key, at);
+        }
+        None
     }
 
     /// Start with small batches (an eighth of `batch_rows`, doubling up to it), so that the
@@ -141,6 +183,10 @@ impl<F: FnMut(EncodedBatch) -> bool> RecordSink for Batcher<F> {
             }
             Ok(_) if !self.errors.is_empty() => true,
             Ok(bar) => {
+                if let Some(message) = self.repeat(&bar, at) {
+                    self.failure = Some(BatchFailure::Duplicate(message));
+                    return false;
+                }
                 let line = at.line.unwrap_or(at.index as u64 + 1);
                 if self.in_batch == 0 {
                     self.first_line = line;
@@ -154,38 +200,5 @@ impl<F: FnMut(EncodedBatch) -> bool> RecordSink for Batcher<F> {
                 true
             }
         }
-    }
-}
-
-/// Keeps every bar in memory: for a body already held whole ([`super::parse_records_body`]).
-pub struct Collect {
-    pub bars: Vec<Bar>,
-    pub errors: Vec<FieldError>,
-    pub max_rows: usize,
-    pub too_many: bool,
-}
-
-impl Collect {
-    pub fn new(max_rows: usize) -> Self {
-        Self {
-            bars: Vec::new(),
-            errors: Vec::new(),
-            max_rows,
-            too_many: false,
-        }
-    }
-}
-
-impl RecordSink for Collect {
-    fn accept(&mut self, at: Position, record: Result<Bar, Vec<FieldError>>) -> bool {
-        if at.index >= self.max_rows {
-            self.too_many = true;
-            return false;
-        }
-        match record {
-            Ok(bar) => self.bars.push(bar),
-            Err(mut errors) => self.errors.append(&mut errors),
-        }
-        true
     }
 }

@@ -49,10 +49,13 @@ where
         let slot = FaultSlot::default();
         let raw = ChannelReader::new(chunk_rx, slot.clone());
         let input = body_reader(raw, gzip, limits.body_bytes, &slot);
-        let batcher = Batcher::new(encoder, BATCH_ROWS, limits.rows, |batch| {
+        let mut batcher = Batcher::new(encoder, BATCH_ROWS, limits.rows, |batch| {
             batch_tx.blocking_send(batch).is_ok()
         })
         .ramp_up();
+        if mode == OnConflict::Error {
+            batcher = batcher.refuse_duplicates();
+        }
         decode_batches(input, format, &rules, batcher, &slot)
     });
     // Owns the receiver, so a failed write drops it and the decoder stops at once.

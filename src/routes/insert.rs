@@ -3,10 +3,11 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::extract::BodyType;
 use super::write::ingest_body;
 use crate::db::OnConflict;
 use crate::error::ApiError;
@@ -21,7 +22,7 @@ pub struct Inserted {
 }
 
 /// `POST /insert` with `{"records": {...}}` or `{"records": [...]}`: all records are
-/// stored, or none.
+/// stored, or none. The body may be `Content-Encoding: gzip`, as for `POST /v1/bars`.
 #[utoipa::path(
     post,
     path = "/insert",
@@ -31,11 +32,12 @@ pub struct Inserted {
         (status = 200, description = "Every record was stored", body = Inserted),
         (status = 400, description = "The body is not JSON of this shape",
             body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A bar for a (symbol, time) already exists; nothing was stored",
+        (status = 409, description = "A bar for a (symbol, time) already exists or appears twice in \
+            the body; nothing was stored",
             body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the body size or row limit",
             body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
+        (status = 415, description = "The body is not JSON, or its Content-Encoding is not gzip",
             body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Some records are invalid (listed in `errors`); nothing was stored",
             body = Problem, content_type = "application/problem+json"),
@@ -45,15 +47,16 @@ pub struct Inserted {
 )]
 pub async fn insert(
     State(state): State<AppState>,
+    body_type: BodyType,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Inserted>, ApiError> {
-    require_json(&headers)?;
+    require_json(&body_type)?;
     let limits = StreamLimits {
         body_bytes: state.settings.body_limit as u64,
         rows: state.settings.max_rows as u64,
     };
-    let source = (Format::Records, false);
+    let source = (Format::Records, body_type.gzip);
     let counts = ingest_body(&state, &headers, body, source, limits, OnConflict::Error).await?;
     Ok(Json(Inserted {
         inserted: counts.inserted,
@@ -62,22 +65,12 @@ pub async fn insert(
 
 /// JSON, no type at all, or the form type `curl -d` sends by default (the tutorial's
 /// examples use plain `curl -d`); anything else is surely not a JSON body.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let essence = value
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
-        "application/json" | "application/x-www-form-urlencoded" => Ok(()),
-        other => Err(ApiError::UnsupportedMediaType(format!(
-            "/insert reads application/json, not {other:?}"
+fn require_json(body_type: &BodyType) -> Result<(), ApiError> {
+    match body_type.media_type.as_deref() {
+        None | Some("application/json" | "application/x-www-form-urlencoded") => Ok(()),
+        Some(_) => Err(ApiError::UnsupportedMediaType(format!(
+            "/insert reads application/json, not {}",
+            body_type.describe()
         ))),
     }
 }

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 
-use super::extract::{ApiQuery, param};
+use super::extract::{ApiQuery, BodyType, param};
 use crate::db::{OnConflict, WriteCounts};
-use crate::domain::RecordRules;
+use crate::domain::{InputBounds, RecordRules};
 use crate::error::ApiError;
 use crate::ingest::{self, Format, StreamLimits};
 use crate::openapi::Problem;
@@ -19,7 +19,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct WriteQuery {
     /// What to do with a bar whose (symbol, time) is stored: `error` (default, 409),
-    /// `ignore` (skip it) or `update` (replace it).
+    /// `ignore` (skip it) or `update` (overwrite the fields it gives).
     on_conflict: Option<String>,
 }
 
@@ -33,7 +33,16 @@ pub struct WriteQuery {
 ///
 /// `on_conflict` says what happens to a bar whose (symbol, time) is already stored:
 /// `error` (409 naming the first duplicate), `ignore` (kept, counted as skipped) or
-/// `update` (replaced; within one request the last bar for a key wins).
+/// `update` (the fields the new bar gives replace the stored ones; a field left out or
+/// `null` keeps its stored value). A (symbol, time) given twice in one request: `ignore`
+/// keeps the first copy, `update` the last (the others count as skipped), `error` is a 409
+/// naming both records.
+///
+/// Records are refused (422) when `price_high` is below `price_low` or `trading_volume`
+/// is negative; a close or open outside high and low is stored as given (real feeds do
+/// that). Bounds: a value over `TSAPI_MAX_VALUE_BYTES`, a CSV row or NDJSON line over
+/// `TSAPI_MAX_LINE_BYTES` is a 422 naming the record (and field); error messages quote at
+/// most 80 characters of input.
 ///
 /// Responses: 200 `{"inserted", "updated", "skipped"}`; 400 malformed body or gzip (the
 /// detail names the line); 409 duplicate; 413 over `TSAPI_BULK_BODY_LIMIT` bytes or
@@ -57,7 +66,8 @@ pub struct WriteQuery {
         (status = 200, description = "All records stored", body = WriteCounts),
         (status = 400, description = "Malformed body, gzip or parameter; `detail` names the line",
             body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A bar for this symbol and time exists (`on_conflict=error`), \
+        (status = 409, description = "A bar for this symbol and time exists or appears twice in \
+            the request (`on_conflict=error`), \
             or the table lacks the unique (symbol, time) index that `ignore` and `update` need",
             body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the body size or row limit",
@@ -73,6 +83,7 @@ pub struct WriteQuery {
 pub async fn write_bars(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WriteQuery>,
+    body_type: BodyType,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<WriteCounts>, ApiError> {
@@ -80,8 +91,17 @@ pub async fn write_bars(
         "on_conflict",
         OnConflict::parse(query.on_conflict.as_deref().unwrap_or("error")),
     )?;
-    let format = body_format(&headers)?;
-    let gzip = is_gzip(&headers)?;
+    let format = body_type
+        .media_type
+        .as_deref()
+        .and_then(Format::from_media_type)
+        .ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
+                body_type.describe()
+            ))
+        })?;
+    let gzip = body_type.gzip;
     let limits = StreamLimits {
         body_bytes: state.settings.bulk_body_limit,
         rows: state.settings.bulk_max_rows,
@@ -106,7 +126,10 @@ pub(crate) async fn ingest_body(
     let rules = RecordRules {
         times: state.settings.time_parser(),
         volume: table.volume,
-        max_rows: usize::try_from(limits.rows).unwrap_or(usize::MAX),
+        bounds: InputBounds {
+            value_bytes: state.settings.max_value_bytes,
+            line_bytes: state.settings.max_line_bytes,
+        },
     };
     let mut client = state.db().await?;
     let work = client.start();
@@ -127,43 +150,6 @@ pub(crate) async fn ingest_body(
         feed.acknowledge(counts.feed_id);
     }
     Ok(counts?)
-}
-
-/// The format named by `Content-Type`; anything else is a 415 listing what is read.
-fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
-    let essence = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    essence
-        .as_deref()
-        .and_then(Format::from_media_type)
-        .ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
-                essence.map_or("a body without Content-Type".into(), |e| format!("{e:?}"))
-            ))
-        })
-}
-
-/// Whether the body is gzip; other encodings are a 415.
-fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
-    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
-        return Ok(false);
-    };
-    let encoding = value
-        .to_str()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match encoding.as_str() {
-        "gzip" | "x-gzip" => Ok(true),
-        "identity" | "" => Ok(false),
-        other => Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Encoding {other:?} is not supported; send gzip or no encoding"
-        ))),
-    }
 }
 
 /// Refuses at once a body that announces itself as too large.

@@ -21,9 +21,10 @@ pub enum OnConflict {
     /// Refuse the whole request (409).
     #[default]
     Error,
-    /// Keep the stored bar, skip the new one.
+    /// Keep the stored bar, skip the new one; within one request the first copy wins.
     Ignore,
-    /// Replace the stored bar (last write wins).
+    /// Overwrite the stored bar with the fields the new one gives (absent or null fields
+    /// keep their stored values); within one request the last copy wins.
     Update,
 }
 
@@ -34,7 +35,10 @@ impl OnConflict {
             "error" => Ok(Self::Error),
             "ignore" => Ok(Self::Ignore),
             "update" => Ok(Self::Update),
-            other => Err(format!("{other:?} is not one of error, ignore, update")),
+            other => Err(format!(
+                "{} is not one of error, ignore, update",
+                crate::domain::quote(other)
+            )),
         }
     }
 }
@@ -50,8 +54,8 @@ pub struct WriteCounts {
     pub feed_id: Option<i64>,
 }
 
-/// Writes all `bars` in one transaction: all are stored, or none.
-pub async fn write_bars(
+/// Writes `bars` already held in memory in one transaction: all are stored, or none.
+pub async fn write_all(
     client: &mut Client,
     table: &TableInfo,
     bars: &[Bar],
@@ -140,11 +144,6 @@ impl<'a> BulkWrite<'a> {
                 Err(e)
             }
         }
-    }
-
-    /// Rows copied so far.
-    pub fn copied(&self) -> u64 {
-        self.copied
     }
 
     /// Merges staged rows (upsert modes) and commits.
@@ -250,26 +249,28 @@ async fn merge(
 }
 
 /// Merges the staging table into the table and counts inserted and updated rows.
-/// Within one request, the last bar for a (symbol, time) wins.
+/// Within one request, one copy of a (symbol, time) counts: the first for `ignore` (as if
+/// each copy were written in turn), the last for `update`. An update keeps the stored value
+/// of every field the new bar leaves out.
 fn merge_statement(mode: OnConflict, feed: bool) -> String {
     let columns = COLUMNS.join(", ");
-    let action = match mode {
+    let (action, order) = match mode {
         OnConflict::Update => {
             let set: Vec<String> = COLUMNS[2..]
                 .iter()
-                .map(|c| format!("{c} = EXCLUDED.{c}"))
+                .map(|c| format!("{c} = coalesce(EXCLUDED.{c}, {TABLE}.{c})"))
                 .collect();
-            format!("DO UPDATE SET {}", set.join(", "))
+            (format!("DO UPDATE SET {}", set.join(", ")), "DESC")
         }
-        _ => "DO NOTHING".to_owned(),
+        _ => ("DO NOTHING".to_owned(), "ASC"),
     };
     let feed = if feed { MERGE_FEED_CTE } else { "" };
     format!(
-        "WITH latest AS ( \
+        "WITH chosen AS ( \
            SELECT DISTINCT ON (symbol, time) {columns} FROM tsapi_staging \
-           ORDER BY symbol, time, ord DESC), \
+           ORDER BY symbol, time, ord {order}), \
          merged AS ( \
-           INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM latest \
+           INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM chosen \
            ON CONFLICT (symbol, time) {action} \
            RETURNING {columns}, (xmax = 0) AS inserted){feed} \
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
