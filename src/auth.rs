@@ -18,7 +18,7 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::ConfigError;
+use crate::config::{AuthArgs, AuthMode, ConfigError};
 use crate::domain::signed_url::{self, UrlSigner};
 use crate::error::ApiError;
 
@@ -133,6 +133,18 @@ pub enum Auth {
 }
 
 impl Auth {
+    /// The rules the settings ask for: no checks, or keys from the configured sources.
+    pub fn from_args(args: &AuthArgs) -> Result<Self, ConfigError> {
+        match args.auth {
+            AuthMode::None => Ok(Self::Disabled),
+            AuthMode::Keys => Self::from_config(
+                args.api_keys.as_deref(),
+                args.api_keys_file.as_deref(),
+                args.public_reads,
+            ),
+        }
+    }
+
     /// One line for the log: how requests are checked, never which keys.
     pub fn log_summary(&self) {
         match self {

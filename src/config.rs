@@ -9,52 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::domain::{PageTokenKey, TimeParser};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "tsapi",
-    version,
-    about = "A data API for market bars in TimescaleDB",
-    after_help = "The database is named by DATABASE_URL, or by the tutorial's DB_HOST, DB_PORT, \
-DB_NAME, DB_USER, DB_PASS and DB_SSLMODE. Every other setting is a TSAPI_* variable or the \
-flag shown by `tsapi <command> --help`. RUST_LOG filters the logs (default: info).\n\n\
-Quick start:\n  tsapi migrate && tsapi demo-data\n  \
-tsapi keygen --name me --scopes read+write   # line 1: the key, line 2: its entry\n  \
-TSAPI_API_KEYS='<entry>' tsapi serve\n  \
-curl -H 'Authorization: Bearer <key>' 'http://127.0.0.1:8080/ticker?symbol=MSFT'"
-)]
-pub struct Cli {
-    /// Log format: `text` for people, `json` for log collectors.
-    #[arg(long, global = true, env = "TSAPI_LOG_FORMAT", default_value = "text")]
-    pub log_format: LogFormat,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the HTTP API (default address 127.0.0.1:8080).
-    ///
-    /// Connections are opened on first use, so the server starts while the database is
-    /// still down (`/healthz` answers, `/readyz` says 503). SIGTERM or Ctrl-C stop accepting
-    /// connections and finish in-flight requests before exit.
-    Serve(Box<ServeArgs>),
-    /// Create or upgrade the schema: extension, table, hypertable, unique index. Idempotent.
-    ///
-    /// Creates only what is missing and never drops or rewrites data; an existing table made
-    /// the tutorial's way is kept as it is, with notes on what could be improved.
-    Migrate(DatabaseArgs),
-    /// Insert deterministic, realistic 1-minute sample bars (existing rows are kept).
-    DemoData(DemoDataArgs),
-    /// Load a CSV, NDJSON or JSON file (or `-` for stdin) over COPY, committing batch by batch.
-    Load(crate::load::LoadArgs),
-    /// Create an API key: prints the key once, and the configuration entry that holds only
-    /// its SHA-256 digest.
-    Keygen(KeygenArgs),
-}
+use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -132,12 +87,6 @@ impl DatabaseArgs {
         }
         config.connect_timeout(Duration::from_secs(5));
         Ok(config)
-    }
-
-    /// How to secure the connections of [`Self::pg_config`]: TLS per its `sslmode`, with the
-    /// CA file's certificates when `DB_SSLROOTCERT` names one.
-    pub fn tls(&self, pg: &tokio_postgres::Config) -> Result<crate::db::DbTls, ConfigError> {
-        crate::db::DbTls::new(pg.get_ssl_mode(), self.db_sslrootcert.as_deref())
     }
 
     fn config_from_parts(&self) -> Result<tokio_postgres::Config, ConfigError> {
@@ -249,6 +198,54 @@ impl fmt::Debug for StreamArgs {
     }
 }
 
+/// A secret setting (a signing key): `Debug` and `--help` never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Shortest secret accepted: shorter ones are guessable.
+    pub const MIN_LEN: usize = 16;
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        secret_setting(raw)
+    }
+}
+
+fn secret_setting(raw: &str) -> Result<Secret, String> {
+    if raw.len() < Secret::MIN_LEN {
+        return Err(format!("must be at least {} characters", Secret::MIN_LEN));
+    }
+    Ok(Secret(raw.to_owned()))
+}
+
+/// An IANA time zone name, in any case (`utc`, `america/new_york`), as people type them.
+pub fn zone_named(raw: &str) -> Option<Tz> {
+    raw.parse::<Tz>().ok().or_else(|| {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .copied()
+            .find(|zone| zone.name().eq_ignore_ascii_case(raw))
+    })
+}
+
+fn zone_setting(raw: &str) -> Result<Tz, String> {
+    zone_named(raw).ok_or_else(|| "not an IANA time zone such as America/New_York".to_owned())
+}
+
 /// Who may call the API.
 #[derive(Clone, Args)]
 pub struct AuthArgs {
@@ -281,30 +278,6 @@ impl fmt::Debug for AuthArgs {
 pub enum AuthMode {
     Keys,
     None,
-}
-
-impl AuthArgs {
-    pub fn load(&self) -> Result<crate::auth::Auth, ConfigError> {
-        match self.auth {
-            AuthMode::None => Ok(crate::auth::Auth::Disabled),
-            AuthMode::Keys => crate::auth::Auth::from_config(
-                self.api_keys.as_deref(),
-                self.api_keys_file.as_deref(),
-                self.public_reads,
-            ),
-        }
-    }
-}
-
-/// Settings of `tsapi keygen`.
-#[derive(Debug, Clone, Args)]
-pub struct KeygenArgs {
-    /// Who holds the key (shown in logs, never the key itself).
-    #[arg(long)]
-    pub name: String,
-    /// `read`, `write` or `read+write`.
-    #[arg(long, default_value = "read+write")]
-    pub scopes: String,
 }
 
 /// Database pool settings.
@@ -350,12 +323,12 @@ pub struct ApiArgs {
     #[arg(long, env = "TSAPI_MAX_PAGE_ROWS", default_value_t = 10_000)]
     pub max_page_rows: usize,
     /// IANA time zone in which naive times (without an offset) are read.
-    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC", value_parser = crate::domain::parse_zone)]
+    #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC", value_parser = zone_setting)]
     pub timezone: Tz,
     /// Secret (16+ characters) that signs `/v1/bars` page tokens; give every instance the
     /// same one. Unset: a random key per process, so tokens work only where they were issued.
-    #[arg(long, env = "TSAPI_PAGE_TOKEN_KEY", hide_env_values = true)]
-    pub page_token_key: Option<PageTokenKey>,
+    #[arg(long, env = "TSAPI_PAGE_TOKEN_KEY", hide_env_values = true, value_parser = secret_setting)]
+    pub page_token_key: Option<Secret>,
     /// Largest streamed body of `POST /v1/bars`, in bytes (on the wire and after gunzip).
     #[arg(long, env = "TSAPI_BULK_BODY_LIMIT", default_value_t = 1024 * 1024 * 1024)]
     pub bulk_body_limit: u64,
@@ -374,44 +347,10 @@ pub struct ApiArgs {
     pub cors_origins: Vec<String>,
 }
 
-impl ApiArgs {
-    pub fn time_parser(&self) -> TimeParser {
-        TimeParser::new(self.timezone)
-    }
-}
-
-/// Settings of `tsapi demo-data`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoDataArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// Symbols to generate.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "AAPL,MSFT,FB,AMZN,GOOG,TSLA"
-    )]
-    pub symbols: Vec<String>,
-    /// First trading day (New York calendar).
-    #[arg(long, default_value = "2021-10-15")]
-    pub from: chrono::NaiveDate,
-    /// Number of weekdays to generate.
-    #[arg(long, default_value_t = 20)]
-    pub days: u32,
-    /// Seed of the random walk: the same seed gives the same bars.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Write the bars to this file (`-` for stdout) instead of the database: CSV, NDJSON or
-    /// JSON by its extension (.csv, .ndjson or .jsonl, .json), gzipped when it ends in .gz.
-    #[arg(long)]
-    pub output: Option<std::path::PathBuf>,
-    /// Format of `--output`; by default from its extension.
-    #[arg(long, value_enum)]
-    pub format: Option<crate::load::FileFormat>,
-}
-
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
     fn db(args: &[&str]) -> DatabaseArgs {

@@ -4,7 +4,8 @@
 //! operations endpoints over the `stocks_intraday` hypertable, as a server or a Lambda.
 //!
 //! Module map, from the outside in:
-//! - [`config`]: typed settings from the environment and flags.
+//! - [`cli`]: the command line: which command runs, with which settings.
+//! - [`config`]: typed settings from the environment and flags; imports nothing of ours.
 //! - [`server`]: `tsapi serve`, the router on a socket.
 //! - [`router`]: the one route table and its layers, built from one [`state::AppState`].
 //! - [`routes`]: thin handlers, one file per resource.
@@ -19,13 +20,15 @@
 //! - [`load`]: `tsapi load`, files into the table over COPY with a progress bar.
 //! - [`lambda`]: Lambda mode, the same router behind API Gateway or a Function URL.
 //! - [`auth`]: API keys with scopes, checked before any handler runs; signed chart links.
-//! - [`limits`]: backpressure: concurrent requests and the request deadline.
+//! - [`limits`]: backpressure: concurrent requests, the request deadline, the URI length.
+//! - [`cors`]: cross-origin access for browser apps (`TSAPI_CORS_ORIGINS`).
 //! - [`chart`]: candlestick charts drawn as SVG, and the page that shows them.
 //! - [`dialects`]: other vendors' APIs (the Alpaca stream) over tsapi's.
 //! - [`feed`]: the change feed: LISTEN/NOTIFY, latest bars in memory, subscriptions.
 
 pub mod auth;
 pub mod chart;
+pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod db;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tsapi::config::{Cli, Command, DemoDataArgs};
+use tsapi::cli::{Cli, Command, DemoDataArgs};
 use tsapi::domain::Symbol;
 use tsapi::{db, demo, server, telemetry};
 
@@ -70,7 +70,7 @@ async fn demo_data(args: DemoDataArgs) -> anyhow::Result<()> {
 }
 
 /// Prints a new key once (stdout, for scripts) and its configuration entry.
-fn keygen(args: &tsapi::config::KeygenArgs) -> anyhow::Result<()> {
+fn keygen(args: &tsapi::cli::KeygenArgs) -> anyhow::Result<()> {
     use tsapi::auth::{ApiKey, Scopes, generate_key};
     if args.name.is_empty()
         || args.name.contains([':', ','])

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::auth::AuthHandle;
+use crate::auth::{Auth, AuthHandle};
 use crate::config::{AuthArgs, ServeArgs};
 use crate::db;
 use crate::router::router;
@@ -65,7 +65,7 @@ fn reload_keys_on_hangup(auth: Arc<AuthHandle>, settings: AuthArgs) {
             return;
         };
         while hangups.recv().await.is_some() {
-            match settings.load() {
+            match Auth::from_args(&settings) {
                 Ok(keys) => {
                     keys.log_summary();
                     auth.replace(keys);
@@ -106,10 +106,10 @@ async fn shutdown_signal() {
 /// The shared state from `tsapi serve`'s settings, for the server and for Lambda alike:
 /// pools (primary, optional replica), statement mode and API keys. Nothing connects yet.
 pub fn app_state(args: &ServeArgs, recycling: db::Recycling) -> anyhow::Result<AppState> {
-    let auth = args.auth.load()?;
+    let auth = Auth::from_args(&args.auth)?;
     auth.log_summary();
     let pg = args.database.pg_config()?;
-    let tls = args.database.tls(&pg)?;
+    let tls = db::DbTls::for_database(&args.database, &pg)?;
     let pool = db::create_pool_with(pg, &args.pool, &tls, recycling)?;
     let mut state = AppState::new(pool, args.api.clone())
         .with_auth(auth)
@@ -125,7 +125,7 @@ pub fn app_state(args: &ServeArgs, recycling: db::Recycling) -> anyhow::Result<A
         })?;
         // The CA bundle of DB_SSLROOTCERT applies to the replica too; its sslmode is its
         // URL's.
-        let tls = args.database.tls(&pg)?;
+        let tls = db::DbTls::for_database(&args.database, &pg)?;
         state = state.with_replica(db::create_read_pool(pg, &args.pool, &tls, recycling)?);
         tracing::info!("reads go to the replica while it answers");
     }

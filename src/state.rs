@@ -60,11 +60,17 @@ pub struct Shared {
 }
 
 impl AppState {
+    /// How naive times (without an offset) in requests are read: in the configured zone.
+    pub fn time_parser(&self) -> crate::domain::TimeParser {
+        crate::domain::TimeParser::new(self.settings.timezone)
+    }
+
     pub fn new(pool: PgPool, settings: ApiArgs) -> Self {
         let page_tokens = Arc::new(
             settings
                 .page_token_key
-                .clone()
+                .as_ref()
+                .and_then(|secret| PageTokenKey::from_secret(secret.expose()).ok())
                 .unwrap_or_else(PageTokenKey::random),
         );
         let links = Arc::new(UrlSigner::new(page_tokens.derive("chart links")));

@@ -74,7 +74,7 @@ pub fn create_pool_with(
 /// reads them.
 pub async fn connect(database: &DatabaseArgs) -> anyhow::Result<Client> {
     let pg = database.pg_config()?;
-    let tls = database.tls(&pg)?;
+    let tls = DbTls::for_database(database, &pg)?;
     Ok(connect_one_with(&pg, &tls).await?)
 }
 

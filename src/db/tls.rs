@@ -18,7 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, DatabaseArgs};
 
 /// How connections to the database are secured.
 #[derive(Clone)]
@@ -30,6 +30,15 @@ pub enum DbTls {
 }
 
 impl DbTls {
+    /// How to secure the connections `pg` describes: TLS per its `sslmode`, with the CA
+    /// file's certificates when `DB_SSLROOTCERT` names one.
+    pub fn for_database(
+        args: &DatabaseArgs,
+        pg: &tokio_postgres::Config,
+    ) -> Result<Self, ConfigError> {
+        Self::new(pg.get_ssl_mode(), args.db_sslrootcert.as_deref())
+    }
+
     /// The connector for a TLS mode, trusting the CA file's certificates when one is named.
     pub fn new(mode: SslMode, ca_file: Option<&Path>) -> Result<Self, ConfigError> {
         match ca_file {

@@ -69,20 +69,12 @@ impl TimeParser {
 
 /// An IANA time zone name in any case (`utc`, `america/new_york`), as users type them.
 pub fn parse_zone(raw: &str) -> Result<Tz, String> {
-    raw.parse::<Tz>()
-        .ok()
-        .or_else(|| {
-            chrono_tz::TZ_VARIANTS
-                .iter()
-                .copied()
-                .find(|zone| zone.name().eq_ignore_ascii_case(raw))
-        })
-        .ok_or_else(|| {
-            format!(
-                "{} is not an IANA time zone such as America/New_York",
-                quote(raw)
-            )
-        })
+    crate::config::zone_named(raw).ok_or_else(|| {
+        format!(
+            "{} is not an IANA time zone such as America/New_York",
+            quote(raw)
+        )
+    })
 }
 
 /// A hint for an offset whose `+` became a space: in a URL query string `+` means a space,

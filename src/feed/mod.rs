@@ -120,7 +120,7 @@ pub fn start_for(args: &crate::config::ServeArgs, pool: PgPool) -> anyhow::Resul
     };
     let mut pg = pg;
     pg.application_name("tsapi-feed");
-    let tls = args.database.tls(&pg)?;
+    let tls = crate::db::DbTls::for_database(&args.database, &pg)?;
     let window = TimeDelta::from_std(stream.stream_replay_window).unwrap_or(TimeDelta::hours(1));
     let config = ListenConfig {
         pg,

@@ -62,7 +62,7 @@ pub async fn bars(
         None => negotiate(&headers)?,
     };
     let context = BarsContext {
-        times: state.settings.time_parser(),
+        times: state.time_parser(),
         max_page_rows: state.settings.max_page_rows,
         tokens: &state.page_tokens,
         negotiated,

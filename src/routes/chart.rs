@@ -147,7 +147,7 @@ pub async fn chart(
     // chart's own query.
     let query = signed_url::unsigned(raw.as_deref().unwrap_or_default());
     let params: ChartParams = parse_query(&query)?;
-    let chart = ChartQuery::parse(&params, state.settings.time_parser())?;
+    let chart = ChartQuery::parse(&params, state.time_parser())?;
     let limit = if chart.latest_first {
         DEFAULT_CANDLES
     } else {
@@ -232,7 +232,7 @@ pub async fn chart_link(
     let (query, ttl) = take_ttl(raw.as_deref().unwrap_or_default())?;
     let params: ChartParams = parse_query(&query)?;
     // A link is made only for a chart that would draw.
-    ChartQuery::parse(&params, state.settings.time_parser())?;
+    ChartQuery::parse(&params, state.time_parser())?;
     let ttl = param(
         "ttl",
         humantime::parse_duration(ttl.as_deref().unwrap_or(DEFAULT_TTL))

@@ -105,7 +105,7 @@ pub async fn daily(
     ApiQuery(query): ApiQuery<DailyQuery>,
 ) -> Result<Json<Vec<DailyBar>>, ApiError> {
     let symbol = param("symbol", Symbol::parse(&query.symbol))?;
-    let times = state.settings.time_parser();
+    let times = state.time_parser();
     let parse_time =
         |name: &str, raw: Option<String>| raw.map(|r| param(name, times.parse(&r))).transpose();
     let start = parse_time("start", query.start)?;

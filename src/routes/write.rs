@@ -124,7 +124,7 @@ pub(crate) async fn ingest_body(
     check_declared_length(headers, limits.body_bytes)?;
     let table = state.table.get(state.db()).await?;
     let rules = RecordRules {
-        times: state.settings.time_parser(),
+        times: state.time_parser(),
         volume: table.volume,
         bounds: InputBounds {
             value_bytes: state.settings.max_value_bytes,
