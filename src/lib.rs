@@ -14,6 +14,9 @@
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
+//! - [`telemetry`]: logging setup (text or JSON, `RUST_LOG`).
+//! - [`render`]: how values look on the wire (times, numbers).
+//! - [`state`]: `AppState`, what every handler shares: pools, settings, keys, the feed.
 //! - [`demo`]: the deterministic sample-data generator.
 //! - [`openapi`]: the OpenAPI document of every endpoint, served at `/openapi.json`.
 //! - [`ingest`]: streaming decoders (JSON, NDJSON, CSV, gzip) feeding binary COPY batches.
