@@ -17,7 +17,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::domain::FieldError;
+use crate::domain::{FieldError, SymbolListText, SymbolText};
 use crate::error::PROBLEM_JSON;
 
 /// An error: RFC 9457 problem details, `application/problem+json`.
@@ -92,7 +92,15 @@ pub enum InsertRecords {
             (`TSAPI_TIMEZONE`; for `/v1/bars`, in `tz` when given). Unknown or repeated \
             query parameters are refused. Every error is `application/problem+json`."
     ),
-    components(schemas(Problem, FieldError, InsertBody, InsertRecords, InsertRecord)),
+    components(schemas(
+        Problem,
+        FieldError,
+        InsertBody,
+        InsertRecords,
+        InsertRecord,
+        SymbolText,
+        SymbolListText
+    )),
     tags(
         (name = "tutorial", description = "The paths of TimescaleDB's data-API tutorial"),
         (name = "v1", description = "Ranges, aggregates, pagination, exports"),

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::page_token::{Cursor, PageTokenKey, QueryFingerprint};
-use super::{Interval, Symbol, TimeParser, TimeRange, quote};
+use super::{Interval, Symbol, SymbolListText, TimeParser, TimeRange, quote};
 
 /// Most symbols in one request.
 pub const MAX_SYMBOLS: usize = 1_000;
@@ -21,11 +21,7 @@ pub const MAX_FILLED_BUCKETS: i64 = 100_000;
 #[into_params(parameter_in = Query)]
 pub struct BarsParams {
     /// Comma-separated symbols, e.g. `AAPL,MSFT` (at most 1000).
-    #[param(
-        required = true,
-        example = "AAPL,MSFT",
-        pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}(,[A-Za-z0-9.\-_/:^=@+]{1,32})*$"
-    )]
+    #[param(required = true, value_type = SymbolListText)]
     pub symbols: Option<String>,
     /// Inclusive start: RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` read in `tz` (else the
     /// server's zone).

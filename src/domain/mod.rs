@@ -20,5 +20,5 @@ pub use page_token::{Cursor, PageTokenKey, QueryFingerprint};
 pub use query_bar::QueryBar;
 pub use quote::quote;
 pub use records::{Field, FieldError, InputBounds, Position, RecordBuilder, RecordRules};
-pub use symbol::Symbol;
+pub use symbol::{Symbol, SymbolListText, SymbolText};
 pub use time::{TimeParser, TimeRange, parse_zone};

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+
 /// A ticker such as `MSFT`, `BRK.B`, `BTC/USD` or `^GSPC`: 1 to 32 ASCII letters, digits
 /// or `. - _ / : ^ = @ +`. The case is kept as given; symbols are compared exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,3 +72,40 @@ mod tests {
         }
     }
 }
+
+/// The pattern of one symbol, as [`Symbol::parse`] checks it.
+const SYMBOL_PATTERN: &str = r"[A-Za-z0-9.\-_/:^=@+]{1,32}";
+
+/// The OpenAPI schema of one symbol as text: every parameter that takes a symbol refers to
+/// this one schema, so the rule is written once.
+pub struct SymbolText;
+
+/// The OpenAPI schema of a comma-separated list of symbols (`AAPL,MSFT`).
+pub struct SymbolListText;
+
+fn text_schema(pattern: String, example: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .examples([example])
+        .into()
+}
+
+impl PartialSchema for SymbolText {
+    fn schema() -> RefOr<Schema> {
+        text_schema(format!("^{SYMBOL_PATTERN}$"), "AAPL")
+    }
+}
+
+impl ToSchema for SymbolText {}
+
+impl PartialSchema for SymbolListText {
+    fn schema() -> RefOr<Schema> {
+        text_schema(
+            format!("^{SYMBOL_PATTERN}(,{SYMBOL_PATTERN})*$"),
+            "AAPL,MSFT",
+        )
+    }
+}
+
+impl ToSchema for SymbolListText {}

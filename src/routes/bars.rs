@@ -12,7 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{ApiQuery, param};
 use crate::db;
 use crate::domain::{
-    Bar, BarsContext, BarsParams, BarsQuery, Cursor, Format, QueryBar, Symbol, bars_query,
+    Bar, BarsContext, BarsParams, BarsQuery, Cursor, Format, QueryBar, Symbol, SymbolListText,
+    bars_query,
 };
 use crate::error::ApiError;
 use crate::openapi::Problem;
@@ -142,10 +143,7 @@ async fn streamed(client: db::Conn, query: BarsQuery) -> Result<Response, ApiErr
 #[into_params(parameter_in = Query)]
 pub struct LatestParams {
     /// Comma-separated symbols; absent: every symbol.
-    #[param(
-        example = "AAPL,MSFT",
-        pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}(,[A-Za-z0-9.\-_/:^=@+]{1,32})*$"
-    )]
+    #[param(value_type = Option<SymbolListText>)]
     symbols: Option<String>,
 }
 

@@ -15,7 +15,7 @@ use crate::chart::{ChartLabels, PAGE_HTML, candlestick_svg};
 use crate::db;
 use crate::domain::bars_query::{parse_range, parse_tz};
 use crate::domain::signed_url;
-use crate::domain::{BarsQuery, Interval, Order, Symbol, TimeParser};
+use crate::domain::{BarsQuery, Interval, Order, Symbol, SymbolText, TimeParser};
 use crate::error::ApiError;
 use crate::openapi::Problem;
 use crate::state::AppState;
@@ -45,7 +45,7 @@ pub async fn page() -> Html<&'static str> {
 #[into_params(parameter_in = Query)]
 pub struct ChartParams {
     /// The symbol to draw.
-    #[param(example = "AAPL", pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}$")]
+    #[param(value_type = SymbolText)]
     pub symbol: String,
     /// Candle width, as in `/v1/bars` (default `1h`).
     #[param(example = "1h", pattern = r"^[1-9][0-9]{0,4}(min|h|d|w|mo|y)$")]

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 
 use super::extract::{ApiQuery, param};
 use crate::db;
-use crate::domain::{Bar, DailyBar, Symbol, TimeRange};
+use crate::domain::{Bar, DailyBar, Symbol, SymbolText, TimeRange};
 use crate::error::ApiError;
 use crate::openapi::Problem;
 use crate::state::AppState;
@@ -17,7 +17,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct TickerQuery {
     /// A ticker such as `MSFT`; absent: every symbol.
-    #[param(pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}$", example = "MSFT")]
+    #[param(value_type = Option<SymbolText>)]
     symbol: Option<String>,
 }
 
@@ -78,7 +78,7 @@ pub async fn latest(
 #[into_params(parameter_in = Query)]
 pub struct DailyQuery {
     /// A ticker such as `AAPL`.
-    #[param(pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}$", example = "AAPL")]
+    #[param(value_type = SymbolText)]
     symbol: String,
     /// Inclusive start: RFC 3339 or `YYYY-MM-DD[ HH:MM:SS]`.
     start: Option<String>,
