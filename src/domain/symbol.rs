@@ -50,29 +50,6 @@ impl fmt::Display for Symbol {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Symbol;
-
-    #[test]
-    fn accepts_common_tickers() {
-        for ok in [
-            "MSFT", "BRK.B", "BTC/USD", "^GSPC", "EURUSD=X", "es-fut", "A",
-        ] {
-            assert_eq!(Symbol::parse(ok).unwrap().as_str(), ok);
-        }
-    }
-
-    #[test]
-    fn rejects_empty_long_and_odd_characters() {
-        assert!(Symbol::parse("").unwrap_err().contains("empty"));
-        assert!(Symbol::parse(&"X".repeat(33)).unwrap_err().contains("32"));
-        for bad in ["MS FT", "A,B", "A'B", "Ä", "A\u{0}", "a\"b"] {
-            assert!(Symbol::parse(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-}
-
 /// The pattern of one symbol, as [`Symbol::parse`] checks it.
 const SYMBOL_PATTERN: &str = r"[A-Za-z0-9.\-_/:^=@+]{1,32}";
 
@@ -109,3 +86,26 @@ impl PartialSchema for SymbolListText {
 }
 
 impl ToSchema for SymbolListText {}
+
+#[cfg(test)]
+mod tests {
+    use super::Symbol;
+
+    #[test]
+    fn accepts_common_tickers() {
+        for ok in [
+            "MSFT", "BRK.B", "BTC/USD", "^GSPC", "EURUSD=X", "es-fut", "A",
+        ] {
+            assert_eq!(Symbol::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn rejects_empty_long_and_odd_characters() {
+        assert!(Symbol::parse("").unwrap_err().contains("empty"));
+        assert!(Symbol::parse(&"X".repeat(33)).unwrap_err().contains("32"));
+        for bad in ["MS FT", "A,B", "A'B", "Ä", "A\u{0}", "a\"b"] {
+            assert!(Symbol::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

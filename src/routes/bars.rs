@@ -68,8 +68,7 @@ pub async fn bars(
         tokens: &state.page_tokens,
         negotiated,
     };
-    let query = BarsQuery::parse(&params, &context)
-        .map_err(|e| ApiError::BadRequest(format!("parameter `{}`: {}", e.param, e.message)))?;
+    let query = BarsQuery::parse(&params, &context).map_err(ApiError::from)?;
     let client = state.read_db().await?;
     match query.format {
         Format::Json => {
