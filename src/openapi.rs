@@ -72,13 +72,27 @@ pub struct InsertBody {
     pub records: InsertRecords,
 }
 
-/// One record, or a list of records.
-#[derive(Debug, Serialize, ToSchema)]
+/// One record, or a list of at least one record.
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum InsertRecords {
     One(InsertRecord),
     Many(Vec<InsertRecord>),
 }
+
+impl utoipa::PartialSchema for InsertRecords {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+        let record = Ref::from_schema_name("InsertRecord");
+        OneOfBuilder::new()
+            .description(Some("One record, or a list of at least one record."))
+            .item(record.clone())
+            .item(ArrayBuilder::new().items(record).min_items(Some(1)))
+            .into()
+    }
+}
+
+impl ToSchema for InsertRecords {}
 
 #[derive(OpenApi)]
 #[openapi(

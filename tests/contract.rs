@@ -103,6 +103,24 @@ async fn write_bodies_refuse_unknown_fields_in_the_document_too() {
         .await;
     let problem = expect_problem(answer, 422).await;
     assert_eq!(problem["errors"][0]["field"], "colour");
+    // A JSON list of no records is refused, as the schema's minItems says; an empty stream
+    // of lines is an empty write.
+    let many = &schemas["InsertRecords"]["oneOf"][1];
+    assert_eq!(many["minItems"], 1, "{many}");
+    for path in ["/insert", "/v1/bars"] {
+        let answer = app.post_json(path, r#"{"records": []}"#).await;
+        let problem = expect_problem(answer, 400).await;
+        assert!(problem["detail"].as_str().unwrap().contains("no records"));
+    }
+    let empty_lines = app
+        .http
+        .post(app.url("/v1/bars"))
+        .header("content-type", "application/x-ndjson")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty_lines.status(), 200);
 }
 
 #[tokio::test]

@@ -42,6 +42,18 @@ pub struct StreamParams {
 /// and still within `TSAPI_STREAM_REPLAY_WINDOW`, exactly once, then live bars. A bar is
 /// "missed" by commit order, not by bar time: a backfilled bar of last year committed
 /// while the client was away is sent on resume.
+/// One Server-Sent Event as it is framed on the wire, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the wire format; never built
+pub struct StreamEvent {
+    /// `bar`, `updated_bar`, `status`, `gap`, `lagged` or `error`.
+    event: String,
+    /// The event id, for `Last-Event-ID` (bars only).
+    id: Option<String>,
+    /// JSON text: a bar, or what happened.
+    data: String,
+}
+
 #[utoipa::path(
     get,
     path = "/v1/stream",
@@ -49,8 +61,10 @@ pub struct StreamParams {
     params(StreamParams, ("Last-Event-ID" = Option<String>, Header,
         description = "Resume after this event id")),
     responses(
-        (status = 200, description = "An event stream", content_type = "text/event-stream",
-            body = String),
+        (status = 200, description = "An event stream: `bar` and `updated_bar` events carry a \
+            bar as JSON in `data` and its event id in `id`; `status`, `gap`, `lagged` and \
+            `error` events say what the stream could not do",
+            content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "A parameter is invalid, or this deployment does not \
             stream (Lambda)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many subscribers on this server",

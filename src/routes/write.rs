@@ -149,7 +149,16 @@ pub(crate) async fn ingest_body(
     if let (Ok(counts), Some(feed)) = (&counts, &state.feed) {
         feed.acknowledge(counts.feed_id);
     }
-    Ok(counts?)
+    let counts = counts?;
+    // A JSON list of no records is a mistake of the caller (as the schema's `minItems`
+    // says), not a write; a stream of lines (NDJSON, CSV) may well be empty.
+    let seen = counts.inserted + counts.updated + counts.skipped;
+    if seen == 0 && matches!(format, Format::Json | Format::Records) {
+        return Err(ApiError::BadRequest(
+            "the body holds no records; send at least one".into(),
+        ));
+    }
+    Ok(counts)
 }
 
 /// Refuses at once a body that announces itself as too large.
