@@ -14,7 +14,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::observe;
-use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker, write};
+use crate::routes::{
+    bars, chart, fallback, health, insert, market, metrics, symbols, ticker, write,
+};
 use crate::state::AppState;
 
 /// Builds the whole HTTP API. `tsapi serve`, the Lambda runtime and the tests all use this.
@@ -35,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bars", get(bars::bars).post(write::write_bars))
         .route("/v1/bars/latest", get(bars::latest))
         .route("/v1/symbols", get(symbols::symbols))
+        .route("/v1/snapshots", get(market::snapshots))
+        .route("/v1/bars/grouped", get(market::grouped))
+        .route("/v1/bars/previous", get(market::previous))
         // For people: a page with a chart.
         .route("/", get(chart::page))
         .route("/v1/bars/chart.svg", get(chart::chart))

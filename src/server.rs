@@ -12,6 +12,9 @@ use crate::state::AppState;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = app_state(&args, db::Recycling::Trusting)?;
+    if !args.catalog_refresh.is_zero() {
+        tokio::spawn(refresh_catalog(state.clone(), args.catalog_refresh));
+    }
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");
     // Answers are small and complete when written: send them at once, not after an ACK.
@@ -44,6 +47,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("tsapi stopped");
     Ok(())
+}
+
+/// Every `every`, brings the symbol catalogue up to date with writes made around tsapi
+/// (see `db::refresh_catalog`), on a pooled primary connection. Failures are logged and
+/// retried at the next tick.
+async fn refresh_catalog(state: AppState, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let result = match state.db().await {
+            Ok(mut client) => {
+                let work = client.start();
+                let result = db::refresh_catalog(&mut client).await;
+                work.end();
+                result
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(report)) if report.chunks > 0 => {
+                tracing::info!(?report, "catalogue caught up with writes made around tsapi")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "catalogue refresh failed"),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before exit.

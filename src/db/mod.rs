@@ -2,6 +2,10 @@
 //! parameterized; no statement is ever built from user text.
 
 mod bars;
+mod catalog;
+mod catalog_refresh;
+mod catalog_write;
+mod market;
 mod copy_format;
 mod error;
 mod ingest;
@@ -18,6 +22,9 @@ mod symbols;
 mod tls;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
+pub use catalog::{DEFAULT_ZONE, local_midnight};
+pub use catalog_refresh::{RefreshReport, rebuild_catalog, refresh_catalog};
+pub use market::{grouped, previous_bars, snapshots, symbol_spans, all_latest};
 pub use copy_format::{CopyEncoder, EncodedBatch};
 pub use error::DbError;
 pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};

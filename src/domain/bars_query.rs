@@ -87,7 +87,7 @@ impl Format {
     }
 
     /// From `format=`, else from the `Accept` header, else JSON.
-    fn choose(param: Option<&str>, accept: Option<&str>) -> Result<Self, String> {
+    pub fn choose(param: Option<&str>, accept: Option<&str>) -> Result<Self, String> {
         match param {
             Some("json") => Ok(Self::Json),
             Some("csv") => Ok(Self::Csv),

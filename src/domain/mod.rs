@@ -3,7 +3,9 @@
 
 mod bar;
 pub mod bars_query;
+mod daily;
 mod interval;
+mod market;
 mod page_token;
 mod query_bar;
 mod records;
@@ -11,7 +13,9 @@ mod symbol;
 mod time;
 
 pub use bar::{Bar, DailyBar, VolumeRange};
+pub use daily::{DayAgg, DayOf, WriteSummary, day_bounds};
 pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Format, Order, ParamError};
+pub use market::{Around, CatalogEntry, DailyBarRow, Snapshot, today_in};
 pub use interval::{Interval, IntervalUnit};
 pub use page_token::{Cursor, PageTokenKey, QueryFingerprint};
 pub use query_bar::QueryBar;

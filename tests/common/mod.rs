@@ -34,8 +34,12 @@ pub async fn connect(url: &str) -> Client {
 
 /// Names the template after the migration code, so a schema change builds a new one.
 fn template_name() -> String {
-    let source = include_str!("../../src/db/migrate.rs");
-    let hash = source.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+    // The schema is what these two files create.
+    let source = [
+        include_str!("../../src/db/migrate.rs"),
+        include_str!("../../src/db/catalog.rs"),
+    ];
+    let hash = source.iter().flat_map(|s| s.bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     format!("tsapi_template_{:012x}", hash & 0xffff_ffff_ffff)
