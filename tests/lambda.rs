@@ -51,6 +51,7 @@ impl Function {
             )
             .await
             .expect("seed bars");
+        self.db.refresh_catalog().await;
     }
 
     /// The backends serving this function's database.

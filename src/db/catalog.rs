@@ -26,10 +26,7 @@ pub const DEFAULT_ZONE: Tz = chrono_tz::America::New_York;
 /// still need filling).
 pub async fn create_tables(client: &impl GenericClient, zone: Tz) -> Result<bool, DbError> {
     let existed: bool = client
-        .query_one(
-            "SELECT to_regclass('tsapi_catalog_meta') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('tsapi_catalog_meta') IS NOT NULL", &[])
         .await?
         .get(0);
     let day = |p: &str| {
@@ -102,7 +99,10 @@ pub async fn spans(client: &Conn) -> Result<Vec<(String, DateTime<Utc>, DateTime
             &[],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// The catalogue's columns, in the order [`entry`] reads them.

@@ -48,7 +48,9 @@ struct ChunkState {
 
 /// The chunks of the table now. A table that is not a hypertable is one "chunk" spanning
 /// all time.
-async fn current_chunks(client: &impl GenericClient) -> Result<HashMap<String, ChunkState>, DbError> {
+async fn current_chunks(
+    client: &impl GenericClient,
+) -> Result<HashMap<String, ChunkState>, DbError> {
     let rows = client
         .query(
             "SELECT format('%I.%I', c.chunk_schema, c.chunk_name), c.range_start, c.range_end, \
@@ -81,7 +83,9 @@ async fn current_chunks(client: &impl GenericClient) -> Result<HashMap<String, C
         .collect())
 }
 
-async fn stored_chunks(client: &impl GenericClient) -> Result<HashMap<String, ChunkState>, DbError> {
+async fn stored_chunks(
+    client: &impl GenericClient,
+) -> Result<HashMap<String, ChunkState>, DbError> {
     let rows = client
         .query(
             "SELECT chunk, range_start, range_end, changes FROM tsapi_catalog_chunks",
@@ -122,7 +126,9 @@ fn day_spans(zone: Tz, ranges: &[Range]) -> Option<Vec<(NaiveDate, NaiveDate)>> 
             return None;
         };
         let first = start.with_timezone(&zone).date_naive();
-        let last = (*end - Duration::microseconds(1)).with_timezone(&zone).date_naive();
+        let last = (*end - Duration::microseconds(1))
+            .with_timezone(&zone)
+            .date_naive();
         match spans.last_mut() {
             Some((_, to)) if first <= to.succ_opt().unwrap_or(*to) => *to = (*to).max(last),
             _ => spans.push((first, last)),
@@ -172,7 +178,7 @@ async fn refresh_changed(client: &mut Client, zone: Tz) -> Result<RefreshReport,
         let sql = format!(
             "INSERT INTO tsapi_daily ({DAILY_COLUMNS}) \
              SELECT (t.time AT TIME ZONE $1::text)::date, t.symbol, {DAY_AGGREGATES} \
-             FROM {TABLE} t WHERE {} GROUP BY 1, 2 RETURNING symbol",
+             FROM {TABLE} t WHERE {} AND t.symbol IS NOT NULL GROUP BY 1, 2 RETURNING symbol",
             day_span_filter(zone, first, last)?
         );
         for row in tx.query(&sql, &[&zone.name()]).await? {
@@ -193,7 +199,10 @@ async fn refresh_changed(client: &mut Client, zone: Tz) -> Result<RefreshReport,
 /// Recomputes the whole catalogue from the table, exactly: `tsapi catalog refresh`, and
 /// `tsapi migrate` when it makes the catalogue. With `zone`, daily bars follow that zone
 /// from now on.
-pub async fn rebuild_catalog(client: &mut Client, zone: Option<Tz>) -> Result<RefreshReport, DbError> {
+pub async fn rebuild_catalog(
+    client: &mut Client,
+    zone: Option<Tz>,
+) -> Result<RefreshReport, DbError> {
     let tx = lock(client).await?;
     if let Some(zone) = zone {
         tx.execute("UPDATE tsapi_catalog_meta SET zone = $1", &[&zone.name()])
@@ -231,7 +240,7 @@ async fn rebuild_in(
     let sql = format!(
         "INSERT INTO tsapi_daily ({DAILY_COLUMNS}) \
          SELECT (t.time AT TIME ZONE $1::text)::date, t.symbol, {DAY_AGGREGATES} \
-         FROM {TABLE} t GROUP BY 1, 2"
+         FROM {TABLE} t WHERE t.symbol IS NOT NULL GROUP BY 1, 2"
     );
     let days = tx.execute(&sql, &[&zone.name()]).await?;
     let symbols: Vec<String> = tx
@@ -262,7 +271,10 @@ async fn lock(client: &mut Client) -> Result<Transaction<'_>, DbError> {
     Ok(tx)
 }
 
-async fn store_chunks(tx: &Transaction<'_>, now: &HashMap<String, ChunkState>) -> Result<(), DbError> {
+async fn store_chunks(
+    tx: &Transaction<'_>,
+    now: &HashMap<String, ChunkState>,
+) -> Result<(), DbError> {
     let names: Vec<&str> = now.keys().map(String::as_str).collect();
     let starts: Vec<Option<DateTime<Utc>>> = now.values().map(|s| s.start).collect();
     let ends: Vec<Option<DateTime<Utc>>> = now.values().map(|s| s.end).collect();
@@ -293,15 +305,27 @@ mod tests {
             changes,
         };
         let seen = HashMap::from([
-            ("a".to_owned(), chunk("2021-11-04T00:00:00Z", "2021-11-11T00:00:00Z", 5)),
-            ("b".to_owned(), chunk("2021-11-11T00:00:00Z", "2021-11-18T00:00:00Z", 5)),
-            ("gone".to_owned(), chunk("2021-10-28T00:00:00Z", "2021-11-04T00:00:00Z", 1)),
+            (
+                "a".to_owned(),
+                chunk("2021-11-04T00:00:00Z", "2021-11-11T00:00:00Z", 5),
+            ),
+            (
+                "b".to_owned(),
+                chunk("2021-11-11T00:00:00Z", "2021-11-18T00:00:00Z", 5),
+            ),
+            (
+                "gone".to_owned(),
+                chunk("2021-10-28T00:00:00Z", "2021-11-04T00:00:00Z", 1),
+            ),
         ]);
         let mut now = seen.clone();
         now.remove("gone");
         assert_eq!(
             changed(&now, &seen),
-            [(Some(t("2021-10-28T00:00:00Z")), Some(t("2021-11-04T00:00:00Z")))]
+            [(
+                Some(t("2021-10-28T00:00:00Z")),
+                Some(t("2021-11-04T00:00:00Z"))
+            )]
         );
         now.get_mut("b").unwrap().changes = 6;
         let ranges = changed(&now, &seen);

@@ -44,7 +44,9 @@ async fn merge_days(tx: &Transaction<'_>, summary: &WriteSummary) -> Result<(), 
     let counts: Vec<i64> = days.iter().map(|(_, _, a)| a.bars).collect();
     let last_volumes: Vec<Option<i64>> = days.iter().map(|(_, _, a)| a.last_volume).collect();
     let newer = |c: &str| {
-        format!("{c} = CASE WHEN EXCLUDED.last_time >= d.last_time THEN EXCLUDED.{c} ELSE d.{c} END")
+        format!(
+            "{c} = CASE WHEN EXCLUDED.last_time >= d.last_time THEN EXCLUDED.{c} ELSE d.{c} END"
+        )
     };
     let sql = format!(
         "INSERT INTO tsapi_daily AS d ({DAILY_COLUMNS}) \

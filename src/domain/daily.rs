@@ -144,7 +144,8 @@ impl WriteSummary {
         match self.by_day.get_mut(&(bar.symbol.as_str().to_owned(), day)) {
             Some(known) => known.add(&agg),
             None => {
-                self.by_day.insert((bar.symbol.as_str().to_owned(), day), agg);
+                self.by_day
+                    .insert((bar.symbol.as_str().to_owned(), day), agg);
             }
         }
     }
@@ -219,7 +220,10 @@ mod tests {
             (agg.open, agg.high, agg.low, agg.close, agg.volume, agg.bars),
             (Some(1.0), Some(9.0), Some(0.5), Some(5.0), Some(15), 3)
         );
-        assert_eq!(agg.last_time, "2021-11-12T20:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            agg.last_time,
+            "2021-11-12T20:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!((agg.last_open, agg.last_volume), (Some(4.0), Some(5)));
         assert_eq!(days[0].1.to_string(), "2021-11-11");
         assert_eq!(summary.symbols(), ["AAPL"]);

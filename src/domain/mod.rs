@@ -13,10 +13,10 @@ mod symbol;
 mod time;
 
 pub use bar::{Bar, DailyBar, VolumeRange};
-pub use daily::{DayAgg, DayOf, WriteSummary, day_bounds};
 pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Format, Order, ParamError};
-pub use market::{Around, CatalogEntry, DailyBarRow, Snapshot, today_in};
+pub use daily::{DayAgg, DayOf, WriteSummary, day_bounds};
 pub use interval::{Interval, IntervalUnit};
+pub use market::{Around, CatalogEntry, DailyBarRow, Snapshot, today_in};
 pub use page_token::{Cursor, PageTokenKey, QueryFingerprint};
 pub use query_bar::QueryBar;
 pub use records::{

@@ -121,7 +121,11 @@ pub async fn snapshots(
             snapshots: rows,
         })
         .into_response(),
-        Format::Csv => lines(format, Snapshot::CSV_HEADER, rows.iter().map(Snapshot::csv_line)),
+        Format::Csv => lines(
+            format,
+            Snapshot::CSV_HEADER,
+            rows.iter().map(Snapshot::csv_line),
+        ),
         Format::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
     })
 }
