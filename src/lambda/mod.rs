@@ -124,7 +124,7 @@ fn within_limit(response: Value, limit: usize) -> Value {
     });
     serde_json::json!({
         "statusCode": 413,
-        "headers": {"Content-Type": "application/problem+json"},
+        "headers": {"content-type": "application/problem+json"},
         "body": problem.to_string(),
         "isBase64Encoded": false,
     })
