@@ -60,16 +60,21 @@ async fn refresh_catalog(state: AppState, every: std::time::Duration) {
         let result = match state.db().await {
             Ok(mut client) => {
                 let work = client.start();
+                let started = std::time::Instant::now();
                 let result = db::refresh_catalog(&mut client).await;
                 work.end();
-                result
+                result.map(|report| report.map(|r| (r, started.elapsed())))
             }
             Err(e) => Err(e),
         };
         match result {
-            Ok(Some(report)) if report.chunks > 0 => {
-                tracing::info!(?report, "catalogue caught up with writes made around tsapi")
-            }
+            Ok(Some((report, took))) if report.chunks > 0 => tracing::info!(
+                chunks = report.chunks,
+                days = report.days,
+                symbols = report.symbols,
+                ms = took.as_millis() as u64,
+                "catalogue caught up with changed chunks"
+            ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "catalogue refresh failed"),
         }

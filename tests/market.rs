@@ -152,15 +152,13 @@ fn hand_snapshots(latest: &[Value], days: &[(NaiveDate, Value)], today: NaiveDat
         .iter()
         .map(|l| {
             let symbol = &l["symbol"];
-            let mine = days.iter().filter(|(_, b)| &b["symbol"] == symbol);
+            let mut mine = days.iter().filter(|(_, b)| &b["symbol"] == symbol);
             let day = mine
                 .clone()
                 .find(|(d, _)| *d == today)
                 .map(|(_, b)| b.clone());
-            let prev = mine
-                .filter(|(d, _)| *d < today)
-                .last()
-                .map(|(_, b)| b.clone());
+            // Days are in ascending order: the previous day is the last one before today.
+            let prev = mine.rfind(|(d, _)| *d < today).map(|(_, b)| b.clone());
             json!({"symbol": symbol, "latest_bar": l, "day": day, "prev_day": prev})
         })
         .collect()
