@@ -9,7 +9,8 @@
 //! - [`router`]: the one route table and its layers, built from one [`state::AppState`].
 //! - [`routes`]: thin handlers, one file per resource.
 //! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing).
-//! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
+//! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest, and the symbol
+//!   catalogue behind whole-market reads (kept by writes, refreshed for other writers).
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`demo`]: the deterministic sample-data generator.

@@ -28,7 +28,7 @@ use super::{DbError, TABLE};
 pub struct RefreshReport {
     /// Chunks found new, changed or dropped (every chunk for a rebuild).
     pub chunks: usize,
-    /// Days recomputed.
+    /// Days recomputed; for a rebuild, the daily bars written.
     pub days: i64,
     /// Symbols whose catalogue rows were derived again.
     pub symbols: usize,
