@@ -81,7 +81,7 @@ def reads(api, url, runs, work):
             body = get(conn, path)
             http_ms[name].append((time.perf_counter() - t0) * 1000)
             sizes[name] = len(body)
-            counts[name] = body.count(b'"symbol"')
+            counts[name] = body.count(b'"latest_bar"' if "snapshots" in name else b'"symbol"')
         for name, text in sql.items():
             sql_ms[name].append(pgbench(url, text, work))
     print(f"grouped_day\t{day}")

@@ -108,7 +108,7 @@ log "tsapi catalog refresh (the exact rebuild)"
 t0=$(now)
 DATABASE_URL=$URL "$TSAPI" catalog refresh 2>/dev/null
 put rebuild_s "$(python3 -c "print($(now) - $t0)")"
-psql "$URL" -qc "VACUUM ANALYZE tsapi_catalog; VACUUM ANALYZE tsapi_daily" >/dev/null
+psql "$URL" -q -c "VACUUM ANALYZE tsapi_catalog" -c "VACUUM ANALYZE tsapi_daily" >/dev/null
 
 # --- Reads --------------------------------------------------------------------------------
 start_server "$URL" RUST_LOG=warn,tsapi::server=info

@@ -269,6 +269,15 @@ async fn whole_market_reads_match_hand_written_sql_through_every_kind_of_write()
     post(&app, &[stored, bar("S003", today, 16, 9)], "ignore").await;
     assert_exact(&app, "after upserts").await;
 
+    // tsapi's writes credit their own row counts: the refresh finds no chunk to rescan,
+    // before and after PostgreSQL publishes those counts (at the latest 10 s later).
+    for wait in [0, 11] {
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let mut client = app.db.client().await;
+        let report = tsapi::db::refresh_catalog(&mut client).await.unwrap();
+        assert_eq!(report.map(|r| r.chunks), Some(0), "after {wait} s");
+    }
+
     // psql: a delete of S005's latest bars, all of S006, and of delisted S010's last day;
     // an insert of a new symbol. The periodic refresh finds them (within PostgreSQL's
     // statistics delay; polled here up to 30 s).

@@ -55,7 +55,7 @@ pub async fn create_tables(client: &impl GenericClient, zone: Tz) -> Result<bool
                  trading_volume int8, {}, {});
              CREATE TABLE IF NOT EXISTS tsapi_catalog_chunks (
                  chunk text PRIMARY KEY, range_start timestamptz, range_end timestamptz,
-                 changes int8 NOT NULL);",
+                 changes int8 NOT NULL, accounted int8 NOT NULL DEFAULT 0);",
             day("day1"),
             day("day2")
         ))
@@ -102,6 +102,29 @@ pub async fn spans(client: &Conn) -> Result<Vec<(String, DateTime<Utc>, DateTime
     Ok(rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// The latest bar of every symbol, in byte order.
+pub async fn latest_bars(client: &Conn) -> Result<Vec<Bar>, DbError> {
+    let rows = client
+        .query(
+            "SELECT symbol, last_time, price_open, price_high, price_low, price_close, \
+                    trading_volume FROM tsapi_catalog ORDER BY symbol COLLATE \"C\"",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Bar {
+            time: r.get(1),
+            symbol: Symbol::from_stored(r.get(0)),
+            price_open: r.get(2),
+            price_high: r.get(3),
+            price_low: r.get(4),
+            price_close: r.get(5),
+            trading_volume: r.get(6),
+        })
         .collect())
 }
 

@@ -3,9 +3,12 @@
 //!
 //! PostgreSQL counts the rows inserted, updated and deleted in every table, chunks
 //! included. The refresh keeps each chunk's count (and range) as it last saw them in
-//! `tsapi_catalog_chunks`; a chunk whose count moved, a new chunk and a dropped one are
-//! "changed", and the days they span are recomputed from the table (a scan of those chunks
-//! only), then the catalogue rows of every symbol with bars in those days. An idle table
+//! `tsapi_catalog_chunks`, and tsapi writes add there the rows they changed in each chunk
+//! (`accounted`, from their transaction's own counts). A chunk whose count grew by more
+//! than tsapi accounts for, a new chunk and a dropped one are "changed", and the days they
+//! span are recomputed from the table (a scan of those chunks only), then the catalogue
+//! rows of every symbol with bars in those days. Writes through tsapi alone cause no
+//! rescan. An idle table
 //! costs one catalog query per refresh. PostgreSQL publishes a session's counts when it
 //! goes idle, at most once a second, and at the latest 10 s after its last write, so a
 //! refresh sees a write some time after its commit; [`rebuild_catalog`] does not depend
@@ -44,6 +47,8 @@ struct ChunkState {
     start: Option<DateTime<Utc>>,
     end: Option<DateTime<Utc>>,
     changes: i64,
+    /// Rows tsapi writes changed in the chunk since `changes` was read (stored state only).
+    accounted: i64,
 }
 
 /// The chunks of the table now. A table that is not a hypertable is one "chunk" spanning
@@ -55,14 +60,14 @@ async fn current_chunks(
         .query(
             "SELECT format('%I.%I', c.chunk_schema, c.chunk_name), c.range_start, c.range_end, \
                     pg_stat_get_tuples_inserted(r.oid) + pg_stat_get_tuples_updated(r.oid) \
-                    + pg_stat_get_tuples_deleted(r.oid) \
+                    + pg_stat_get_tuples_deleted(r.oid), 0::int8 \
              FROM timescaledb_information.chunks c \
              JOIN pg_class r ON r.oid = format('%I.%I', c.chunk_schema, c.chunk_name)::regclass \
              WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass \
                    = to_regclass($1) \
              UNION ALL \
              SELECT $1, NULL::timestamptz, NULL::timestamptz, pg_stat_get_tuples_inserted(r.oid) \
-                    + pg_stat_get_tuples_updated(r.oid) + pg_stat_get_tuples_deleted(r.oid) \
+                    + pg_stat_get_tuples_updated(r.oid) + pg_stat_get_tuples_deleted(r.oid), 0::int8 \
              FROM pg_class r WHERE r.oid = to_regclass($1) AND NOT EXISTS ( \
                SELECT 1 FROM timescaledb_information.hypertables h \
                WHERE format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass \
@@ -77,6 +82,7 @@ async fn current_chunks(
                 start: r.get(1),
                 end: r.get(2),
                 changes: r.get(3),
+                accounted: r.get(4),
             };
             (r.get(0), state)
         })
@@ -88,7 +94,7 @@ async fn stored_chunks(
 ) -> Result<HashMap<String, ChunkState>, DbError> {
     let rows = client
         .query(
-            "SELECT chunk, range_start, range_end, changes FROM tsapi_catalog_chunks",
+            "SELECT chunk, range_start, range_end, changes, accounted FROM tsapi_catalog_chunks",
             &[],
         )
         .await?;
@@ -99,6 +105,7 @@ async fn stored_chunks(
                 start: r.get(1),
                 end: r.get(2),
                 changes: r.get(3),
+                accounted: r.get(4),
             };
             (r.get(0), state)
         })
@@ -109,7 +116,14 @@ async fn stored_chunks(
 fn changed(now: &HashMap<String, ChunkState>, seen: &HashMap<String, ChunkState>) -> Vec<Range> {
     let mut ranges: Vec<_> = now
         .iter()
-        .filter(|(name, state)| seen.get(*name) != Some(*state))
+        .filter(|(name, state)| match seen.get(*name) {
+            None => true,
+            // More changes than tsapi's writes account for (or the counters were reset).
+            Some(old) => {
+                let grown = state.changes - old.changes;
+                grown < 0 || grown > old.accounted
+            }
+        })
         .chain(seen.iter().filter(|(name, _)| !now.contains_key(*name)))
         .map(|(_, s)| (s.start, s.end))
         .collect();
@@ -155,9 +169,10 @@ async fn refresh_changed(client: &mut Client, zone: Tz) -> Result<RefreshReport,
     let tx = lock(client).await?;
     // Counts read before the scan: a write counted after it shows as a change next time.
     let now = current_chunks(&tx).await?;
-    let ranges = changed(&now, &stored_chunks(&tx).await?);
+    let seen = stored_chunks(&tx).await?;
+    let ranges = changed(&now, &seen);
     let Some(spans) = day_spans(zone, &ranges) else {
-        return rebuild_in(tx, zone, now).await;
+        return rebuild_in(tx, zone, now, seen).await;
     };
     let mut report = RefreshReport {
         chunks: ranges.len(),
@@ -191,7 +206,7 @@ async fn refresh_changed(client: &mut Client, zone: Tz) -> Result<RefreshReport,
     derive_symbols(&tx, &names).await?;
     forget_gone(&tx, &names).await?;
     report.symbols = names.len();
-    store_chunks(&tx, &now).await?;
+    store_chunks(&tx, &now, &seen).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -212,7 +227,8 @@ pub async fn rebuild_catalog(
         .await?
         .ok_or_else(|| DbError::Schema("there is no catalogue; run `tsapi migrate`".into()))?;
     let now = current_chunks(&tx).await?;
-    rebuild_in(tx, zone, now).await
+    let seen = stored_chunks(&tx).await?;
+    rebuild_in(tx, zone, now, seen).await
 }
 
 /// Makes the catalogue tables when missing and fills them, in one transaction (under
@@ -226,7 +242,7 @@ pub async fn create_catalog(client: &mut Client, migration_lock: i64) -> Result<
         return Ok(false);
     }
     let now = current_chunks(&tx).await?;
-    rebuild_in(tx, super::catalog::DEFAULT_ZONE, now).await?;
+    rebuild_in(tx, super::catalog::DEFAULT_ZONE, now, HashMap::new()).await?;
     Ok(true)
 }
 
@@ -234,6 +250,7 @@ async fn rebuild_in(
     tx: Transaction<'_>,
     zone: Tz,
     now: HashMap<String, ChunkState>,
+    seen: HashMap<String, ChunkState>,
 ) -> Result<RefreshReport, DbError> {
     tx.batch_execute("DELETE FROM tsapi_daily; DELETE FROM tsapi_catalog")
         .await?;
@@ -251,7 +268,7 @@ async fn rebuild_in(
         .collect();
     let names: Vec<&str> = symbols.iter().map(String::as_str).collect();
     derive_symbols(&tx, &names).await?;
-    store_chunks(&tx, &now).await?;
+    store_chunks(&tx, &now, &seen).await?;
     tx.commit().await?;
     Ok(RefreshReport {
         chunks: now.len(),
@@ -271,19 +288,30 @@ async fn lock(client: &mut Client) -> Result<Transaction<'_>, DbError> {
     Ok(tx)
 }
 
+/// Stores the counts read before the scan. tsapi's accounted changes that the counts do not
+/// show yet (PostgreSQL publishes them later) stay credited, so they cause no rescan.
 async fn store_chunks(
     tx: &Transaction<'_>,
     now: &HashMap<String, ChunkState>,
+    seen: &HashMap<String, ChunkState>,
 ) -> Result<(), DbError> {
     let names: Vec<&str> = now.keys().map(String::as_str).collect();
     let starts: Vec<Option<DateTime<Utc>>> = now.values().map(|s| s.start).collect();
     let ends: Vec<Option<DateTime<Utc>>> = now.values().map(|s| s.end).collect();
     let changes: Vec<i64> = now.values().map(|s| s.changes).collect();
+    let credits: Vec<i64> = now
+        .iter()
+        .map(|(name, s)| {
+            seen.get(name)
+                .map_or(0, |old| (old.accounted - (s.changes - old.changes)).max(0))
+        })
+        .collect();
     tx.execute("DELETE FROM tsapi_catalog_chunks", &[]).await?;
     tx.execute(
-        "INSERT INTO tsapi_catalog_chunks (chunk, range_start, range_end, changes) \
-         SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int8[])",
-        &[&names, &starts, &ends, &changes],
+        "INSERT INTO tsapi_catalog_chunks (chunk, range_start, range_end, changes, accounted) \
+         SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int8[], \
+                              $5::int8[])",
+        &[&names, &starts, &ends, &changes, &credits],
     )
     .await?;
     Ok(())
@@ -303,6 +331,7 @@ mod tests {
             start: Some(t(start)),
             end: Some(t(end)),
             changes,
+            accounted: 0,
         };
         let seen = HashMap::from([
             (
@@ -327,6 +356,13 @@ mod tests {
                 Some(t("2021-11-04T00:00:00Z"))
             )]
         );
+        // Changes that tsapi's writes account for are no reason to rescan.
+        let mut credited = seen.clone();
+        credited.get_mut("b").unwrap().accounted = 3;
+        now.get_mut("b").unwrap().changes = 8;
+        assert_eq!(changed(&now, &credited).len(), 1);
+        now.get_mut("b").unwrap().changes = 9;
+        assert_eq!(changed(&now, &credited).len(), 2);
         now.get_mut("b").unwrap().changes = 6;
         let ranges = changed(&now, &seen);
         assert_eq!(ranges.len(), 2);

@@ -19,6 +19,7 @@ pub async fn record_write(
     tx: &Transaction<'_>,
     mode: OnConflict,
     summary: &WriteSummary,
+    before: &ChunkCounts,
 ) -> Result<(), DbError> {
     if summary.is_empty() {
         return Ok(());
@@ -27,7 +28,49 @@ pub async fn record_write(
         OnConflict::Error => merge_days(tx, summary).await?,
         OnConflict::Ignore | OnConflict::Update => recompute_days(tx, summary).await?,
     }
-    derive_symbols(tx, &summary.symbols()).await
+    derive_symbols(tx, &summary.symbols()).await?;
+    account_chunks(tx, before).await
+}
+
+/// The session's not yet published row counts of the chunks, by chunk oid.
+#[derive(Debug, Default, Clone)]
+pub struct ChunkCounts {
+    oids: Vec<u32>,
+    counts: Vec<i64>,
+}
+
+/// Each chunk's row count (inserted + updated + deleted) that this session has not
+/// published yet. PostgreSQL publishes a session's counts at most once a second, so these
+/// may include the session's previous transactions: a write reads them at its start, and
+/// its own counts are the difference at its end.
+const PENDING: &str = "SELECT i.inhrelid AS oid, pg_stat_get_xact_tuples_inserted(i.inhrelid) \
+    + pg_stat_get_xact_tuples_updated(i.inhrelid) \
+    + pg_stat_get_xact_tuples_deleted(i.inhrelid) AS n \
+    FROM pg_inherits i WHERE i.inhparent = to_regclass($1)";
+
+pub async fn pending_counts(tx: &Transaction<'_>) -> Result<ChunkCounts, DbError> {
+    let sql = format!("SELECT * FROM ({PENDING}) p WHERE p.n > 0");
+    let rows = tx.query(&sql, &[&TABLE]).await?;
+    Ok(ChunkCounts {
+        oids: rows.iter().map(|r| r.get(0)).collect(),
+        counts: rows.iter().map(|r| r.get(1)).collect(),
+    })
+}
+
+/// Credits the rows this transaction changed in each chunk to the refresh's chunk state,
+/// so that the refresh does not rescan chunks for changes the catalogue already has.
+/// Chunks in name order, like every writer.
+async fn account_chunks(tx: &Transaction<'_>, before: &ChunkCounts) -> Result<(), DbError> {
+    let sql = format!(
+        "INSERT INTO tsapi_catalog_chunks AS k (chunk, changes, accounted) \
+         SELECT p.oid::regclass::text, 0, p.n - coalesce(b.n, 0) FROM ({PENDING}) p \
+         LEFT JOIN unnest($2::oid[], $3::int8[]) b(oid, n) ON b.oid = p.oid \
+         WHERE p.n - coalesce(b.n, 0) > 0 ORDER BY 1 \
+         ON CONFLICT (chunk) DO UPDATE SET accounted = k.accounted + EXCLUDED.accounted"
+    );
+    tx.execute(&sql, &[&TABLE, &before.oids, &before.counts])
+        .await?;
+    Ok(())
 }
 
 /// Adds the summary's daily bars to the stored ones.

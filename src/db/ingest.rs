@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, pin_mut};
 use tokio_postgres::{Client, Statement, Transaction};
 
-use super::catalog_write::record_write;
+use super::catalog_write::{ChunkCounts, pending_counts, record_write};
 use super::copy_format::{CopyEncoder, EncodedBatch};
 use super::schema::{COLUMNS, TableInfo};
 use super::{DbError, TABLE};
@@ -80,6 +80,8 @@ pub struct BulkWrite<'a> {
     copied: u64,
     /// What the batches so far add to the catalogue (see `catalog_write`).
     summary: Option<WriteSummary>,
+    /// The session's unpublished chunk row counts at the start, with a catalogue.
+    counts_before: ChunkCounts,
 }
 
 impl<'a> BulkWrite<'a> {
@@ -94,13 +96,21 @@ impl<'a> BulkWrite<'a> {
             )));
         }
         let tx = client.transaction().await?;
-        match prepare_copy(&tx, mode).await {
-            Ok(copy) => Ok(Self {
+        let started = async {
+            let counts = match table.catalog_zone {
+                Some(_) => pending_counts(&tx).await?,
+                None => ChunkCounts::default(),
+            };
+            Ok::<_, DbError>((prepare_copy(&tx, mode).await?, counts))
+        };
+        match started.await {
+            Ok((copy, counts_before)) => Ok(Self {
                 copy,
                 tx,
                 mode,
                 copied: 0,
                 summary: None,
+                counts_before,
             }),
             Err(e) => {
                 let _ = tx.rollback().await;
@@ -142,6 +152,7 @@ impl<'a> BulkWrite<'a> {
             mode,
             copied,
             summary,
+            counts_before,
         } = self;
         drop(copy);
         let merged = match mode {
@@ -152,7 +163,9 @@ impl<'a> BulkWrite<'a> {
             OnConflict::Ignore | OnConflict::Update => merge(&tx, mode, copied).await,
         };
         let merged = match (merged, &summary) {
-            (Ok(counts), Some(summary)) => record_write(&tx, mode, summary).await.map(|()| counts),
+            (Ok(counts), Some(summary)) => record_write(&tx, mode, summary, &counts_before)
+                .await
+                .map(|()| counts),
             (merged, _) => merged,
         };
         let counts = match merged {

@@ -47,11 +47,7 @@ pub async fn all_latest(client: &Conn, catalog: Option<Tz>) -> Result<Vec<Bar>, 
         report_scan();
         return latest_bars(client, i64::MAX).await;
     }
-    Ok(entries(client, None)
-        .await?
-        .into_iter()
-        .map(|e| e.latest)
-        .collect())
+    super::catalog::latest_bars(client).await
 }
 
 /// Snapshots of `symbols` (every symbol when `None`) with days in `tz` and today being
