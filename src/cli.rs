@@ -43,6 +43,9 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Load a CSV, NDJSON or JSON file (or `-` for stdin) over COPY, committing batch by batch.
     Load(crate::load::LoadArgs),
+    /// The symbol catalogue behind whole-market reads (`/v1/symbols`, snapshots, ...).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Create an API key: prints the key once, and the configuration entry that holds only
     /// its SHA-256 digest.
     Keygen(KeygenArgs),
@@ -87,4 +90,21 @@ pub struct DemoDataArgs {
     /// Format of `--output`; by default from its extension.
     #[arg(long, value_enum)]
     pub format: Option<crate::load::FileFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Recompute the catalogue from the table, exactly: after writes made around tsapi,
+    /// without waiting for `tsapi serve`'s periodic refresh.
+    Refresh(CatalogRefreshArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogRefreshArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Make daily bars follow this IANA zone's calendar from now on (default: keep the
+    /// catalogue's zone, initially America/New_York). Restart servers after changing it.
+    #[arg(long)]
+    pub zone: Option<chrono_tz::Tz>,
 }

@@ -154,6 +154,10 @@ pub struct ServeArgs {
     /// After SIGTERM, how long in-flight requests may take before the server exits anyway.
     #[arg(long, env = "TSAPI_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+    /// How often the symbol catalogue looks for writes made around tsapi (psql, other
+    /// tools, deletes) and catches up with them; `0s` turns it off.
+    #[arg(long, env = "TSAPI_CATALOG_REFRESH", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub catalog_refresh: Duration,
 }
 
 /// Live bars: the change feed's listener and the limits of subscriptions.

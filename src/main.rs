@@ -38,6 +38,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::DemoData(args) => demo_data(args).await,
         Command::Load(args) => tsapi::load::run(args).await,
         Command::Keygen(args) => keygen(&args),
+        Command::Catalog(tsapi::cli::CatalogCommand::Refresh(args)) => {
+            let mut client = db::connect(&args.database).await?;
+            let report = db::rebuild_catalog(&mut client, args.zone).await?;
+            eprintln!(
+                "catalogue rebuilt: {} symbols, {} daily bars, {} chunks",
+                report.symbols, report.days, report.chunks
+            );
+            Ok(())
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::openapi::{self, ApiDoc, OpenApiJson};
 use crate::routes::{
-    bars, chart, fallback, health, insert, metrics, stream, symbols, ticker, write, ws,
+    bars, chart, fallback, health, insert, market, metrics, stream, symbols, ticker, write, ws,
 };
 use crate::state::AppState;
 use crate::{auth, cors, observe};
@@ -56,6 +56,10 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(bars::bars, write::write_bars))
         .routes(routes!(bars::latest))
         .routes(routes!(symbols::symbols))
+        // The whole market at once.
+        .routes(routes!(market::snapshots))
+        .routes(routes!(market::grouped))
+        .routes(routes!(market::previous))
         .routes(routes!(chart::chart))
         .routes(routes!(chart::chart_link))
         // Live bars.

@@ -9,11 +9,12 @@ use bytes::Bytes;
 use futures_util::{SinkExt, pin_mut};
 use tokio_postgres::{Client, Statement, Transaction};
 
+use super::catalog_write::{ChunkCounts, pending_counts, record_write};
 use super::copy_format::{CopyEncoder, EncodedBatch};
 use super::feed_log::{FeedWriter, MERGE_FEED_CTE};
 use super::schema::{COLUMNS, TableInfo};
 use super::{DbError, TABLE};
-use crate::domain::Bar;
+use crate::domain::{Bar, WriteSummary};
 
 /// What to do with a bar whose (symbol, time) is already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,6 +88,10 @@ pub struct BulkWrite<'a> {
     copied: u64,
     /// Announces the write on the change feed at commit, when the table has one.
     feed: Option<FeedWriter>,
+    /// What the batches so far add to the catalogue (see `catalog_write`).
+    summary: Option<WriteSummary>,
+    /// The session's unpublished chunk row counts at the start, with a catalogue.
+    counts_before: ChunkCounts,
 }
 
 impl<'a> BulkWrite<'a> {
@@ -106,15 +111,21 @@ impl<'a> BulkWrite<'a> {
                 true => Some(FeedWriter::prepare(&tx).await?),
                 false => None,
             };
-            Ok::<_, DbError>((prepare_copy(&tx, mode).await?, feed))
+            let counts = match table.catalog_zone {
+                Some(_) => pending_counts(&tx).await?,
+                None => ChunkCounts::default(),
+            };
+            Ok::<_, DbError>((prepare_copy(&tx, mode).await?, feed, counts))
         };
         match prepared.await {
-            Ok((copy, feed)) => Ok(Self {
+            Ok((copy, feed, counts_before)) => Ok(Self {
                 copy,
                 tx,
                 mode,
                 copied: 0,
                 feed,
+                summary: None,
+                counts_before,
             }),
             Err(e) => {
                 let _ = tx.rollback().await;
@@ -125,7 +136,8 @@ impl<'a> BulkWrite<'a> {
 
     /// Sends one encoded batch through its own COPY. On failure the transaction is rolled
     /// back (and waited for) before the error is returned: nothing of the write is stored.
-    pub async fn copy(mut self, batch: EncodedBatch) -> Result<Self, DbError> {
+    pub async fn copy(mut self, mut batch: EncodedBatch) -> Result<Self, DbError> {
+        let summary = batch.summary.take();
         let staged = (self.feed.is_some() && self.mode == OnConflict::Error)
             .then(|| (batch.bytes.clone(), batch.rows));
         let mut copied = copy_batch(&self.tx, &self.copy, batch).await;
@@ -137,6 +149,10 @@ impl<'a> BulkWrite<'a> {
         match copied {
             Ok(rows) => {
                 self.copied += rows;
+                match (&mut self.summary, summary) {
+                    (Some(known), Some(more)) => known.merge(more),
+                    (known, more) => *known = known.take().or(more),
+                }
                 Ok(self)
             }
             Err(e) => {
@@ -154,6 +170,8 @@ impl<'a> BulkWrite<'a> {
             mode,
             copied,
             mut feed,
+            summary,
+            counts_before,
         } = self;
         drop(copy);
         let merged = match mode {
@@ -164,6 +182,12 @@ impl<'a> BulkWrite<'a> {
             OnConflict::Ignore | OnConflict::Update => {
                 merge(&tx, mode, copied, feed.is_some()).await
             }
+        };
+        let merged = match (merged, &summary) {
+            (Ok(counts), Some(summary)) => record_write(&tx, mode, summary, &counts_before)
+                .await
+                .map(|()| counts),
+            (merged, _) => merged,
         };
         let announced = match (merged, feed.take()) {
             (Ok(mut counts), Some(mut feed)) => {

@@ -459,6 +459,7 @@ mod tests {
             volume: VolumeRange::INTEGER,
             has_unique_key: true,
             has_feed: true,
+            catalog_zone: None,
         };
         let bar = |s: &str, close: Option<f64>, v: Option<i64>| Bar {
             time: "2024-03-01T14:30:00.123456Z".parse().unwrap(),

@@ -3,10 +3,14 @@
 
 mod bars;
 mod bulk_write;
+mod catalog;
+mod catalog_refresh;
+mod catalog_write;
 mod copy_format;
 mod error;
 mod feed_log;
 mod latest;
+mod market;
 mod migrate;
 mod pool;
 mod pooled;
@@ -20,6 +24,8 @@ mod tls;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub use bulk_write::{BulkWrite, OnConflict, WriteCounts, write_all};
+pub use catalog::{DEFAULT_ZONE, local_midnight};
+pub use catalog_refresh::{RefreshReport, rebuild_catalog, refresh_catalog};
 pub use copy_format::{CopyEncoder, EncodedBatch};
 pub use error::DbError;
 pub use feed_log::{FeedBar, LogCursor};
@@ -30,6 +36,7 @@ pub mod feed {
     };
 }
 pub use latest::latest_for;
+pub use market::{all_latest, grouped, previous_bars, snapshots, symbol_spans};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect, create_pool, ping};
 pub use pool::{Recycling, connect_one_with, create_pool_with};

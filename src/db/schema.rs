@@ -31,6 +31,9 @@ pub struct TableInfo {
     pub has_unique_key: bool,
     /// Whether the change feed's tables exist, so that writes are announced.
     pub has_feed: bool,
+    /// The zone of the symbol catalogue's daily bars, when the catalogue exists (made by
+    /// `tsapi migrate`); writes then keep it up to date in their transaction.
+    pub catalog_zone: Option<chrono_tz::Tz>,
 }
 
 impl TableInfo {
@@ -79,11 +82,13 @@ impl TableInfo {
             .await?
             .get(0);
         let has_feed = super::feed_log::feed_exists(client).await?;
+        let catalog_zone = super::catalog::zone(client).await?;
         Ok(Self {
             column_types,
             volume,
             has_unique_key,
             has_feed,
+            catalog_zone,
         })
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use bytes::BytesMut;
 
 use crate::db::{CopyEncoder, EncodedBatch};
-use crate::domain::{Bar, FieldError, Position, Symbol};
+use crate::domain::{Bar, FieldError, Position, Symbol, WriteSummary};
 use crate::error::MAX_REPORTED_ERRORS;
 
 /// Keys a request remembers to find a (symbol, time) given twice: all of them for any
@@ -43,6 +43,7 @@ pub struct Batcher<F: FnMut(EncodedBatch) -> bool> {
     max_errors: usize,
     send: F,
     buf: BytesMut,
+    summary: Option<WriteSummary>,
     in_batch: u64,
     first_line: u64,
     last_line: u64,
@@ -64,6 +65,7 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
             max_errors: MAX_REPORTED_ERRORS,
             send,
             buf: encoder.start(batch_rows),
+            summary: encoder.summary(),
             in_batch: 0,
             first_line: 0,
             last_line: 0,
@@ -131,7 +133,9 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
         }
         self.target_rows = (self.target_rows * 2).min(self.batch_rows);
         let buf = std::mem::replace(&mut self.buf, self.encoder.start(self.target_rows));
+        let summary = std::mem::replace(&mut self.summary, self.encoder.summary());
         let batch = EncodedBatch {
+            summary,
             bytes: self.encoder.finish(buf),
             rows: self.in_batch,
             first_line: self.first_line,
@@ -193,6 +197,9 @@ impl<F: FnMut(EncodedBatch) -> bool> RecordSink for Batcher<F> {
                 }
                 self.last_line = line;
                 self.encoder.push(&mut self.buf, &bar);
+                if let Some(summary) = &mut self.summary {
+                    summary.add(&bar);
+                }
                 self.in_batch += 1;
                 if self.in_batch as usize >= self.target_rows {
                     return self.flush();

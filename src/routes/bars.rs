@@ -95,7 +95,8 @@ pub async fn bars(
 }
 
 /// The format the `Accept` header prefers, or a 406 when it accepts none of them.
-fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
+/// The format the `Accept` header asks for; none of ours is a 406.
+pub(crate) fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     Format::negotiate(accept).ok_or_else(|| {
         ApiError::NotAcceptable(
@@ -184,14 +185,9 @@ pub async fn latest(
             db::latest_for(&client, bound, &symbols).await?
         }
         None => {
+            let catalog = state.catalog().await?;
             let client = state.read_db().await?;
-            let bars = db::latest_bars(&client, max as i64 + 1).await?;
-            if bars.len() > max {
-                return Err(ApiError::BadRequest(format!(
-                    "parameter `symbols`: more than {max} symbols exist; name the ones you need"
-                )));
-            }
-            bars
+            db::all_latest(&client, catalog).await?
         }
     };
     Ok(Json(LatestBars { bars }))
