@@ -18,6 +18,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::dialects::{alpaca, polygon};
 use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::openapi::{self, ApiDoc, OpenApiJson};
@@ -36,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(crate::limits::refuse_long_uris))
         .layer(middleware::from_fn(crate::error::problem_for_bare_errors))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside every other answer, so dialect clients get their own error shape always.
+        .layer(middleware::from_fn(crate::dialects::dialect_errors))
         .layer(option_layer(cors::layer(&state.settings.cors_origins)))
         // Outermost, so that it sees panics turned into 500s and CORS answers too.
         .layer(middleware::from_fn(observe::observe))
@@ -54,7 +57,18 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(bars::latest))
         .routes(routes!(symbols::symbols))
         .routes(routes!(chart::chart))
-        .routes(routes!(chart::chart_link));
+        .routes(routes!(chart::chart_link))
+        // The Alpaca and Polygon dialects (translation over the same query core).
+        .routes(routes!(alpaca::bars::bars))
+        .routes(routes!(alpaca::bars::symbol_bars))
+        .routes(routes!(alpaca::bars::latest_bars))
+        .routes(routes!(alpaca::bars::symbol_latest_bar))
+        .routes(routes!(polygon::aggs::aggs))
+        // Where `massive` sends a `next_url` (its base + the URL's path); not documented.
+        .route(
+            polygon::aggs::MASSIVE_NEXT_PATH,
+            axum::routing::get(polygon::aggs::aggs),
+        );
     let public = OpenApiRouter::new()
         // For people: the page asks for a key itself before it reads anything.
         .routes(routes!(chart::page))
