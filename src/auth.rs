@@ -213,7 +213,9 @@ impl Auth {
         let presented = presented_keys(headers, query_key);
         if presented.is_empty() {
             return Err(ApiError::Unauthorized(
-                "send an API key as `Authorization: Bearer KEY` or `X-API-Key: KEY`".into(),
+                "send an API key as `Authorization: Bearer KEY` or `X-API-Key: KEY` (Alpaca \
+                 dialect: `APCA-API-SECRET-KEY`; Polygon dialect: also `apiKey=KEY`)"
+                    .into(),
             ));
         }
         let Some(key) = presented.into_iter().find_map(|p| find(keys, p)) else {

@@ -84,10 +84,11 @@ impl From<QueryBar> for PolygonAgg {
 
 /// A page of aggregates.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
 pub struct PolygonAggs {
     pub ticker: String,
+    #[serde(rename = "queryCount")]
     pub query_count: usize,
+    #[serde(rename = "resultsCount")]
     pub results_count: usize,
     pub count: usize,
     /// Always false: bars are as stored.
