@@ -51,9 +51,29 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Load a CSV, NDJSON or JSON file (or `-` for stdin) over COPY, committing batch by batch.
     Load(crate::load::LoadArgs),
+    /// The symbol catalogue behind whole-market reads (`/v1/symbols`, snapshots, ...).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Create an API key: prints the key once, and the configuration entry that holds only
     /// its SHA-256 digest.
     Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Recompute the catalogue from the table, exactly: after writes made around tsapi,
+    /// without waiting for `tsapi serve`'s periodic refresh.
+    Refresh(CatalogRefreshArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogRefreshArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Make daily bars follow this IANA zone's calendar from now on (default: keep the
+    /// catalogue's zone, initially America/New_York). Restart servers after changing it.
+    #[arg(long)]
+    pub zone: Option<chrono_tz::Tz>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,6 +221,10 @@ pub struct ServeArgs {
     /// After SIGTERM, how long in-flight requests may take before the server exits anyway.
     #[arg(long, env = "TSAPI_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+    /// How often the symbol catalogue looks for writes made around tsapi (psql, other
+    /// tools, deletes) and catches up with them; `0s` turns it off.
+    #[arg(long, env = "TSAPI_CATALOG_REFRESH", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub catalog_refresh: Duration,
 }
 
 /// Who may call the API.

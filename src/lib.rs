@@ -11,7 +11,8 @@
 //! - [`dialects`]: Alpaca- and Polygon-compatible routes that translate to the `/v1` core.
 //! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing), `Accept`
 //!   negotiation and signed chart links.
-//! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest.
+//! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest, and the symbol
+//!   catalogue behind whole-market reads (kept by writes, refreshed for other writers).
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`demo`]: the deterministic sample-data generator.

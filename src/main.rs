@@ -39,6 +39,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::DemoData(args) => demo_data(args).await,
         Command::Load(args) => tsapi::load::run(args).await,
         Command::Keygen(args) => keygen(&args),
+        Command::Catalog(tsapi::config::CatalogCommand::Refresh(args)) => {
+            let pg = args.database.pg_config()?;
+            let mut client = db::connect_one_with(&pg, &args.database.tls(&pg)?).await?;
+            let report = db::rebuild_catalog(&mut client, args.zone).await?;
+            eprintln!(
+                "catalogue rebuilt: {} symbols, {} daily bars, {} chunks",
+                report.symbols, report.days, report.chunks
+            );
+            Ok(())
+        }
     }
 }
 

@@ -22,7 +22,9 @@ use crate::dialects::{alpaca, polygon};
 use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::openapi::{self, ApiDoc, OpenApiJson};
-use crate::routes::{bars, chart, fallback, health, insert, metrics, symbols, ticker, write};
+use crate::routes::{
+    bars, chart, fallback, health, insert, market, metrics, symbols, ticker, write,
+};
 use crate::state::AppState;
 use crate::{auth, cors, observe};
 
@@ -56,6 +58,9 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(bars::bars, write::write_bars))
         .routes(routes!(bars::latest))
         .routes(routes!(symbols::symbols))
+        .routes(routes!(market::snapshots))
+        .routes(routes!(market::grouped))
+        .routes(routes!(market::previous))
         .routes(routes!(chart::chart))
         .routes(routes!(chart::chart_link))
         // The Alpaca and Polygon dialects (translation over the same query core).

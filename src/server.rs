@@ -15,6 +15,9 @@ use crate::state::AppState;
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = app_state(&args, db::Recycling::Trusting)?;
     reload_keys_on_hangup(state.auth.clone(), args.auth.clone());
+    if !args.catalog_refresh.is_zero() {
+        tokio::spawn(refresh_catalog(state.clone(), args.catalog_refresh));
+    }
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "tsapi listening");
     // Answers are small and complete when written: send them at once, not after an ACK.
@@ -74,6 +77,38 @@ fn reload_keys_on_hangup(auth: Arc<AuthHandle>, settings: AuthArgs) {
     });
     #[cfg(not(unix))]
     let _ = (auth, settings);
+}
+
+/// Every `every`, brings the symbol catalogue up to date with writes made around tsapi
+/// (see `db::refresh_catalog`), on a pooled primary connection. Failures are logged and
+/// retried at the next tick.
+async fn refresh_catalog(state: AppState, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let result = match state.db().await {
+            Ok(mut client) => {
+                let work = client.start();
+                let started = std::time::Instant::now();
+                let result = db::refresh_catalog(&mut client).await;
+                work.end();
+                result.map(|report| report.map(|r| (r, started.elapsed())))
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some((report, took))) if report.chunks > 0 => tracing::info!(
+                chunks = report.chunks,
+                days = report.days,
+                symbols = report.symbols,
+                ms = took.as_millis() as u64,
+                "catalogue caught up with changed chunks"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "catalogue refresh failed"),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before exit.

@@ -131,6 +131,12 @@ impl AppState {
         Ok(Conn::pooled(self.db().await?, self.statements))
     }
 
+    /// The symbol catalogue's zone, or `None` when the database has no catalogue (looked
+    /// up once, with the table's facts).
+    pub async fn catalog(&self) -> Result<Option<chrono_tz::Tz>, DbError> {
+        Ok(self.table.get(self.db()).await?.catalog_zone)
+    }
+
     /// Where the newest chunks start (see [`RecentWindow`]), for latest-bar lookups.
     pub async fn recent_bound(&self) -> Result<Option<DateTime<Utc>>, DbError> {
         self.recent.lower_bound(self.read_db()).await

@@ -50,6 +50,7 @@ impl Function {
             )
             .await
             .expect("seed bars");
+        self.db.refresh_catalog().await;
     }
 
     /// The backends serving this function's database.
@@ -404,4 +405,108 @@ async fn api_keys_guard_proxy_events_but_not_iam_authorized_direct_invokes() {
     let direct = function.api.invoke_ok(json!({})).await;
     assert_eq!(direct["statusCode"], 200, "{direct}");
     assert_eq!(body_json(&direct).as_array().map(Vec::len), Some(2));
+}
+
+/// 10,500 symbols, one bar each (a second, older one for every tenth), straight into the
+/// table, then `tsapi catalog refresh`.
+async fn seed_market(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO stocks_intraday \
+             SELECT '2021-11-12 15:00:00+00'::timestamptz + (i % 7) * interval '1 minute', \
+                    format('S%s', lpad(i::text, 5, '0')), i, i + 1, i - 1, i + 0.5, i * 10 \
+             FROM generate_series(1, 10500) i; \
+             INSERT INTO stocks_intraday \
+             SELECT '2021-11-01 15:00:00+00', format('S%s', lpad(i::text, 5, '0')), 1, 1, 1, 1, 1 \
+             FROM generate_series(10, 10500, 10) i",
+        )
+        .await
+        .expect("seed the market");
+    db.refresh_catalog().await;
+}
+
+#[tokio::test]
+async fn empty_event_answers_every_latest_bar_of_more_than_10000_symbols() {
+    let db = TestDb::new(Schema::Migrated).await;
+    seed_market(&db).await;
+    let expected: Vec<Value> = db
+        .client()
+        .await
+        .query(
+            "SELECT DISTINCT ON (symbol) symbol, time, price_open, price_close, trading_volume \
+             FROM stocks_intraday ORDER BY symbol, time DESC",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let t: chrono::DateTime<chrono::Utc> = r.get(1);
+            json!([
+                r.get::<_, String>(0),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                r.get::<_, f64>(2),
+                r.get::<_, f64>(3),
+                r.get::<_, i64>(4)
+            ])
+        })
+        .collect();
+    let function = Function::start_with(db, &[("TSAPI_AUTH", "none")]).await;
+    let response = function.api.invoke_ok(json!({})).await;
+    assert_eq!(response["statusCode"], 200);
+    let got: Vec<Value> = body_json(&response)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            json!([
+                b["symbol"],
+                b["time"],
+                b["price_open"],
+                b["price_close"],
+                b["trading_volume"]
+            ])
+        })
+        .collect();
+    assert_eq!(got.len(), 10_500);
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn an_answer_over_the_lambda_response_limit_is_a_clear_413() {
+    let db = TestDb::new(Schema::Migrated).await;
+    seed_market(&db).await;
+    // The same answer (about 1.6 MB) against a 1 MB limit; the real one is 6 MB, which
+    // the latest bars of some 35,000 symbols pass.
+    let function = Function::start_with(
+        db,
+        &[
+            ("TSAPI_AUTH", "none"),
+            ("TSAPI_LAMBDA_MAX_RESPONSE_BYTES", "1000000"),
+        ],
+    )
+    .await;
+    for event in [json!({}), rest_event("GET", "/v1/bars/latest", &[], None)] {
+        let response = function.api.invoke_ok(event).await;
+        assert_eq!(response["statusCode"], 413, "{response}");
+        assert_eq!(
+            response["headers"]["content-type"],
+            "application/problem+json"
+        );
+        let problem = body_json(&response);
+        assert_eq!(problem["status"], 413);
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("1000000-byte limit") && detail.contains("symbols"),
+            "{detail}"
+        );
+    }
+    // Narrower questions still work.
+    let one = function
+        .api
+        .invoke_ok(rest_event("GET", "/ticker", &[("symbol", "S00042")], None))
+        .await;
+    assert_eq!(one["statusCode"], 200, "{one}");
+    assert_eq!(body_json(&one)[0]["price_close"], 42.5);
 }

@@ -8,7 +8,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio_postgres::types::Type;
 
 use super::schema::TableInfo;
-use crate::domain::Bar;
+use chrono_tz::Tz;
+
+use crate::domain::{Bar, WriteSummary};
 
 /// Signature, flags and header-extension length of a binary COPY stream.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -23,6 +25,8 @@ pub struct EncodedBatch {
     /// Line (or record number) of the first and last row, for error messages.
     pub first_line: u64,
     pub last_line: u64,
+    /// Per (symbol, day), what the rows add to the catalogue; `None` without a catalogue.
+    pub summary: Option<WriteSummary>,
 }
 
 /// How each column is written, fixed by the table's actual column types.
@@ -31,6 +35,8 @@ pub struct CopyEncoder {
     /// Which of the four price columns are `real` rather than `double precision`.
     float4: [bool; 4],
     volume: Type32,
+    /// The catalogue's zone, when the database has a catalogue to keep up to date.
+    zone: Option<Tz>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +54,16 @@ impl CopyEncoder {
             Type::INT4 => Type32::Int4,
             _ => Type32::Int8,
         };
-        Self { float4, volume }
+        Self {
+            float4,
+            volume,
+            zone: table.catalog_zone,
+        }
+    }
+
+    /// An empty summary for a batch, when there is a catalogue.
+    pub fn summary(&self) -> Option<WriteSummary> {
+        self.zone.map(WriteSummary::new)
     }
 
     /// An empty batch buffer, with room for about `rows` rows.
@@ -118,14 +133,19 @@ impl CopyEncoder {
     /// A whole batch in one call, for callers that already hold all bars.
     pub fn encode(&self, bars: &[Bar]) -> EncodedBatch {
         let mut buf = self.start(bars.len());
+        let mut summary = self.summary();
         for bar in bars {
             self.push(&mut buf, bar);
+            if let Some(summary) = &mut summary {
+                summary.add(bar);
+            }
         }
         EncodedBatch {
             bytes: self.finish(buf),
             rows: bars.len() as u64,
             first_line: 1,
             last_line: bars.len() as u64,
+            summary,
         }
     }
 }

@@ -9,10 +9,11 @@ use bytes::Bytes;
 use futures_util::{SinkExt, pin_mut};
 use tokio_postgres::{Client, Statement, Transaction};
 
+use super::catalog_write::record_write;
 use super::copy_format::{CopyEncoder, EncodedBatch};
 use super::schema::{COLUMNS, TableInfo};
 use super::{DbError, TABLE};
-use crate::domain::Bar;
+use crate::domain::{Bar, WriteSummary};
 
 /// What to do with a bar whose (symbol, time) is already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,6 +78,8 @@ pub struct BulkWrite<'a> {
     tx: Transaction<'a>,
     mode: OnConflict,
     copied: u64,
+    /// What the batches so far add to the catalogue (see `catalog_write`).
+    summary: Option<WriteSummary>,
 }
 
 impl<'a> BulkWrite<'a> {
@@ -97,6 +100,7 @@ impl<'a> BulkWrite<'a> {
                 tx,
                 mode,
                 copied: 0,
+                summary: None,
             }),
             Err(e) => {
                 let _ = tx.rollback().await;
@@ -107,10 +111,15 @@ impl<'a> BulkWrite<'a> {
 
     /// Sends one encoded batch through its own COPY. On failure the transaction is rolled
     /// back (and waited for) before the error is returned: nothing of the write is stored.
-    pub async fn copy(mut self, batch: EncodedBatch) -> Result<Self, DbError> {
+    pub async fn copy(mut self, mut batch: EncodedBatch) -> Result<Self, DbError> {
+        let summary = batch.summary.take();
         match copy_batch(&self.tx, &self.copy, batch).await {
             Ok(rows) => {
                 self.copied += rows;
+                match (&mut self.summary, summary) {
+                    (Some(known), Some(more)) => known.merge(more),
+                    (known, more) => *known = known.take().or(more),
+                }
                 Ok(self)
             }
             Err(e) => {
@@ -132,6 +141,7 @@ impl<'a> BulkWrite<'a> {
             tx,
             mode,
             copied,
+            summary,
         } = self;
         drop(copy);
         let merged = match mode {
@@ -140,6 +150,10 @@ impl<'a> BulkWrite<'a> {
                 ..WriteCounts::default()
             }),
             OnConflict::Ignore | OnConflict::Update => merge(&tx, mode, copied).await,
+        };
+        let merged = match (merged, &summary) {
+            (Ok(counts), Some(summary)) => record_write(&tx, mode, summary).await.map(|()| counts),
+            (merged, _) => merged,
         };
         let counts = match merged {
             Ok(counts) => counts,

@@ -58,6 +58,13 @@ pub async fn migrate(client: &mut Client) -> Result<MigrationReport, DbError> {
         )
         .await?
         .map(|row| row.get(0));
+    if super::catalog_refresh::create_catalog(client, MIGRATION_LOCK).await? {
+        report.notes.push(
+            "made the symbol catalogue (tsapi_catalog, tsapi_daily) and filled it from the table"
+                .into(),
+        );
+    }
+
     if let Some(ty) = volume_type.filter(|t| t != "bigint") {
         report.notes.push(format!(
             "{TABLE}.trading_volume is {ty}: larger volumes are refused with 422; \

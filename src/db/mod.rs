@@ -2,10 +2,14 @@
 //! parameterized; no statement is ever built from user text.
 
 mod bars;
+mod catalog;
+mod catalog_refresh;
+mod catalog_write;
 mod copy_format;
 mod error;
 mod ingest;
 mod latest;
+mod market;
 mod migrate;
 mod pool;
 mod pooled;
@@ -18,10 +22,13 @@ mod symbols;
 mod tls;
 
 pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
+pub use catalog::{DEFAULT_ZONE, local_midnight};
+pub use catalog_refresh::{RefreshReport, rebuild_catalog, refresh_catalog};
 pub use copy_format::{CopyEncoder, EncodedBatch};
 pub use error::DbError;
 pub use ingest::{BulkWrite, OnConflict, WriteCounts, write_bars};
 pub use latest::latest_for;
+pub use market::{all_latest, grouped, previous_bars, snapshots, symbol_spans};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{PgPool, connect_one, create_pool, ping};
 pub use pool::{Recycling, connect_one_with, create_pool_with};

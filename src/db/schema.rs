@@ -29,6 +29,9 @@ pub struct TableInfo {
     pub volume: VolumeRange,
     /// Whether a unique index on (symbol, time) exists, which upserts need.
     pub has_unique_key: bool,
+    /// The zone of the symbol catalogue's daily bars, when the catalogue exists (made by
+    /// `tsapi migrate`); writes then keep it up to date in their transaction.
+    pub catalog_zone: Option<chrono_tz::Tz>,
 }
 
 impl TableInfo {
@@ -76,10 +79,12 @@ impl TableInfo {
             )
             .await?
             .get(0);
+        let catalog_zone = super::catalog::zone(client).await?;
         Ok(Self {
             column_types,
             volume,
             has_unique_key,
+            catalog_zone,
         })
     }
 }

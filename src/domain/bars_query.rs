@@ -102,7 +102,7 @@ impl Format {
     }
 
     /// From `format=`, else the format negotiated from the `Accept` header.
-    fn choose(param: Option<&str>, negotiated: Self) -> Result<Self, String> {
+    pub fn choose(param: Option<&str>, negotiated: Self) -> Result<Self, String> {
         match param {
             Some("json") => Ok(Self::Json),
             Some("csv") => Ok(Self::Csv),

@@ -4,7 +4,9 @@
 mod accept;
 mod bar;
 pub mod bars_query;
+mod daily;
 mod interval;
+mod market;
 mod page_token;
 mod query_bar;
 mod records;
@@ -14,7 +16,9 @@ mod time;
 
 pub use bar::{Bar, DailyBar, VolumeRange};
 pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Format, Order, ParamError};
+pub use daily::{DayAgg, DayOf, WriteSummary, day_bounds};
 pub use interval::{Interval, IntervalUnit};
+pub use market::{Around, CatalogEntry, DailyBarRow, Snapshot, today_in};
 pub use page_token::{Cursor, PageTokenKey, QueryFingerprint};
 pub use query_bar::QueryBar;
 pub use records::{

@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 
 use crate::db::{CopyEncoder, EncodedBatch};
-use crate::domain::{Bar, FieldError, Position};
+use crate::domain::{Bar, FieldError, Position, WriteSummary};
 use crate::error::MAX_REPORTED_ERRORS;
 
 /// Receives records in input order. Returns `false` to make the decoder stop.
@@ -35,6 +35,7 @@ pub struct Batcher<F: FnMut(EncodedBatch) -> bool> {
     max_errors: usize,
     send: F,
     buf: BytesMut,
+    summary: Option<WriteSummary>,
     in_batch: u64,
     first_line: u64,
     last_line: u64,
@@ -54,6 +55,7 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
             max_errors: MAX_REPORTED_ERRORS,
             send,
             buf: encoder.start(batch_rows),
+            summary: encoder.summary(),
             in_batch: 0,
             first_line: 0,
             last_line: 0,
@@ -89,7 +91,9 @@ impl<F: FnMut(EncodedBatch) -> bool> Batcher<F> {
         }
         self.target_rows = (self.target_rows * 2).min(self.batch_rows);
         let buf = std::mem::replace(&mut self.buf, self.encoder.start(self.target_rows));
+        let summary = std::mem::replace(&mut self.summary, self.encoder.summary());
         let batch = EncodedBatch {
+            summary,
             bytes: self.encoder.finish(buf),
             rows: self.in_batch,
             first_line: self.first_line,
@@ -147,6 +151,9 @@ impl<F: FnMut(EncodedBatch) -> bool> RecordSink for Batcher<F> {
                 }
                 self.last_line = line;
                 self.encoder.push(&mut self.buf, &bar);
+                if let Some(summary) = &mut self.summary {
+                    summary.add(&bar);
+                }
                 self.in_batch += 1;
                 if self.in_batch as usize >= self.target_rows {
                     return self.flush();

@@ -43,6 +43,15 @@ struct LambdaSettings {
     /// JSON by default: CloudWatch Logs Insights reads it field by field.
     #[arg(long, env = "TSAPI_LOG_FORMAT", default_value = "json")]
     log_format: LogFormat,
+    /// Largest answer, in bytes of the encoded response, that tsapi returns from an
+    /// invocation: Lambda refuses larger ones (6 MB for a synchronous call) with an error
+    /// that tells the caller nothing. Past it tsapi answers 413 problem+json instead.
+    #[arg(
+        long,
+        env = "TSAPI_LAMBDA_MAX_RESPONSE_BYTES",
+        default_value_t = 6_291_456
+    )]
+    max_response_bytes: usize,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -65,7 +74,11 @@ pub async fn main() -> ExitCode {
         return init_failed(&api, &missing).await;
     }
     tracing::info!("tsapi Lambda runtime ready");
-    let handler = service_fn(move |event: LambdaEvent<Value>| handle(app.clone(), event));
+    let limit = settings.max_response_bytes;
+    let handler = service_fn(move |event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move { handle(app, event).await.map(|r| within_limit(r, limit)) }
+    });
     match lambda_runtime::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -87,6 +100,34 @@ fn build(mut settings: ServeArgs) -> anyhow::Result<Router> {
     // Verified: a connection may have died while the environment was frozen.
     let state = crate::server::app_state(&settings, db::Recycling::Verified)?;
     Ok(router(state))
+}
+
+/// `response`, or a 413 problem+json when its encoding is over `limit` bytes.
+fn within_limit(response: Value, limit: usize) -> Value {
+    let size = serde_json::to_vec(&response).map_or(usize::MAX, |v| v.len());
+    if size <= limit {
+        return response;
+    }
+    tracing::warn!(
+        size,
+        limit,
+        "answer over the Lambda response limit: 413 instead"
+    );
+    let problem = serde_json::json!({
+        "type": "urn:tsapi:problem:response-too-large",
+        "title": "Response too large",
+        "status": 413,
+        "detail": format!(
+            "the answer takes {size} bytes, over the {limit}-byte limit of a Lambda response; \
+             ask for fewer symbols (e.g. /v1/bars/latest?symbols=..., or CSV), or use `tsapi serve`"
+        ),
+    });
+    serde_json::json!({
+        "statusCode": 413,
+        "headers": {"content-type": "application/problem+json"},
+        "body": problem.to_string(),
+        "isBase64Encoded": false,
+    })
 }
 
 async fn init_failed(api: &str, message: &str) -> ExitCode {

@@ -197,14 +197,9 @@ pub async fn latest(
     let bars = match symbols {
         Some(symbols) => latest_of(&state, &symbols).await?,
         None => {
+            let catalog = state.catalog().await?;
             let client = state.read_db().await?;
-            let bars = db::latest_bars(&client, max as i64 + 1).await?;
-            if bars.len() > max {
-                return Err(ApiError::BadRequest(format!(
-                    "parameter `symbols`: more than {max} symbols exist; name the ones you need"
-                )));
-            }
-            bars
+            db::all_latest(&client, catalog).await?
         }
     };
     Ok(Json(LatestBars { bars }))

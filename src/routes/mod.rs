@@ -7,6 +7,7 @@ pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod insert;
+pub mod market;
 pub mod metrics;
 pub mod symbols;
 pub mod ticker;

@@ -41,7 +41,8 @@ pub async fn symbols(
     State(state): State<AppState>,
     ApiQuery(_): ApiQuery<SymbolsParams>,
 ) -> Result<Json<SymbolList>, ApiError> {
+    let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let symbols = db::list_symbols(&client).await?;
+    let symbols = db::symbol_spans(&client, catalog).await?;
     Ok(Json(SymbolList { symbols }))
 }

@@ -55,15 +55,9 @@ pub async fn latest(
                 .collect()
         }
         None => {
-            let max = state.settings.max_page_rows;
+            let catalog = state.catalog().await?;
             let client = state.read_db().await?;
-            let bars = db::latest_bars(&client, max as i64 + 1).await?;
-            if bars.len() > max {
-                return Err(ApiError::BadRequest(format!(
-                    "more than {max} symbols; ask for one with ?symbol="
-                )));
-            }
-            bars
+            db::all_latest(&client, catalog).await?
         }
     };
     Ok(Json(bars))

@@ -42,9 +42,10 @@ pub fn series(symbol: &str, first: DateTime<Utc>, step: Duration, count: i64) ->
         .collect()
 }
 
-/// Stores `rows` with one statement.
+/// Stores `rows` with one statement, then brings the symbol catalogue up to date.
 pub async fn store(db: &TestDb, rows: &[Row]) {
     store_with(&db.client().await, rows).await;
+    db.refresh_catalog().await;
 }
 
 /// Stores `rows` over `client`.

@@ -40,10 +40,17 @@ pub async fn connect(url: &str) -> Client {
 
 /// Names the template after the migration code, so a schema change builds a new one.
 fn template_name() -> String {
-    let source = include_str!("../../src/db/migrate.rs");
-    let hash = source.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    // The schema is what these two files create.
+    let source = [
+        include_str!("../../src/db/migrate.rs"),
+        include_str!("../../src/db/catalog.rs"),
+    ];
+    let hash = source
+        .iter()
+        .flat_map(|s| s.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     format!("tsapi_template_{:012x}", hash & 0xffff_ffff_ffff)
 }
 
@@ -96,6 +103,14 @@ impl TestDb {
 
     pub async fn client(&self) -> Client {
         connect(&self.url).await
+    }
+
+    /// `tsapi catalog refresh`: after rows written straight into the table, so that
+    /// whole-market reads (served from the symbol catalogue) see them.
+    pub async fn refresh_catalog(&self) {
+        tsapi::db::rebuild_catalog(&mut self.client().await, None)
+            .await
+            .expect("rebuild the catalogue");
     }
 
     /// Every row of the table, as `symbol|time|open|high|low|close|volume` text.

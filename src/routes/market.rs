@@ -1,0 +1,287 @@
+//! The whole market at once: `GET /v1/snapshots`, `GET /v1/bars/grouped`,
+//! `GET /v1/bars/previous`. Answered from the symbol catalogue (see `db::catalog`).
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiQuery, param};
+use crate::db;
+use crate::domain::{Format, QueryBar, Snapshot, Symbol, bars_query, today_in};
+use crate::error::ApiError;
+use crate::openapi::Problem;
+use crate::state::AppState;
+
+/// Query parameters of `/v1/snapshots` and `/v1/bars/previous`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MarketParams {
+    /// Comma-separated symbols; absent: every symbol.
+    #[param(
+        example = "AAPL,MSFT",
+        pattern = r"^[A-Za-z0-9.\-_/:^=@+]{1,32}(,[A-Za-z0-9.\-_/:^=@+]{1,32})*$"
+    )]
+    symbols: Option<String>,
+    /// IANA time zone whose calendar days make the daily bars; default `America/New_York`.
+    #[param(example = "America/New_York")]
+    tz: Option<String>,
+    /// `json` (default), `csv` or `ndjson`; also chosen by the `Accept` header.
+    #[param(pattern = "^(json|csv|ndjson)$")]
+    format: Option<String>,
+}
+
+/// Query parameters of `/v1/bars/grouped`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GroupedParams {
+    /// The day, `YYYY-MM-DD`, in `tz`.
+    #[param(example = "2021-11-12")]
+    date: String,
+    /// IANA time zone whose calendar days make the daily bars; default `America/New_York`.
+    #[param(example = "America/New_York")]
+    tz: Option<String>,
+    /// `json` (default), `csv` or `ndjson`; also chosen by the `Accept` header.
+    #[param(pattern = "^(json|csv|ndjson)$")]
+    format: Option<String>,
+}
+
+/// Snapshots of the market.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Snapshots {
+    /// The zone of the daily bars.
+    #[schema(example = "America/New_York")]
+    pub tz: String,
+    /// Today in `tz`: the day of each `day` bar.
+    #[schema(value_type = String, format = Date, example = "2021-11-12")]
+    pub date: NaiveDate,
+    /// One per symbol, in byte order; unknown symbols are left out.
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// Daily bars, one per symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyBars {
+    #[schema(example = "America/New_York")]
+    pub tz: String,
+    /// For `/v1/bars/grouped` the day asked for; for `/v1/bars/previous` today, before which
+    /// each bar's day lies.
+    #[schema(value_type = String, format = Date, example = "2021-11-12")]
+    pub date: NaiveDate,
+    /// In byte order of the symbol; `time` is the day's start, `count` its stored bars.
+    pub bars: Vec<QueryBar>,
+}
+
+/// `GET /v1/snapshots`: per symbol the latest bar, today's daily bar so far and the
+/// previous day's daily bar (the last day before today with bars).
+///
+/// Daily bars follow `tz`'s calendar: open of the first bar, highest high, lowest low, close
+/// of the last bar, summed volume. Every symbol in one answer (no page cap); CSV and NDJSON
+/// are one row per symbol. Served from the symbol catalogue when `tz` is its zone (default
+/// `America/New_York`), otherwise read from the table (slower).
+#[utoipa::path(
+    get,
+    path = "/v1/snapshots",
+    tag = "v1",
+    params(MarketParams),
+    responses(
+        (status = 200, description = "One snapshot per symbol",
+            content(
+                (Snapshots = "application/json"),
+                (String = "text/csv"),
+                (Snapshot = "application/x-ndjson"),
+            )),
+        (status = 400, description = "A parameter is invalid; `detail` names it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn snapshots(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<MarketParams>,
+) -> Result<Response, ApiError> {
+    let (symbols, tz, format) = parse_market(&state, &headers, &params)?;
+    let today = today_in(tz, Utc::now());
+    let catalog = state.catalog().await?;
+    let client = state.read_db().await?;
+    let rows = db::snapshots(&client, catalog, tz, today, symbols.as_deref()).await?;
+    Ok(match format {
+        Format::Json => Json(Snapshots {
+            tz: tz.name().to_owned(),
+            date: today,
+            snapshots: rows,
+        })
+        .into_response(),
+        Format::Csv => lines(
+            format,
+            Snapshot::CSV_HEADER,
+            rows.iter().map(Snapshot::csv_line),
+        ),
+        Format::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
+    })
+}
+
+/// `GET /v1/bars/grouped?date=`: the daily bar of every symbol that has bars on `date`.
+///
+/// Served from the catalogue's daily bars when `tz` is its zone, otherwise read from the
+/// table. Every symbol in one answer; CSV/NDJSON as `/v1/bars` with `count`.
+#[utoipa::path(
+    get,
+    path = "/v1/bars/grouped",
+    tag = "v1",
+    params(GroupedParams),
+    responses(
+        (status = 200, description = "One daily bar per symbol that traded that day",
+            content(
+                (DailyBars = "application/json"),
+                (String = "text/csv"),
+                (QueryBar = "application/x-ndjson"),
+            )),
+        (status = 400, description = "A parameter is invalid; `detail` names it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn grouped(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<GroupedParams>,
+) -> Result<Response, ApiError> {
+    let date = param(
+        "date",
+        NaiveDate::parse_from_str(params.date.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("{:?} is not a date YYYY-MM-DD", params.date)),
+    )?;
+    let tz = parse_tz(params.tz.as_deref())?;
+    let format = choose_format(&headers, params.format.as_deref())?;
+    let catalog = state.catalog().await?;
+    let client = state.read_db().await?;
+    let bars = db::grouped(&client, catalog, tz, date).await?;
+    Ok(daily_bars(format, tz, date, bars))
+}
+
+/// `GET /v1/bars/previous`: per symbol the daily bar of the previous complete day, the last
+/// day before today (in `tz`) with bars.
+#[utoipa::path(
+    get,
+    path = "/v1/bars/previous",
+    tag = "v1",
+    params(MarketParams),
+    responses(
+        (status = 200, description = "One daily bar per symbol",
+            content(
+                (DailyBars = "application/json"),
+                (String = "text/csv"),
+                (QueryBar = "application/x-ndjson"),
+            )),
+        (status = 400, description = "A parameter is invalid; `detail` names it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or too slow",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn previous(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<MarketParams>,
+) -> Result<Response, ApiError> {
+    let (symbols, tz, format) = parse_market(&state, &headers, &params)?;
+    let today = today_in(tz, Utc::now());
+    let catalog = state.catalog().await?;
+    let client = state.read_db().await?;
+    let bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
+    Ok(daily_bars(format, tz, today, bars))
+}
+
+type Parsed = (Option<Vec<Symbol>>, Tz, Format);
+
+fn parse_market(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &MarketParams,
+) -> Result<Parsed, ApiError> {
+    let max = state.settings.max_page_rows;
+    let symbols = params
+        .symbols
+        .as_deref()
+        .map(|raw| param("symbols", bars_query::parse_symbol_list(raw, max)))
+        .transpose()?;
+    let tz = parse_tz(params.tz.as_deref())?;
+    let format = choose_format(headers, params.format.as_deref())?;
+    Ok((symbols, tz, format))
+}
+
+fn parse_tz(raw: Option<&str>) -> Result<Tz, ApiError> {
+    match raw {
+        None => Ok(db::DEFAULT_ZONE),
+        Some(raw) => param(
+            "tz",
+            raw.parse::<Tz>()
+                .map_err(|_| format!("{raw:?} is not an IANA time zone such as America/New_York")),
+        ),
+    }
+}
+
+fn choose_format(headers: &HeaderMap, raw: Option<&str>) -> Result<Format, ApiError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let negotiated = match raw {
+        Some(_) => Format::Json,
+        None => Format::negotiate(accept).ok_or_else(|| {
+            ApiError::NotAcceptable(
+                "`Accept` allows none of application/json, text/csv, application/x-ndjson \
+                 (or use the `format` parameter)"
+                    .into(),
+            )
+        })?,
+    };
+    param("format", Format::choose(raw, negotiated))
+}
+
+fn daily_bars(format: Format, tz: Tz, date: NaiveDate, bars: Vec<QueryBar>) -> Response {
+    match format {
+        Format::Json => Json(DailyBars {
+            tz: tz.name().to_owned(),
+            date,
+            bars,
+        })
+        .into_response(),
+        Format::Csv => lines(
+            format,
+            QueryBar::csv_header(true),
+            bars.iter().map(QueryBar::csv_line),
+        ),
+        Format::Ndjson => lines(format, "", bars.iter().map(QueryBar::ndjson_line)),
+    }
+}
+
+/// A CSV or NDJSON body: the header, then the lines, sent in chunks of some 64 KiB.
+fn lines(format: Format, header: &str, rows: impl Iterator<Item = String>) -> Response {
+    let mut chunks: Vec<Result<Bytes, std::convert::Infallible>> = Vec::new();
+    let mut chunk = String::from(header);
+    for line in rows {
+        chunk.push_str(&line);
+        if chunk.len() >= 64 * 1024 {
+            chunks.push(Ok(Bytes::from(std::mem::take(&mut chunk))));
+        }
+    }
+    chunks.push(Ok(Bytes::from(chunk)));
+    let content_type = match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        _ => "application/x-ndjson",
+    };
+    let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
