@@ -68,7 +68,12 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(alpaca::bars::symbol_bars))
         .routes(routes!(alpaca::bars::latest_bars))
         .routes(routes!(alpaca::bars::symbol_latest_bar))
+        .routes(routes!(alpaca::snapshots::snapshots))
+        .routes(routes!(alpaca::snapshots::symbol_snapshot))
         .routes(routes!(polygon::aggs::aggs))
+        .routes(routes!(polygon::market::previous_close))
+        .routes(routes!(polygon::market::grouped))
+        .routes(routes!(polygon::market::open_close))
         // Where `massive` sends a `next_url` (its base + the URL's path); not documented.
         .route(
             polygon::aggs::MASSIVE_NEXT_PATH,

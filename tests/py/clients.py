@@ -88,6 +88,23 @@ def alpaca_latest(base, key, symbols):
             for symbol, bar in sorted(latest.items())}
 
 
+def alpaca_snapshots(base, key, symbols):
+    from alpaca.data.requests import StockSnapshotRequest
+
+    client = alpaca_client(base, key)
+    snaps = client.get_stock_snapshot(StockSnapshotRequest(symbol_or_symbols=symbols.split(",")))
+
+    def bar(b):
+        if b is None:
+            return None
+        return [iso(b.timestamp), b.open, b.high, b.low, b.close, b.volume]
+
+    return {symbol: {"minute": bar(s.minute_bar), "daily": bar(s.daily_bar),
+                     "prev": bar(s.previous_daily_bar),
+                     "trade": s.latest_trade, "quote": s.latest_quote}
+            for symbol, s in sorted(snaps.items())}
+
+
 def massive_client(base, key):
     from massive import RESTClient
 
@@ -118,7 +135,28 @@ def massive_aggs(base, key, ticker, multiplier, timespan, start, end, *rest):
                       a.transactions] for a in aggs]}
 
 
+def massive_day(base, key, what, *args):
+    from massive.exceptions import BadResponse
+
+    client = massive_client(base, key)
+    try:
+        if what == "prev":
+            aggs = client.get_previous_close_agg(args[0])
+        elif what == "grouped":
+            aggs = client.get_grouped_daily_aggs(args[0])
+        else:
+            d = client.get_daily_open_close_agg(args[0], args[1])
+            return {"symbol": d.symbol, "from": d.from_, "row": [d.open, d.high, d.low, d.close,
+                                                                d.volume]}
+    except BadResponse as e:
+        return {"error": type(e).__name__, "body": json.loads(str(e))}
+    return {"rows": [[a.ticker, a.timestamp, a.open, a.high, a.low, a.close, a.volume]
+                     for a in aggs]}
+
+
 COMMANDS = {
+    "alpaca-snapshots": alpaca_snapshots,
+    "massive-day": massive_day,
     "alpaca-bars": alpaca_bars,
     "alpaca-latest": alpaca_latest,
     "massive-aggs": massive_aggs,

@@ -4,5 +4,6 @@
 
 pub mod bars;
 mod params;
+pub mod snapshots;
 
 pub use params::{AlpacaBarsParams, AlpacaLatestParams, parse_timeframe};

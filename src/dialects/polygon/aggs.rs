@@ -15,7 +15,6 @@ use super::range::{parse_bound, timespan_interval};
 use crate::dialects::{EXCHANGE_TZ, core_query, page_size, rfc3339_micros, unsupported};
 use crate::domain::{BarsParams, QueryBar};
 use crate::error::ApiError;
-use crate::observe::REQUEST_ID;
 use crate::routes::bars::json_page;
 use crate::routes::extract::ApiQuery;
 use crate::state::AppState;
@@ -142,12 +141,7 @@ pub async fn aggs(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AggsParams>,
 ) -> Result<Json<PolygonAggs>, ApiError> {
-    if params.adjusted.as_deref().is_some_and(|a| a != "false") {
-        return Err(unsupported(
-            "adjusted",
-            "only false is supported: this server stores no corporate actions",
-        ));
-    }
+    super::refuse_adjusted(params.adjusted.as_deref())?;
     let interval =
         timespan_interval(&multiplier, &timespan).map_err(|m| unsupported("timespan", &m))?;
     let start = parse_bound(&from, false).map_err(|m| unsupported("from", &m))?;
@@ -210,11 +204,7 @@ pub async fn aggs(
         adjusted: false,
         results,
         status: "OK",
-        request_id: headers
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
+        request_id: super::request_id(&headers),
         next_url,
     }))
 }
