@@ -12,8 +12,14 @@ DB=tsapi_bench_dialects_$$
 DB_URL="${ADMIN_URL%/*}/$DB"
 PYTHON=$(scripts/py-clients.sh)
 
-cargo build --quiet --release --bin tsapi
-TSAPI=target/release/tsapi
+# PROFILE=debug measures the debug build (no release build needed; ratios only).
+PROFILE=${PROFILE:-release}
+if [[ $PROFILE == release ]]; then
+    cargo build --quiet --release --bin tsapi
+else
+    cargo build --quiet --bin tsapi
+fi
+TSAPI=target/$PROFILE/tsapi
 
 SERVER_PID=
 cleanup() {
