@@ -200,8 +200,14 @@ impl Auth {
         Ok(Self::Keys { keys, public_reads })
     }
 
-    /// Whether a request with these headers may use `method`.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Whether a request with these headers (and, for the Polygon dialect, this query
+    /// string) may use `method`.
+    pub fn check(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        query_key: Option<&str>,
+    ) -> Result<(), ApiError> {
         let Self::Keys { keys, public_reads } = self else {
             return Ok(());
         };
@@ -216,12 +222,15 @@ impl Auth {
                     .into(),
             ));
         }
-        let Some(presented) = presented_key(headers) else {
+        let presented = presented_keys(headers, query_key);
+        if presented.is_empty() {
             return Err(ApiError::Unauthorized(
-                "send an API key as `Authorization: Bearer KEY` or `X-API-Key: KEY`".into(),
+                "send an API key as `Authorization: Bearer KEY` or `X-API-Key: KEY` (Alpaca \
+                 dialect: `APCA-API-SECRET-KEY`; Polygon dialect: also `apiKey=KEY`)"
+                    .into(),
             ));
-        };
-        let Some(key) = find(keys, presented) else {
+        }
+        let Some(key) = presented.into_iter().find_map(|p| find(keys, p)) else {
             return Err(ApiError::Unauthorized("the API key is not valid".into()));
         };
         let allowed = if write {
@@ -240,8 +249,13 @@ impl Auth {
     }
 }
 
-/// The key of `Authorization: Bearer KEY`, else of `X-API-Key: KEY`.
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
+/// Headers of the Alpaca dialect that may carry a key: `alpaca-py` always sends both, so
+/// either may hold the tsapi key (the other can hold anything, e.g. the key's name).
+const ALPACA_KEY_HEADERS: [&str; 2] = ["apca-api-secret-key", "apca-api-key-id"];
+
+/// Every key the request presents: `Authorization: Bearer KEY`, `X-API-Key: KEY`, the
+/// Alpaca headers and the Polygon dialect's `apiKey` query parameter (`query_key`).
+fn presented_keys<'a>(headers: &'a HeaderMap, query_key: Option<&'a str>) -> Vec<&'a str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -249,9 +263,30 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-    bearer
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+    let named = ["x-api-key"]
+        .into_iter()
+        .chain(ALPACA_KEY_HEADERS)
+        .map(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+    std::iter::once(bearer)
+        .chain(named)
+        .chain(std::iter::once(query_key))
+        .flatten()
+        .map(str::trim)
         .filter(|k| !k.is_empty())
+        .collect()
+}
+
+/// The `apiKey` query parameter of a Polygon-dialect request (elsewhere a key in the URL
+/// is not read: URLs end up in proxies' logs). Never logged.
+fn polygon_query_key(request: &Request) -> Option<String> {
+    if !request.uri().path().starts_with("/polygon/") {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(request.uri().query()?).ok()?;
+    pairs
+        .into_iter()
+        .find(|(name, _)| name == "apiKey")
+        .map(|(_, value)| value)
 }
 
 /// Compares with every key, without stopping early, so timing reveals nothing.
@@ -335,7 +370,11 @@ pub async fn require_key(
     {
         return next.run(request).await;
     }
-    match auth.current().check(request.method(), request.headers()) {
+    let query_key = polygon_query_key(&request);
+    match auth
+        .current()
+        .check(request.method(), request.headers(), query_key.as_deref())
+    {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
@@ -393,22 +432,37 @@ mod tests {
         );
         let auth = Auth::from_config(Some(&entries), None, false).unwrap();
         let bearer = |k: &str| headers("authorization", &format!("Bearer {k}"));
-        assert!(auth.check(&Method::GET, &bearer(&reader)).is_ok());
+        assert!(auth.check(&Method::GET, &bearer(&reader), None).is_ok());
         assert!(matches!(
-            auth.check(&Method::POST, &bearer(&reader)),
+            auth.check(&Method::POST, &bearer(&reader), None),
             Err(ApiError::Forbidden(_))
         ));
         assert!(
-            auth.check(&Method::POST, &headers("x-api-key", &writer))
+            auth.check(&Method::POST, &headers("x-api-key", &writer), None)
                 .is_ok()
         );
         assert!(matches!(
-            auth.check(&Method::GET, &HeaderMap::new()),
+            auth.check(&Method::GET, &HeaderMap::new(), None),
             Err(ApiError::Unauthorized(_))
         ));
         assert!(matches!(
-            auth.check(&Method::GET, &bearer("tsapi_nope")),
+            auth.check(&Method::GET, &bearer("tsapi_nope"), None),
             Err(ApiError::Unauthorized(_))
         ));
+        let apca = |id: &str, secret: &str| {
+            let mut h = headers("apca-api-key-id", id);
+            h.insert("apca-api-secret-key", secret.parse().unwrap());
+            h
+        };
+        assert!(auth.check(&Method::GET, &apca("me", &reader), None).is_ok());
+        assert!(auth.check(&Method::GET, &apca(&reader, "x"), None).is_ok());
+        assert!(matches!(
+            auth.check(&Method::GET, &apca("me", "tsapi_nope"), None),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(
+            auth.check(&Method::GET, &HeaderMap::new(), Some(&reader))
+                .is_ok()
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! - [`server`]: `tsapi serve`, the router on a socket.
 //! - [`router`]: the one route table and its layers, built from one [`state::AppState`].
 //! - [`routes`]: thin handlers, one file per resource.
+//! - [`dialects`]: Alpaca- and Polygon-compatible routes that translate to the `/v1` core.
 //! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing), `Accept`
 //!   negotiation and signed chart links.
 //! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest, and the symbol

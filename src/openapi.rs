@@ -120,7 +120,10 @@ impl ToSchema for InsertRecords {}
         (name = "v1", description = "Ranges, aggregates, pagination, exports"),
         (name = "operations", description = "Health, metrics and the API description"),
         (name = "chart", description = "Candlestick charts and a page to browse them"),
-        (name = "alpaca", description = "The Alpaca market-data dialect (the v2 stream)"),
+        (name = "alpaca", description = "Alpaca Market Data v2 dialect (stock bars and the \
+            stream): `alpaca-py` with `url_override=.../alpaca`; errors as `{code, message}`"),
+        (name = "polygon", description = "Polygon (Massive) aggregates dialect: \
+            `massive.RESTClient(base=.../polygon)`; errors as `{status, request_id, error}`"),
     )
 )]
 pub struct ApiDoc;

@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dialects::alpaca_stream;
+use crate::dialects::{alpaca, alpaca_stream, polygon};
 use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::openapi::{self, ApiDoc, OpenApiJson};
@@ -39,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(crate::limits::refuse_long_uris))
         .layer(middleware::from_fn(crate::error::problem_for_bare_errors))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside every other answer, so dialect clients get their own error shape always.
+        .layer(middleware::from_fn(crate::dialects::dialect_errors))
         .layer(option_layer(cors::layer(&state.settings.cors_origins)))
         // Outermost, so that it sees panics turned into 500s and CORS answers too.
         .layer(middleware::from_fn(observe::observe))
@@ -64,7 +66,23 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(chart::chart_link))
         // Live bars.
         .routes(routes!(stream::stream))
-        .routes(routes!(ws::ws));
+        .routes(routes!(ws::ws))
+        // The Alpaca and Polygon dialects (translation over the same query core).
+        .routes(routes!(alpaca::bars::bars))
+        .routes(routes!(alpaca::bars::symbol_bars))
+        .routes(routes!(alpaca::bars::latest_bars))
+        .routes(routes!(alpaca::bars::symbol_latest_bar))
+        .routes(routes!(alpaca::snapshots::snapshots))
+        .routes(routes!(alpaca::snapshots::symbol_snapshot))
+        .routes(routes!(polygon::aggs::aggs))
+        .routes(routes!(polygon::market::previous_close))
+        .routes(routes!(polygon::market::grouped))
+        .routes(routes!(polygon::market::open_close))
+        // Where `massive` sends a `next_url` (its base + the URL's path); not documented.
+        .route(
+            polygon::aggs::MASSIVE_NEXT_PATH,
+            axum::routing::get(polygon::aggs::aggs),
+        );
     // Protocols that carry their key in their own first message, checked by the handler.
     let key_in_protocol = OpenApiRouter::new().routes(routes!(alpaca_stream::stream));
     let public = OpenApiRouter::new()

@@ -339,7 +339,7 @@ fn check_read_key(auth: &Auth, key: &str) -> Result<(), ApiError> {
     if let Ok(value) = HeaderValue::from_str(key) {
         headers.insert("x-api-key", value);
     }
-    auth.check(&Method::GET, &headers)
+    auth.check(&Method::GET, &headers, None)
 }
 
 /// A bar as Alpaca's stream sends it.

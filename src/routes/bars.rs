@@ -71,27 +71,41 @@ pub async fn bars(
     let query = BarsQuery::parse(&params, &context).map_err(ApiError::from)?;
     let client = state.read_db().await?;
     match query.format {
-        Format::Json => {
-            let limit = query.limit.unwrap_or(bars_query::DEFAULT_LIMIT);
-            let mut rows = db::query_bars(&client, &query, limit + 1).await?;
-            let next_page_token = (rows.len() > limit).then(|| {
-                rows.truncate(limit);
-                let last = rows.last().expect("a full page has a last row");
-                let cursor = Cursor {
-                    symbol: Symbol::from_stored(last.bar.symbol.clone()),
-                    resume: last.resume,
-                };
-                state.page_tokens.seal(&query.fingerprint, &cursor)
-            });
-            let bars = rows.into_iter().map(|row| row.bar).collect();
-            Ok(Json(BarsPage {
-                bars,
-                next_page_token,
-            })
-            .into_response())
-        }
+        Format::Json => Ok(Json(json_page(&state, &client, &query).await?).into_response()),
         Format::Csv | Format::Ndjson => streamed(client, query).await,
     }
+}
+
+/// One page of `query` and the token of the next: the paging every JSON reader shares
+/// (`/v1/bars` and the dialects).
+pub async fn json_page(
+    state: &AppState,
+    client: &db::Conn,
+    query: &BarsQuery,
+) -> Result<BarsPage, ApiError> {
+    let limit = query.limit.unwrap_or(bars_query::DEFAULT_LIMIT);
+    let mut rows = db::query_bars(client, query, limit + 1).await?;
+    let next_page_token = (rows.len() > limit).then(|| {
+        rows.truncate(limit);
+        let last = rows.last().expect("a full page has a last row");
+        let cursor = Cursor {
+            symbol: Symbol::from_stored(last.bar.symbol.clone()),
+            resume: last.resume,
+        };
+        state.page_tokens.seal(&query.fingerprint, &cursor)
+    });
+    let bars = rows.into_iter().map(|row| row.bar).collect();
+    Ok(BarsPage {
+        bars,
+        next_page_token,
+    })
+}
+
+/// The latest bar of each of `symbols` that has one (`/v1/bars/latest` and the dialects).
+pub async fn latest_of(state: &AppState, symbols: &[Symbol]) -> Result<Vec<Bar>, ApiError> {
+    let bound = state.recent_bound().await?;
+    let client = state.point_read_db().await?;
+    Ok(db::latest_for(&client, bound, symbols).await?)
 }
 
 /// The format the `Accept` header prefers, or a 406 when it accepts none of them.
@@ -179,11 +193,7 @@ pub async fn latest(
         .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
         .transpose()?;
     let bars = match symbols {
-        Some(symbols) => {
-            let bound = state.recent_bound().await?;
-            let client = state.point_read_db().await?;
-            db::latest_for(&client, bound, &symbols).await?
-        }
+        Some(symbols) => latest_of(&state, &symbols).await?,
         None => {
             let catalog = state.catalog().await?;
             let client = state.read_db().await?;

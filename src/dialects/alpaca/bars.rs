@@ -1,0 +1,270 @@
+//! Alpaca's stock bars: historical pages and the latest bar, over the `/v1` query core.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::params::{AlpacaBarsParams, AlpacaLatestParams, alpaca_name, refuse_unsupported};
+use crate::dialects::core_query;
+use crate::domain::{Bar, QueryBar, Symbol, bars_query};
+use crate::error::ApiError;
+use crate::render::serialize_time;
+use crate::routes::bars::{json_page, latest_of};
+use crate::routes::extract::{ApiQuery, param};
+use crate::state::AppState;
+
+/// A bar as Alpaca writes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlpacaBar {
+    /// Start of the bar (RFC 3339, UTC).
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub t: DateTime<Utc>,
+    pub o: Option<f64>,
+    pub h: Option<f64>,
+    pub l: Option<f64>,
+    pub c: Option<f64>,
+    pub v: Option<i64>,
+    /// Trade count: null while the table has no trade counts.
+    pub n: Option<i64>,
+    /// Volume-weighted average price: null while the table has no VWAP.
+    pub vw: Option<f64>,
+}
+
+impl From<QueryBar> for AlpacaBar {
+    fn from(b: QueryBar) -> Self {
+        Self {
+            t: b.time,
+            o: b.price_open,
+            h: b.price_high,
+            l: b.price_low,
+            c: b.price_close,
+            v: b.trading_volume,
+            n: None,
+            vw: None,
+        }
+    }
+}
+
+impl From<Bar> for AlpacaBar {
+    fn from(b: Bar) -> Self {
+        Self {
+            t: b.time,
+            o: b.price_open,
+            h: b.price_high,
+            l: b.price_low,
+            c: b.price_close,
+            v: b.trading_volume,
+            n: None,
+            vw: None,
+        }
+    }
+}
+
+/// A page of bars of several symbols.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlpacaBars {
+    /// Bars by symbol; symbols without bars in this page are absent.
+    pub bars: BTreeMap<String, Vec<AlpacaBar>>,
+    #[schema(required)]
+    pub next_page_token: Option<String>,
+}
+
+/// A page of bars of one symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlpacaSymbolBars {
+    pub bars: Vec<AlpacaBar>,
+    pub symbol: String,
+    #[schema(required)]
+    pub next_page_token: Option<String>,
+}
+
+/// The latest bar of several symbols.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlpacaLatestBars {
+    /// Symbols without bars are absent.
+    pub bars: BTreeMap<String, AlpacaBar>,
+}
+
+/// The latest bar of one symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlpacaLatestBar {
+    pub symbol: String,
+    pub bar: AlpacaBar,
+}
+
+/// Alpaca's error body (`code` is the status followed by a sub-code).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlpacaError {
+    #[schema(example = 40010001)]
+    pub code: u32,
+    pub message: String,
+}
+
+/// One page of the core for Alpaca parameters, rows still as the core gives them.
+async fn page(
+    state: &AppState,
+    params: &AlpacaBarsParams,
+    symbols: String,
+) -> Result<(Vec<QueryBar>, Option<String>), ApiError> {
+    let core = params.to_core(symbols, state.settings.max_page_rows)?;
+    let query = core_query(state, &core, alpaca_name)?;
+    let client = state.read_db().await?;
+    let page = json_page(state, &client, &query).await?;
+    Ok((page.bars, page.next_page_token))
+}
+
+/// `GET /alpaca/v2/stocks/bars`: bars of several symbols, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/alpaca/v2/stocks/bars",
+    tag = "alpaca",
+    params(AlpacaBarsParams),
+    responses(
+        (status = 200, description = "A page of bars by symbol", body = AlpacaBars),
+        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
+        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
+        (status = 403, description = "The API key may not read", body = AlpacaError),
+        (status = 503, description = "The database is unavailable", body = AlpacaError),
+    )
+)]
+pub async fn bars(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<AlpacaBarsParams>,
+) -> Result<Json<AlpacaBars>, ApiError> {
+    let symbols = params
+        .symbols
+        .clone()
+        .ok_or_else(|| ApiError::BadRequest("parameter `symbols`: is required".into()))?;
+    let (rows, next_page_token) = page(&state, &params, symbols).await?;
+    let mut bars: BTreeMap<String, Vec<AlpacaBar>> = BTreeMap::new();
+    for row in rows {
+        bars.entry(row.symbol.clone()).or_default().push(row.into());
+    }
+    Ok(Json(AlpacaBars {
+        bars,
+        next_page_token,
+    }))
+}
+
+/// `GET /alpaca/v2/stocks/{symbol}/bars`: bars of one symbol, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/alpaca/v2/stocks/{symbol}/bars",
+    tag = "alpaca",
+    params(("symbol" = String, Path, example = "AAPL"), AlpacaBarsParams),
+    responses(
+        (status = 200, description = "A page of bars", body = AlpacaSymbolBars),
+        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
+        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
+        (status = 403, description = "The API key may not read", body = AlpacaError),
+        (status = 503, description = "The database is unavailable", body = AlpacaError),
+    )
+)]
+pub async fn symbol_bars(
+    State(state): State<AppState>,
+    Path(symbol): Path<String>,
+    ApiQuery(params): ApiQuery<AlpacaBarsParams>,
+) -> Result<Json<AlpacaSymbolBars>, ApiError> {
+    if params.symbols.is_some() {
+        return Err(ApiError::BadRequest(
+            "parameter `symbols`: the symbol is in the path here".into(),
+        ));
+    }
+    let symbol = param("symbol", Symbol::parse(&symbol))?;
+    let (rows, next_page_token) = page(&state, &params, symbol.to_string()).await?;
+    Ok(Json(AlpacaSymbolBars {
+        bars: rows.into_iter().map(AlpacaBar::from).collect(),
+        symbol: symbol.to_string(),
+        next_page_token,
+    }))
+}
+
+/// The latest bars of `symbols` after the unsupported parameters are refused.
+async fn latest(
+    state: &AppState,
+    params: &AlpacaLatestParams,
+    symbols: Vec<Symbol>,
+) -> Result<Vec<Bar>, ApiError> {
+    refuse_unsupported(None, None, params.currency.as_deref())?;
+    latest_of(state, &symbols).await
+}
+
+/// `GET /alpaca/v2/stocks/bars/latest`: the newest bar of each symbol.
+#[utoipa::path(
+    get,
+    path = "/alpaca/v2/stocks/bars/latest",
+    tag = "alpaca",
+    params(AlpacaLatestParams),
+    responses(
+        (status = 200, description = "The latest bar by symbol", body = AlpacaLatestBars),
+        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
+        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
+        (status = 403, description = "The API key may not read", body = AlpacaError),
+        (status = 503, description = "The database is unavailable", body = AlpacaError),
+    )
+)]
+pub async fn latest_bars(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<AlpacaLatestParams>,
+) -> Result<Json<AlpacaLatestBars>, ApiError> {
+    let raw = params
+        .symbols
+        .as_deref()
+        .ok_or_else(|| ApiError::BadRequest("parameter `symbols`: is required".into()))?;
+    let symbols = param(
+        "symbols",
+        bars_query::parse_symbol_list(raw, bars_query::MAX_SYMBOLS),
+    )?;
+    let bars = latest(&state, &params, symbols).await?;
+    Ok(Json(AlpacaLatestBars {
+        bars: bars
+            .into_iter()
+            .map(|b| (b.symbol.to_string(), b.into()))
+            .collect(),
+    }))
+}
+
+/// `GET /alpaca/v2/stocks/{symbol}/bars/latest`: the newest bar of one symbol (404 when
+/// it has none).
+#[utoipa::path(
+    get,
+    path = "/alpaca/v2/stocks/{symbol}/bars/latest",
+    tag = "alpaca",
+    params(("symbol" = String, Path, example = "AAPL"), AlpacaLatestParams),
+    responses(
+        (status = 200, description = "The latest bar", body = AlpacaLatestBar),
+        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
+        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
+        (status = 403, description = "The API key may not read", body = AlpacaError),
+        (status = 404, description = "The symbol has no bars", body = AlpacaError),
+        (status = 503, description = "The database is unavailable", body = AlpacaError),
+    )
+)]
+pub async fn symbol_latest_bar(
+    State(state): State<AppState>,
+    Path(symbol): Path<String>,
+    ApiQuery(params): ApiQuery<AlpacaLatestParams>,
+) -> Result<Json<AlpacaLatestBar>, ApiError> {
+    if params.symbols.is_some() {
+        return Err(ApiError::BadRequest(
+            "parameter `symbols`: the symbol is in the path here".into(),
+        ));
+    }
+    let symbol = param("symbol", Symbol::parse(&symbol))?;
+    let bar = latest(&state, &params, vec![symbol.clone()])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("the latest bar of {symbol} (it has no bars)"))
+        })?;
+    Ok(Json(AlpacaLatestBar {
+        symbol: symbol.to_string(),
+        bar: bar.into(),
+    }))
+}
