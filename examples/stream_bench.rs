@@ -112,11 +112,11 @@ struct Leg<'a> {
     ready: Option<&'a AtomicUsize>,
 }
 
-/// One SSE connection until `until` (or the leg's cut); returns the last event id seen.
+/// One SSE connection until `stop` (or the leg's cut); returns the last event id seen.
 async fn follow(
     http: &reqwest::Client,
     url: &str,
-    until: Instant,
+    stop: &tokio::sync::watch::Receiver<bool>,
     leg: Leg<'_>,
     seen: &mut Seen,
     opts: &Opts,
@@ -142,11 +142,14 @@ async fn follow(
     let base = base();
     let mut last_id = since;
     let mut buffer = String::new();
+    let mut stop = stop.clone();
+    let far = Instant::now() + Duration::from_secs(86_400);
     loop {
-        let deadline = cut.unwrap_or(until).min(until);
-        let chunk = match tokio::time::timeout_at(deadline.into(), response.chunk()).await {
-            Err(_) => return Ok(last_id),
-            Ok(chunk) => chunk?,
+        let deadline = cut.unwrap_or(far);
+        let chunk = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return Ok(last_id),
+            _ = tokio::time::sleep_until(deadline.into()) => return Ok(last_id),
+            chunk = response.chunk() => chunk?,
         };
         let Some(chunk) = chunk else {
             return Ok(last_id);
@@ -189,7 +192,7 @@ async fn subscriber(
     http: reqwest::Client,
     opts: Arc<Opts>,
     start: Instant,
-    until: Instant,
+    stop: tokio::sync::watch::Receiver<bool>,
     ready: Arc<AtomicUsize>,
 ) -> Result<(usize, Seen), Error> {
     let first = i * opts.per_sub;
@@ -211,7 +214,7 @@ async fn subscriber(
         ready: Some(&*ready),
     };
     let cut = first_leg.cut.is_some();
-    let last = follow(&http, &url, until, first_leg, &mut seen, &opts).await?;
+    let last = follow(&http, &url, &stop, first_leg, &mut seen, &opts).await?;
     if cut {
         tokio::time::sleep(Duration::from_secs_f64(opts.drop_for)).await;
         let resume = Leg {
@@ -220,7 +223,7 @@ async fn subscriber(
             resumed: true,
             ready: None,
         };
-        follow(&http, &url, until, resume, &mut seen, &opts).await?;
+        follow(&http, &url, &stop, resume, &mut seen, &opts).await?;
     }
     Ok((i, seen))
 }
@@ -257,12 +260,19 @@ async fn main() -> Result<(), Error> {
     let total_batches = (opts.rate * opts.seconds / opts.batch as f64).ceil() as usize;
     let settle = Duration::from_secs_f64((opts.subs as f64 / 200.0).max(2.0));
     let start = Instant::now() + settle;
-    let writes_end = start + Duration::from_secs_f64(opts.seconds);
-    let until = writes_end + Duration::from_secs(5);
+    // Subscribers stop 5 s after the last write was acknowledged.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut subs = Vec::new();
     for i in 0..opts.subs {
         let (http, opts, ready) = (http.clone(), opts.clone(), ready.clone());
-        subs.push(tokio::spawn(subscriber(i, http, opts, start, until, ready)));
+        subs.push(tokio::spawn(subscriber(
+            i,
+            http,
+            opts,
+            start,
+            stop_rx.clone(),
+            ready,
+        )));
         if i % 50 == 49 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -330,9 +340,10 @@ async fn main() -> Result<(), Error> {
     let mut rss_peak: Vec<u64> = rss_before.clone();
     let sampler = {
         let pids = opts.pids.clone();
+        let stop = stop_rx.clone();
         tokio::spawn(async move {
             let mut peak = vec![0u64; pids.len()];
-            while Instant::now() < until {
+            while !*stop.borrow() {
                 for (k, pid) in pids.iter().enumerate() {
                     peak[k] = peak[k].max(rss_kb(*pid, "VmRSS"));
                 }
@@ -347,6 +358,8 @@ async fn main() -> Result<(), Error> {
         w.await?;
     }
     let wrote_secs = start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop_tx.send(true)?;
     let mut results = Vec::new();
     for s in subs {
         results.push(s.await??);
