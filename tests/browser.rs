@@ -1,9 +1,7 @@
 //! The page at `/` in a real headless Chromium: it lists the symbols, draws the chart, and
-//! logs no errors; a bar posted while it is open appears on it. A screenshot is left in
-//! target/screenshots/ for people to look at.
+//! logs no errors. A screenshot is left in target/screenshots/ for people to look at.
 
 mod common;
-mod live_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,9 +9,6 @@ use std::process::Command;
 use chrono::NaiveDate;
 use common::TestApp;
 use tsapi::domain::Symbol;
-
-/// The page's requests finish in virtual time: the page is dumped once it is idle.
-const VIRTUAL_TIME: &str = "--virtual-time-budget=15000";
 
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -38,6 +33,7 @@ fn run_chromium(binary: &Path, url: &str, extra: &[&str]) -> (String, String) {
             "--hide-scrollbars",
             "--enable-logging=stderr",
             "--v=0",
+            "--virtual-time-budget=15000",
             "--window-size=1100,820",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
@@ -82,7 +78,7 @@ async fn the_page_draws_a_candlestick_chart_in_chromium() {
     let url = app.url("/");
     let (dom, log) = tokio::task::spawn_blocking({
         let (binary, url) = (binary.clone(), url.clone());
-        move || run_chromium(&binary, &url, &["--dump-dom", VIRTUAL_TIME])
+        move || run_chromium(&binary, &url, &["--dump-dom"])
     })
     .await
     .unwrap();
@@ -109,66 +105,9 @@ async fn the_page_draws_a_candlestick_chart_in_chromium() {
     let png = shots.join("chart-page.png");
     let _ = std::fs::remove_file(&png);
     let arg = format!("--screenshot={}", png.display());
-    tokio::task::spawn_blocking(move || run_chromium(&binary, &url, &[&arg, VIRTUAL_TIME]))
+    tokio::task::spawn_blocking(move || run_chromium(&binary, &url, &[&arg]))
         .await
         .unwrap();
     let bytes = std::fs::read(&png).expect("a screenshot");
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
-}
-
-#[tokio::test]
-async fn a_bar_posted_while_the_page_is_open_appears_on_its_chart() {
-    let Some(binary) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "Chromium is required in CI (scripts/browser-deps.sh installs it)"
-        );
-        eprintln!("Chromium not installed; skipping the browser test");
-        return;
-    };
-    let db = common::TestDb::new(common::Schema::Migrated).await;
-    let symbols = [Symbol::parse("AAPL").unwrap()];
-    let bars = tsapi::demo::generate(
-        &symbols,
-        NaiveDate::from_ymd_opt(2021, 11, 8).unwrap(),
-        5,
-        1,
-    );
-    let mut client = db.client().await;
-    let table = tsapi::db::TableInfo::load(&client).await.unwrap();
-    tsapi::db::write_all(&mut client, &table, &bars, tsapi::db::OnConflict::Error)
-        .await
-        .unwrap();
-    // Reads without a key: headless Chromium cannot type one into the page.
-    let server = live_support::LiveServer::start(&db.url, &[("TSAPI_AUTH", "none")]).await;
-
-    // The stream never ends, so the page runs in real time and is dumped after 12 s; bars
-    // of new hours are posted meanwhile, the first ones perhaps before the page listens.
-    let url = format!("{}/", server.base);
-    let browser = tokio::task::spawn_blocking(move || {
-        run_chromium(&binary, &url, &["--dump-dom", "--timeout=12000"])
-    });
-    for hour in 0..16 {
-        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-        let time = format!("2021-11-13T{hour:02}:00:00Z");
-        let (status, _) = server
-            .post_bars(
-                "",
-                serde_json::json!([live_support::record("AAPL", &time, 150.0, 10)]),
-            )
-            .await;
-        assert_eq!(status, 200);
-    }
-    let (dom, log) = browser.await.unwrap();
-    assert!(dom.contains(r#"data-live="on""#), "{dom}\n{log}");
-    let candles: usize = dom
-        .split(r#"data-candles=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no candle count: {dom}"));
-    // 35 candles of the stored bars, plus one for each posted hour the page drew.
-    assert!(candles > 35, "{candles} candles: {dom}\n{log}");
-    assert!(dom.contains("data-live-bars="), "{dom}");
-    assert!(!dom.contains("data-errors"), "script errors: {dom}");
 }
