@@ -43,8 +43,8 @@ const PER_FRAME: usize = 1_000;
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket request, or this deployment does not \
-            stream (Lambda)", body = crate::openapi::Problem,
-            content_type = "application/problem+json"),
+            stream (Lambda); in Alpaca's error shape, as every answer under `/alpaca`",
+            body = crate::dialects::alpaca::bars::AlpacaError),
     )
 )]
 pub async fn stream(
