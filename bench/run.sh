@@ -121,7 +121,7 @@ done
 
 # --- GET /ticker?symbol= against pgbench running the same SQL ----------------------------
 # The data of the last run stays. tsapi first bounds the search to the newest two chunks
-# (see src/db/bars.rs); pgbench gets the same statement with the same bound.
+# (see src/db/ticker.rs); pgbench gets the same statement with the same bound.
 BOUND=$(psql "$URL" -Atc "SELECT min(range_start) FROM (SELECT c.range_start FROM timescaledb_information.chunks c
     WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass = 'stocks_intraday'::regclass
     ORDER BY c.range_start DESC LIMIT 2) newest")

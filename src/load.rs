@@ -27,7 +27,7 @@ use crate::db::{self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, TableInf
 use crate::domain::{InputBounds, RecordRules, TimeParser};
 use crate::error::ApiError;
 use crate::ingest::body::{FaultSlot, Gunzip};
-use crate::ingest::{Batcher, Format, IngestError, decode_batches};
+use crate::ingest::{Batcher, BodyFormat, IngestError, decode_batches};
 
 /// File formats, by name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,12 +37,12 @@ pub enum FileFormat {
     Json,
 }
 
-impl From<FileFormat> for Format {
+impl From<FileFormat> for BodyFormat {
     fn from(f: FileFormat) -> Self {
         match f {
-            FileFormat::Csv => Format::Csv,
-            FileFormat::Ndjson => Format::Ndjson,
-            FileFormat::Json => Format::Json,
+            FileFormat::Csv => BodyFormat::Csv,
+            FileFormat::Ndjson => BodyFormat::Ndjson,
+            FileFormat::Json => BodyFormat::Json,
         }
     }
 }
@@ -86,10 +86,10 @@ pub fn file_kind(path: &Path, format: Option<FileFormat>) -> anyhow::Result<(Fil
     let gzip = name.ends_with(".gz");
     let format = match format {
         Some(format) => format,
-        None => match Format::from_file_name(&name) {
-            Some(Format::Csv) => FileFormat::Csv,
-            Some(Format::Ndjson) => FileFormat::Ndjson,
-            Some(Format::Json | Format::Records) => FileFormat::Json,
+        None => match BodyFormat::from_file_name(&name) {
+            Some(BodyFormat::Csv) => FileFormat::Csv,
+            Some(BodyFormat::Ndjson) => FileFormat::Ndjson,
+            Some(BodyFormat::Json | BodyFormat::Records) => FileFormat::Json,
             None => bail!("cannot tell the format of {path:?}; pass --format csv|ndjson|json"),
         },
     };
@@ -99,7 +99,7 @@ pub fn file_kind(path: &Path, format: Option<FileFormat>) -> anyhow::Result<(Fil
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let name = args.file.to_string_lossy().into_owned();
     let (format, gzip) = file_kind(&args.file, args.format)?;
-    let format = Format::from(format);
+    let format = BodyFormat::from(format);
     let (input, size) = open(&args)?;
     let mut clients = Vec::with_capacity(args.workers.into());
     for _ in 0..args.workers {
@@ -187,10 +187,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn position_word(format: Format, plural: bool) -> &'static str {
+fn position_word(format: BodyFormat, plural: bool) -> &'static str {
     match (format, plural) {
-        (Format::Json | Format::Records, true) => "records",
-        (Format::Json | Format::Records, false) => "record",
+        (BodyFormat::Json | BodyFormat::Records, true) => "records",
+        (BodyFormat::Json | BodyFormat::Records, false) => "record",
         (_, true) => "lines",
         (_, false) => "line",
     }
@@ -213,7 +213,7 @@ struct Worker<'a> {
     tally: &'a Mutex<Tally>,
     table: &'a TableInfo,
     mode: OnConflict,
-    format: Format,
+    format: BodyFormat,
     progress: &'a Progress,
 }
 

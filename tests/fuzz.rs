@@ -14,7 +14,7 @@ use tsapi::auth::Auth;
 use tsapi::domain::{
     Bar, FieldError, InputBounds, Position, RecordRules, Symbol, TimeParser, VolumeRange,
 };
-use tsapi::ingest::{DecodeError, Format, RecordSink, decode};
+use tsapi::ingest::{BodyFormat, DecodeError, RecordSink, decode};
 
 fn rules(zone: chrono_tz::Tz) -> RecordRules {
     RecordRules {
@@ -43,7 +43,7 @@ impl RecordSink for Decoded {
 
 fn parse_insert_body(body: &[u8], rules: &RecordRules) -> (Decoded, Result<(), DecodeError>) {
     let mut decoded = Decoded::default();
-    let result = decode(body, Format::Records, rules, &mut decoded);
+    let result = decode(body, BodyFormat::Records, rules, &mut decoded);
     (decoded, result)
 }
 

@@ -1,7 +1,6 @@
 //! Everything that talks to PostgreSQL. All SQL of the program lives under this module,
 //! parameterized; no statement is ever built from user text.
 
-mod bars;
 mod bulk_write;
 mod catalog;
 mod catalog_refresh;
@@ -20,15 +19,16 @@ mod schema;
 mod shared;
 mod statements;
 mod symbols;
+mod ticker;
 mod tls;
 
-pub use bars::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub use bulk_write::{BulkWrite, OnConflict, WriteCounts, write_all};
 pub use catalog::{DEFAULT_ZONE, local_midnight};
 pub use catalog_refresh::{RefreshReport, rebuild_catalog, refresh_catalog};
 pub use copy_format::{CopyEncoder, EncodedBatch};
 pub use error::DbError;
 pub use feed_log::{FeedBar, LogCursor};
+pub use ticker::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub mod feed {
     //! The change feed's log, for the listener (see `feed_log`).
     pub use super::feed_log::{

@@ -212,7 +212,7 @@ fn borrowed(params: &[Param]) -> Vec<(&(dyn ToSql + Sync), Type)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BarsContext, BarsParams, Format, PageTokenKey, TimeParser};
+    use crate::domain::{BarsContext, BarsParams, PageTokenKey, ResponseFormat, TimeParser};
 
     /// The benchmark compares the API with this very statement run by pgbench.
     #[test]
@@ -224,7 +224,7 @@ mod tests {
             times: TimeParser::UTC,
             max_page_rows: 10_000,
             tokens: &PageTokenKey::random(),
-            negotiated: Format::Json,
+            negotiated: ResponseFormat::Json,
         };
         let query = BarsQuery::parse(&params, &context).unwrap();
         let mut bench: String = include_str!("../../bench/aggregate.sql")

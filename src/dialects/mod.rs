@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 
 pub use edge::dialect_errors;
 
-use crate::domain::{BarsContext, BarsParams, BarsQuery, Format, ParamError};
+use crate::domain::{BarsContext, BarsParams, BarsQuery, ParamError, ResponseFormat};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -35,7 +35,7 @@ pub fn core_query(
         times: crate::domain::TimeParser::UTC,
         max_page_rows: state.settings.max_page_rows,
         tokens: &state.page_tokens,
-        negotiated: Format::Json,
+        negotiated: ResponseFormat::Json,
     };
     BarsQuery::parse(params, &context).map_err(|ParamError { param, message }| {
         ApiError::BadRequest(format!("parameter `{}`: {message}", rename(param)))

@@ -71,13 +71,13 @@ pub enum Fill {
 
 /// The response body's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum ResponseFormat {
     Json,
     Csv,
     Ndjson,
 }
 
-impl Format {
+impl ResponseFormat {
     /// Streamed formats send every row in one response, without pages.
     pub fn is_streamed(self) -> bool {
         self != Self::Json
@@ -126,8 +126,8 @@ pub struct BarsContext<'a> {
     pub times: TimeParser,
     pub max_page_rows: usize,
     pub tokens: &'a PageTokenKey,
-    /// The format the `Accept` header chose ([`Format::negotiate`]), used without `format=`.
-    pub negotiated: Format,
+    /// The format the `Accept` header chose ([`ResponseFormat::negotiate`]), used without `format=`.
+    pub negotiated: ResponseFormat,
 }
 
 /// A validated `GET /v1/bars` request.
@@ -142,7 +142,7 @@ pub struct BarsQuery {
     pub limit: Option<usize>,
     pub order: Order,
     pub fill: Fill,
-    pub format: Format,
+    pub format: ResponseFormat,
     /// Binds page tokens to the parameters that decide the rows.
     pub fingerprint: QueryFingerprint,
     /// Where this page starts, from `page_token`.
@@ -172,8 +172,8 @@ impl BarsQuery {
             }
         };
         let fill = parse_fill(params.fill.as_deref(), interval, &range)?;
-        let format =
-            Format::choose(params.format.as_deref(), ctx.negotiated).map_err(bad("format"))?;
+        let format = ResponseFormat::choose(params.format.as_deref(), ctx.negotiated)
+            .map_err(bad("format"))?;
         let limit = parse_limit(params.limit.as_deref(), format, ctx.max_page_rows)?;
         let fingerprint = fingerprint(&symbols, &range, interval, tz, order, fill);
         let cursor = params
@@ -213,7 +213,7 @@ impl BarsQuery {
             limit: None,
             order,
             fill: Fill::None,
-            format: Format::Json,
+            format: ResponseFormat::Json,
             fingerprint,
             cursor: None,
         }
@@ -338,7 +338,7 @@ fn parse_fill(
 
 fn parse_limit(
     raw: Option<&str>,
-    format: Format,
+    format: ResponseFormat,
     max_page_rows: usize,
 ) -> Result<Option<usize>, ParamError> {
     let err = bad("limit");
@@ -370,7 +370,7 @@ mod tests {
                 times: TimeParser::UTC,
                 max_page_rows: 10_000,
                 tokens: &key,
-                negotiated: Format::negotiate(accept).unwrap(),
+                negotiated: ResponseFormat::negotiate(accept).unwrap(),
             },
         )
     }
@@ -391,7 +391,7 @@ mod tests {
         assert_eq!(q.limit, Some(DEFAULT_LIMIT));
         assert_eq!(
             (q.order, q.fill, q.format),
-            (Order::Asc, Fill::None, Format::Json)
+            (Order::Asc, Fill::None, ResponseFormat::Json)
         );
         assert_eq!(q.tz, Tz::UTC);
         assert!(q.interval.is_none() && q.cursor.is_none());
@@ -438,15 +438,15 @@ mod tests {
     #[test]
     fn streamed_formats_have_no_default_cap() {
         let q = parse("symbols=A&format=csv").unwrap();
-        assert_eq!((q.format, q.limit), (Format::Csv, None));
+        assert_eq!((q.format, q.limit), (ResponseFormat::Csv, None));
         let q = parse("symbols=A&format=ndjson&limit=1000000").unwrap();
         assert_eq!(q.limit, Some(1_000_000));
         let q = parse_with("symbols=A", Some("text/csv")).unwrap();
-        assert_eq!(q.format, Format::Csv);
+        assert_eq!(q.format, ResponseFormat::Csv);
         let q = parse_with("symbols=A", Some("application/x-ndjson")).unwrap();
-        assert_eq!(q.format, Format::Ndjson);
+        assert_eq!(q.format, ResponseFormat::Ndjson);
         let q = parse_with("symbols=A&format=json", Some("text/csv")).unwrap();
-        assert_eq!(q.format, Format::Json);
+        assert_eq!(q.format, ResponseFormat::Json);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod symbol;
 mod time;
 
 pub use bar::{Bar, DailyBar, VolumeRange};
-pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Format, Order, ParamError};
+pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Order, ParamError, ResponseFormat};
 pub use daily::{DayAgg, DayOf, WriteSummary, day_bounds};
 pub use interval::{Interval, IntervalUnit};
 pub use market::{Around, CatalogEntry, DailyBarRow, Snapshot, today_in};

@@ -36,7 +36,7 @@ pub const BATCH_ROWS: usize = 5_000;
 
 /// The input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum BodyFormat {
     /// `{"records": [...]}`, `{"records": {...}}` or a bare array of records.
     Json,
     /// Only `{"records": [...]}` or `{"records": {...}}`: the tutorial's `POST /insert`.
@@ -47,7 +47,7 @@ pub enum Format {
     Csv,
 }
 
-impl Format {
+impl BodyFormat {
     /// The format of a `Content-Type` (its essence, lower case), if it is one we read.
     pub fn from_media_type(essence: &str) -> Option<Self> {
         match essence {
@@ -91,15 +91,17 @@ pub enum DecodeError {
 /// Decodes `input` in `format`, handing every record to `sink` in order.
 pub fn decode(
     input: impl Read,
-    format: Format,
+    format: BodyFormat,
     rules: &RecordRules,
     sink: &mut dyn RecordSink,
 ) -> Result<(), DecodeError> {
     match format {
-        Format::Json => json::decode_reader(input, json::Shape::RecordsOrArray, rules, sink),
-        Format::Records => json::decode_reader(input, json::Shape::Records, rules, sink),
-        Format::Ndjson => ndjson::decode(BufReader::with_capacity(64 * 1024, input), rules, sink),
-        Format::Csv => csv::decode(input, rules, sink),
+        BodyFormat::Json => json::decode_reader(input, json::Shape::RecordsOrArray, rules, sink),
+        BodyFormat::Records => json::decode_reader(input, json::Shape::Records, rules, sink),
+        BodyFormat::Ndjson => {
+            ndjson::decode(BufReader::with_capacity(64 * 1024, input), rules, sink)
+        }
+        BodyFormat::Csv => csv::decode(input, rules, sink),
     }
 }
 
@@ -107,7 +109,7 @@ pub fn decode(
 /// one error to report (a reader's fault first, then syntax, then the records).
 pub fn decode_batches<F: FnMut(crate::db::EncodedBatch) -> bool>(
     input: impl Read,
-    format: Format,
+    format: BodyFormat,
     rules: &RecordRules,
     mut batcher: Batcher<F>,
     slot: &body::FaultSlot,

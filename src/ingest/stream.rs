@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::body::{BodyFault, ChannelReader, FaultSlot, body_reader};
-use super::{BATCH_ROWS, Batcher, Format, IngestError, decode_batches};
+use super::{BATCH_ROWS, Batcher, BodyFormat, IngestError, decode_batches};
 use crate::db::{
     BulkWrite, CopyEncoder, DbError, EncodedBatch, OnConflict, TableInfo, WriteCounts,
 };
@@ -29,7 +29,7 @@ pub struct StreamLimits {
 #[allow(clippy::too_many_arguments)]
 pub async fn write_stream<S, E>(
     body: S,
-    format: Format,
+    format: BodyFormat,
     gzip: bool,
     limits: StreamLimits,
     rules: RecordRules,

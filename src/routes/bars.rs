@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{ApiQuery, param};
 use crate::db;
 use crate::domain::{
-    Bar, BarsContext, BarsParams, BarsQuery, Cursor, Format, QueryBar, Symbol, SymbolListText,
-    bars_query,
+    Bar, BarsContext, BarsParams, BarsQuery, Cursor, QueryBar, ResponseFormat, Symbol,
+    SymbolListText, bars_query,
 };
 use crate::error::ApiError;
 use crate::openapi::Problem;
@@ -59,7 +59,7 @@ pub async fn bars(
 ) -> Result<Response, ApiError> {
     // `format=` wins over `Accept`, so the header only matters without it.
     let negotiated = match params.format {
-        Some(_) => Format::Json,
+        Some(_) => ResponseFormat::Json,
         None => negotiate(&headers)?,
     };
     let context = BarsContext {
@@ -71,8 +71,8 @@ pub async fn bars(
     let query = BarsQuery::parse(&params, &context).map_err(ApiError::from)?;
     let client = state.read_db().await?;
     match query.format {
-        Format::Json => Ok(Json(json_page(&state, &client, &query).await?).into_response()),
-        Format::Csv | Format::Ndjson => streamed(client, query).await,
+        ResponseFormat::Json => Ok(Json(json_page(&state, &client, &query).await?).into_response()),
+        ResponseFormat::Csv | ResponseFormat::Ndjson => streamed(client, query).await,
     }
 }
 
@@ -110,9 +110,9 @@ pub async fn latest_of(state: &AppState, symbols: &[Symbol]) -> Result<Vec<Bar>,
 
 /// The format the `Accept` header prefers, or a 406 when it accepts none of them.
 /// The format the `Accept` header asks for; none of ours is a 406.
-pub(crate) fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
+pub(crate) fn negotiate(headers: &HeaderMap) -> Result<ResponseFormat, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    Format::negotiate(accept).ok_or_else(|| {
+    ResponseFormat::negotiate(accept).ok_or_else(|| {
         ApiError::NotAcceptable(
             "`Accept` allows none of application/json, text/csv, application/x-ndjson \
              (or use the `format` parameter)"
@@ -125,13 +125,13 @@ pub(crate) fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
 async fn streamed(client: db::Conn, query: BarsQuery) -> Result<Response, ApiError> {
     let format = query.format;
     let header_line = match format {
-        Format::Csv => Some(QueryBar::csv_header(query.interval.is_some())),
+        ResponseFormat::Csv => Some(QueryBar::csv_header(query.interval.is_some())),
         _ => None,
     };
     let rows = db::stream_bars(client, query).await?;
     let lines = rows.map(move |row| match row {
         Ok(bar) => Ok(Bytes::from(match format {
-            Format::Csv => bar.csv_line(),
+            ResponseFormat::Csv => bar.csv_line(),
             _ => bar.ndjson_line(),
         })),
         Err(e) => {
@@ -142,7 +142,7 @@ async fn streamed(client: db::Conn, query: BarsQuery) -> Result<Response, ApiErr
     });
     let body = stream::iter(header_line.map(|h| Ok(Bytes::from_static(h.as_bytes())))).chain(lines);
     let content_type = match format {
-        Format::Csv => "text/csv; charset=utf-8",
+        ResponseFormat::Csv => "text/csv; charset=utf-8",
         _ => "application/x-ndjson",
     };
     let mut response = Body::from_stream(body).into_response();

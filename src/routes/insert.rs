@@ -11,7 +11,7 @@ use super::extract::BodyType;
 use super::write::ingest_body;
 use crate::db::OnConflict;
 use crate::error::ApiError;
-use crate::ingest::{Format, StreamLimits};
+use crate::ingest::{BodyFormat, StreamLimits};
 use crate::openapi::{InsertBody, Problem};
 use crate::state::AppState;
 
@@ -56,7 +56,7 @@ pub async fn insert(
         body_bytes: state.settings.body_limit as u64,
         rows: state.settings.max_rows as u64,
     };
-    let source = (Format::Records, body_type.gzip);
+    let source = (BodyFormat::Records, body_type.gzip);
     let counts = ingest_body(&state, &headers, body, source, limits, OnConflict::Error).await?;
     Ok(Json(Inserted {
         inserted: counts.inserted,

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiQuery, param};
 use crate::db;
-use crate::domain::{Format, QueryBar, Snapshot, Symbol, bars_query, today_in};
+use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
 use crate::error::ApiError;
 use crate::openapi::Problem;
 use crate::state::AppState;
@@ -115,18 +115,18 @@ pub async fn snapshots(
     let client = state.read_db().await?;
     let rows = db::snapshots(&client, catalog, tz, today, symbols.as_deref()).await?;
     Ok(match format {
-        Format::Json => Json(Snapshots {
+        ResponseFormat::Json => Json(Snapshots {
             tz: tz.name().to_owned(),
             date: today,
             snapshots: rows,
         })
         .into_response(),
-        Format::Csv => lines(
+        ResponseFormat::Csv => lines(
             format,
             Snapshot::CSV_HEADER,
             rows.iter().map(Snapshot::csv_line),
         ),
-        Format::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
+        ResponseFormat::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
     })
 }
 
@@ -203,7 +203,7 @@ pub async fn previous(
     Ok(daily_bars(format, tz, today, bars))
 }
 
-type Parsed = (Option<Vec<Symbol>>, Tz, Format);
+type Parsed = (Option<Vec<Symbol>>, Tz, ResponseFormat);
 
 fn parse_market(
     state: &AppState,
@@ -228,33 +228,33 @@ fn parse_tz(raw: Option<&str>) -> Result<Tz, ApiError> {
     }
 }
 
-fn choose_format(headers: &HeaderMap, raw: Option<&str>) -> Result<Format, ApiError> {
+fn choose_format(headers: &HeaderMap, raw: Option<&str>) -> Result<ResponseFormat, ApiError> {
     let negotiated = match raw {
-        Some(_) => Format::Json,
+        Some(_) => ResponseFormat::Json,
         None => super::bars::negotiate(headers)?,
     };
-    param("format", Format::choose(raw, negotiated))
+    param("format", ResponseFormat::choose(raw, negotiated))
 }
 
-fn daily_bars(format: Format, tz: Tz, date: NaiveDate, bars: Vec<QueryBar>) -> Response {
+fn daily_bars(format: ResponseFormat, tz: Tz, date: NaiveDate, bars: Vec<QueryBar>) -> Response {
     match format {
-        Format::Json => Json(DailyBars {
+        ResponseFormat::Json => Json(DailyBars {
             tz: tz.name().to_owned(),
             date,
             bars,
         })
         .into_response(),
-        Format::Csv => lines(
+        ResponseFormat::Csv => lines(
             format,
             QueryBar::csv_header(true),
             bars.iter().map(QueryBar::csv_line),
         ),
-        Format::Ndjson => lines(format, "", bars.iter().map(QueryBar::ndjson_line)),
+        ResponseFormat::Ndjson => lines(format, "", bars.iter().map(QueryBar::ndjson_line)),
     }
 }
 
 /// A CSV or NDJSON body: the header, then the lines, sent in chunks of some 64 KiB.
-fn lines(format: Format, header: &str, rows: impl Iterator<Item = String>) -> Response {
+fn lines(format: ResponseFormat, header: &str, rows: impl Iterator<Item = String>) -> Response {
     let mut chunks: Vec<Result<Bytes, std::convert::Infallible>> = Vec::new();
     let mut chunk = String::from(header);
     for line in rows {
@@ -265,7 +265,7 @@ fn lines(format: Format, header: &str, rows: impl Iterator<Item = String>) -> Re
     }
     chunks.push(Ok(Bytes::from(chunk)));
     let content_type = match format {
-        Format::Csv => "text/csv; charset=utf-8",
+        ResponseFormat::Csv => "text/csv; charset=utf-8",
         _ => "application/x-ndjson",
     };
     let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();

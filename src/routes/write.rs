@@ -10,7 +10,7 @@ use super::extract::{ApiQuery, BodyType, param};
 use crate::db::{OnConflict, WriteCounts};
 use crate::domain::{InputBounds, RecordRules};
 use crate::error::ApiError;
-use crate::ingest::{self, Format, StreamLimits};
+use crate::ingest::{self, BodyFormat, StreamLimits};
 use crate::openapi::Problem;
 use crate::state::AppState;
 
@@ -94,7 +94,7 @@ pub async fn write_bars(
     let format = body_type
         .media_type
         .as_deref()
-        .and_then(Format::from_media_type)
+        .and_then(BodyFormat::from_media_type)
         .ok_or_else(|| {
             ApiError::UnsupportedMediaType(format!(
                 "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
@@ -117,7 +117,7 @@ pub(crate) async fn ingest_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    (format, gzip): (Format, bool),
+    (format, gzip): (BodyFormat, bool),
     limits: StreamLimits,
     mode: OnConflict,
 ) -> Result<WriteCounts, ApiError> {
@@ -153,7 +153,7 @@ pub(crate) async fn ingest_body(
     // A JSON list of no records is a mistake of the caller (as the schema's `minItems`
     // says), not a write; a stream of lines (NDJSON, CSV) may well be empty.
     let seen = counts.inserted + counts.updated + counts.skipped;
-    if seen == 0 && matches!(format, Format::Json | Format::Records) {
+    if seen == 0 && matches!(format, BodyFormat::Json | BodyFormat::Records) {
         return Err(ApiError::BadRequest(
             "the body holds no records; send at least one".into(),
         ));

@@ -1,4 +1,5 @@
-//! Reading bars.
+//! The tutorial's reads (`/ticker`, `/ticker/daily`): the latest bar of a symbol, found in the
+//! newest chunks first, the latest bar of every symbol, and daily aggregates.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
