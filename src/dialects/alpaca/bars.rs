@@ -8,13 +8,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::params::{AlpacaBarsParams, AlpacaLatestParams, alpaca_name, refuse_unsupported};
+use super::params::{
+    AlpacaBarsParams, AlpacaLatestParams, alpaca_name, path_symbol, query_symbols,
+    refuse_unsupported,
+};
 use crate::dialects::core_query;
-use crate::domain::{Bar, QueryBar, Symbol, bars_query};
+use crate::domain::{Bar, QueryBar, Symbol};
 use crate::error::ApiError;
 use crate::render::serialize_time;
 use crate::routes::bars::{json_page, latest_of};
-use crate::routes::extract::{ApiQuery, param};
+use crate::routes::extract::ApiQuery;
 use crate::state::AppState;
 
 /// A bar as Alpaca writes it.
@@ -170,12 +173,7 @@ pub async fn symbol_bars(
     Path(symbol): Path<String>,
     ApiQuery(params): ApiQuery<AlpacaBarsParams>,
 ) -> Result<Json<AlpacaSymbolBars>, ApiError> {
-    if params.symbols.is_some() {
-        return Err(ApiError::BadRequest(
-            "parameter `symbols`: the symbol is in the path here".into(),
-        ));
-    }
-    let symbol = param("symbol", Symbol::parse(&symbol))?;
+    let symbol = path_symbol(params.symbols.as_deref(), &symbol)?;
     let (rows, next_page_token) = page(&state, &params, symbol.to_string()).await?;
     Ok(Json(AlpacaSymbolBars {
         bars: rows.into_iter().map(AlpacaBar::from).collect(),
@@ -212,14 +210,7 @@ pub async fn latest_bars(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AlpacaLatestParams>,
 ) -> Result<Json<AlpacaLatestBars>, ApiError> {
-    let raw = params
-        .symbols
-        .as_deref()
-        .ok_or_else(|| ApiError::BadRequest("parameter `symbols`: is required".into()))?;
-    let symbols = param(
-        "symbols",
-        bars_query::parse_symbol_list(raw, bars_query::MAX_SYMBOLS),
-    )?;
+    let symbols = query_symbols(params.symbols.as_deref())?;
     let bars = latest(&state, &params, symbols).await?;
     Ok(Json(AlpacaLatestBars {
         bars: bars
@@ -250,12 +241,7 @@ pub async fn symbol_latest_bar(
     Path(symbol): Path<String>,
     ApiQuery(params): ApiQuery<AlpacaLatestParams>,
 ) -> Result<Json<AlpacaLatestBar>, ApiError> {
-    if params.symbols.is_some() {
-        return Err(ApiError::BadRequest(
-            "parameter `symbols`: the symbol is in the path here".into(),
-        ));
-    }
-    let symbol = param("symbol", Symbol::parse(&symbol))?;
+    let symbol = path_symbol(params.symbols.as_deref(), &symbol)?;
     let bar = latest(&state, &params, vec![symbol.clone()])
         .await?
         .into_iter()

@@ -4,8 +4,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::dialects::{EXCHANGE_TZ, page_size, rfc3339_micros, unsupported};
-use crate::domain::{BarsParams, TimeParser};
+use crate::domain::{BarsParams, Symbol, TimeParser, bars_query};
 use crate::error::ApiError;
+use crate::routes::extract::param;
 
 /// Alpaca's page size bound ("up to 10,000 bars across symbols") and default.
 pub const MAX_LIMIT: usize = 10_000;
@@ -63,6 +64,26 @@ pub struct AlpacaLatestParams {
     /// Only `USD`.
     #[param(pattern = "^USD$")]
     pub currency: Option<String>,
+}
+
+/// The symbols of a multi-symbol route (`?symbols=AAPL,MSFT`, required).
+pub fn query_symbols(symbols: Option<&str>) -> Result<Vec<Symbol>, ApiError> {
+    let raw =
+        symbols.ok_or_else(|| ApiError::BadRequest("parameter `symbols`: is required".into()))?;
+    param(
+        "symbols",
+        bars_query::parse_symbol_list(raw, bars_query::MAX_SYMBOLS),
+    )
+}
+
+/// The symbol of a single-symbol route (`/{symbol}/...`), where `symbols` is refused.
+pub fn path_symbol(symbols: Option<&str>, raw: &str) -> Result<Symbol, ApiError> {
+    if symbols.is_some() {
+        return Err(ApiError::BadRequest(
+            "parameter `symbols`: the symbol is in the path here".into(),
+        ));
+    }
+    param("symbol", Symbol::parse(raw))
 }
 
 /// An Alpaca timeframe as a core interval (`15Min` -> `15min`).

@@ -13,12 +13,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::bars::{AlpacaBar, AlpacaError};
-use super::params::{AlpacaLatestParams, refuse_unsupported};
+use super::params::{AlpacaLatestParams, path_symbol, query_symbols, refuse_unsupported};
 use crate::db;
 use crate::dialects::EXCHANGE_TZ;
-use crate::domain::{Snapshot, Symbol, bars_query, today_in};
+use crate::domain::{Snapshot, Symbol, today_in};
 use crate::error::ApiError;
-use crate::routes::extract::{ApiQuery, param};
+use crate::routes::extract::ApiQuery;
 use crate::state::AppState;
 
 /// The bar parts of an Alpaca snapshot.
@@ -71,14 +71,7 @@ pub async fn snapshots(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AlpacaLatestParams>,
 ) -> Result<Json<BTreeMap<String, AlpacaSnapshot>>, ApiError> {
-    let raw = params
-        .symbols
-        .as_deref()
-        .ok_or_else(|| ApiError::BadRequest("parameter `symbols`: is required".into()))?;
-    let symbols = param(
-        "symbols",
-        bars_query::parse_symbol_list(raw, bars_query::MAX_SYMBOLS),
-    )?;
+    let symbols = query_symbols(params.symbols.as_deref())?;
     let rows = snapshots_of(&state, &params, symbols).await?;
     Ok(Json(
         rows.into_iter()
@@ -107,12 +100,7 @@ pub async fn symbol_snapshot(
     Path(symbol): Path<String>,
     ApiQuery(params): ApiQuery<AlpacaLatestParams>,
 ) -> Result<Json<AlpacaSnapshot>, ApiError> {
-    if params.symbols.is_some() {
-        return Err(ApiError::BadRequest(
-            "parameter `symbols`: the symbol is in the path here".into(),
-        ));
-    }
-    let symbol = param("symbol", Symbol::parse(&symbol))?;
+    let symbol = path_symbol(params.symbols.as_deref(), &symbol)?;
     let snapshot = snapshots_of(&state, &params, vec![symbol.clone()])
         .await?
         .into_iter()
