@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::aggs::PolygonError;
+use super::aggs::{PolygonAgg, PolygonError};
 use super::{refuse_adjusted, request_id};
 use crate::db;
 use crate::dialects::{EXCHANGE_TZ, core_query, rfc3339_micros, unsupported};
@@ -38,36 +38,20 @@ pub struct AdjustedParams {
     pub api_key: Option<String>,
 }
 
-/// A daily bar with its ticker.
+/// A daily bar with its ticker: an aggregate (a day from New York's midnight) plus `T`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TickerAgg {
     #[serde(rename = "T")]
     pub ticker: String,
-    pub o: Option<f64>,
-    pub h: Option<f64>,
-    pub l: Option<f64>,
-    pub c: Option<f64>,
-    pub v: Option<i64>,
-    /// Null while the table has no VWAP.
-    pub vw: Option<f64>,
-    /// Start of the day (New York), milliseconds since the epoch.
-    pub t: i64,
-    /// Null while the table has no trade counts.
-    pub n: Option<i64>,
+    #[serde(flatten)]
+    pub agg: PolygonAgg,
 }
 
 impl From<QueryBar> for TickerAgg {
     fn from(b: QueryBar) -> Self {
         Self {
-            ticker: b.symbol,
-            o: b.price_open,
-            h: b.price_high,
-            l: b.price_low,
-            c: b.price_close,
-            v: b.trading_volume,
-            vw: None,
-            t: b.time.timestamp_millis(),
-            n: None,
+            ticker: b.symbol.clone(),
+            agg: b.into(),
         }
     }
 }
