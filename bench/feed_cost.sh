@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What the change feed costs ingest: psql \copy, and POST /v1/bars with the feed's log
 # (announced) and without it (the feed's tables dropped: writes are not announced), on the
-# same rows, alternating in one run. Prints rows/s and the ratios to \copy.
+# same rows, alternating in one run; then both again on a table with the opt-in trigger for
+# other tools' writes (`tsapi migrate --feed-trigger on`). Prints rows/s and the ratios to
+# \copy without the trigger.
 #
 # Environment: BENCH_ADMIN_URL (admin URL of the cluster; default the local test cluster),
 # BENCH_ROWS (default 300000), BENCH_RUNS (default 3), BENCH_CLIENTS (default 1).
@@ -19,19 +21,21 @@ TSAPI=target/release/tsapi
 CLIENT=target/release/examples/ingest_bench
 WORK=$(mktemp -d)
 PIDS=()
-FEED_DB=tsapi_feedcost_on_$$ PLAIN_DB=tsapi_feedcost_off_$$
+FEED_DB=tsapi_feedcost_on_$$ PLAIN_DB=tsapi_feedcost_off_$$ TRIGGER_DB=tsapi_feedcost_trigger_$$
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $FEED_DB WITH (FORCE)" \
-        -c "DROP DATABASE IF EXISTS $PLAIN_DB WITH (FORCE)" >/dev/null 2>&1 || true
+        -c "DROP DATABASE IF EXISTS $PLAIN_DB WITH (FORCE)" \
+        -c "DROP DATABASE IF EXISTS $TRIGGER_DB WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 url() { echo "${ADMIN%/*}/$1"; }
-for db in $FEED_DB $PLAIN_DB; do
+for db in $FEED_DB $PLAIN_DB $TRIGGER_DB; do
     psql "$ADMIN" -qc "CREATE DATABASE $db" >/dev/null
     DATABASE_URL=$(url "$db") "$TSAPI" migrate >/dev/null 2>&1
 done
+DATABASE_URL=$(url "$TRIGGER_DB") "$TSAPI" migrate --feed-trigger on >/dev/null 2>&1
 psql "$(url "$PLAIN_DB")" -qc "DROP TABLE tsapi_feed, tsapi_feed_batch" >/dev/null
 
 n_symbols=$(( (ROWS + 7799) / 7800 ))
@@ -55,6 +59,7 @@ start() { # db [VAR=value ...] -> prints the base URL
 }
 start "$FEED_DB"; FEED_API=$API_URL
 start "$PLAIN_DB" TSAPI_STREAM=false; PLAIN_API=$API_URL
+start "$TRIGGER_DB"; TRIGGER_API=$API_URL
 
 now() { date +%s.%N; }
 rate() { python3 -c "print(round($N / ($2 - $1)))"; }
@@ -71,6 +76,12 @@ for run in $(seq "$RUNS"); do
     empty "$FEED_DB"
     out=$("$CLIENT" "$FEED_API" "$WORK/bars.ndjson" bars "$CLIENTS" 5000)
     printf 'bars_with_feed\t%s\n' "${out##*rows_per_s=}" >>"$WORK/results.tsv"
+    empty "$TRIGGER_DB"; t0=$(now)
+    psql "$(url "$TRIGGER_DB")" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
+    printf 'psql_copy_trigger\t%s\n' "$(rate "$t0" "$(now)")" >>"$WORK/results.tsv"
+    empty "$TRIGGER_DB"
+    out=$("$CLIENT" "$TRIGGER_API" "$WORK/bars.ndjson" bars "$CLIENTS" 5000)
+    printf 'bars_feed_trigger\t%s\n' "${out##*rows_per_s=}" >>"$WORK/results.tsv"
 done
 python3 - "$WORK/results.tsv" <<'PY'
 import statistics, sys

@@ -38,7 +38,7 @@ pub enum Command {
     ///
     /// Creates only what is missing and never drops or rewrites data; an existing table made
     /// the tutorial's way is kept as it is, with notes on what could be improved.
-    Migrate(DatabaseArgs),
+    Migrate(MigrateArgs),
     /// Insert deterministic, realistic 1-minute sample bars (existing rows are kept).
     DemoData(DemoDataArgs),
     /// Load a CSV, NDJSON or JSON file (or `-` for stdin) over COPY, committing batch by batch.
@@ -49,6 +49,18 @@ pub enum Command {
     /// Create an API key: prints the key once, and the configuration entry that holds only
     /// its SHA-256 digest.
     Keygen(KeygenArgs),
+}
+
+/// Settings of `tsapi migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// `on`: also stream bars that other tools (`psql \copy`, the tutorial's Lambda, ...)
+    /// write straight into the table, through a trigger that slows their writes (see the
+    /// README); `off`: remove that trigger. Absent: leave it as it is.
+    #[arg(long, value_name = "on|off")]
+    pub feed_trigger: Option<crate::db::FeedTrigger>,
 }
 
 /// Settings of `tsapi keygen`.

@@ -27,8 +27,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => server::serve(*args).await,
         Command::Migrate(args) => {
-            let mut client = db::connect(&args).await?;
-            let report = db::migrate(&mut client).await?;
+            let mut client = db::connect(&args.database).await?;
+            let report = db::migrate_with(&mut client, args.feed_trigger).await?;
             for note in &report.notes {
                 eprintln!("note: {note}");
             }

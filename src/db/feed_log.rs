@@ -19,7 +19,7 @@ use crate::domain::{Bar, Symbol};
 pub const CHANNEL: &str = "tsapi_feed";
 
 /// Serializes the appends to `tsapi_feed` with the commits that follow them.
-const FEED_LOCK: i64 = 0x7473_6170_6901;
+pub(super) const FEED_LOCK: i64 = 0x7473_6170_6901;
 
 /// The feed's tables, created by `tsapi migrate`. Payloads are stored uncompressed
 /// (`EXTERNAL`): they are written once and read a few times, so compressing them costs
@@ -72,12 +72,19 @@ pub struct FeedWriter {
 impl FeedWriter {
     /// Prepared at the start of a write whose table has a feed.
     pub async fn prepare(tx: &Transaction<'_>) -> Result<Self, DbError> {
-        let stage = tx
-            .prepare(
+        // Pipelined with the prepare: marks the transaction as announcing its own bars, so
+        // the opt-in trigger for other tools' writes (`feed_trigger`) skips them.
+        let mark = format!(
+            "SELECT set_config('{}', 'on', true)",
+            super::feed_trigger::ANNOUNCED_BY_WRITER
+        );
+        let (stage, ()) = tokio::try_join!(
+            tx.prepare(
                 "INSERT INTO tsapi_feed_batch (xid, part, first, copy) \
                  VALUES (pg_current_xact_id(), $1, $2, $3)",
-            )
-            .await?;
+            ),
+            tx.batch_execute(&mark),
+        )?;
         Ok(Self {
             stage,
             parts: 0,

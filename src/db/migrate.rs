@@ -3,6 +3,7 @@
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
+use super::feed_trigger::{self, FeedTrigger};
 use super::{DbError, TABLE};
 
 /// What a migration did, and what it chose to leave alone.
@@ -16,6 +17,15 @@ pub struct MigrationReport {
 const MIGRATION_LOCK: i64 = 0x7473_6170_6900; // "tsapi"
 
 pub async fn migrate(client: &mut Client) -> Result<MigrationReport, DbError> {
+    migrate_with(client, None).await
+}
+
+/// [`migrate`], installing or removing the trigger that streams other tools' writes
+/// (`None` leaves it as it is).
+pub async fn migrate_with(
+    client: &mut Client,
+    feed_trigger: Option<FeedTrigger>,
+) -> Result<MigrationReport, DbError> {
     let mut report = MigrationReport::default();
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -35,6 +45,7 @@ pub async fn migrate(client: &mut Client) -> Result<MigrationReport, DbError> {
     ))
     .await?;
     tx.batch_execute(super::feed_log::SCHEMA).await?;
+    feed_trigger::apply(&tx, feed_trigger).await?;
     tx.commit().await?;
 
     // A table made the tutorial's way may hold duplicate bars; then the unique index cannot

@@ -8,6 +8,7 @@ mod catalog_write;
 mod copy_format;
 mod error;
 mod feed_log;
+mod feed_trigger;
 mod latest;
 mod market;
 mod migrate;
@@ -35,9 +36,10 @@ pub mod feed {
         CHANNEL, SCHEMA, cursor_for, latest_recent, listen, log_bounds, prune, read_after,
     };
 }
+pub use feed_trigger::FeedTrigger;
 pub use latest::latest_for;
 pub use market::{all_latest, grouped, previous_bars, snapshots, symbol_spans};
-pub use migrate::{MigrationReport, migrate};
+pub use migrate::{MigrationReport, migrate, migrate_with};
 pub use pool::{PgPool, connect, create_pool, ping};
 pub use pool::{Recycling, connect_one_with, create_pool_with};
 pub use pooled::{PooledClient, Work};

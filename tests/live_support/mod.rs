@@ -169,7 +169,11 @@ impl Sse {
         let mut out = Vec::new();
         while out.len() < n {
             let Some(event) = self.next(Duration::from_secs(10)).await else {
-                panic!("only {} of {n} bar events arrived: {out:?}", out.len());
+                panic!(
+                    "only {} of {n} bar events arrived; the last: {:?}",
+                    out.len(),
+                    out.last()
+                );
             };
             if event.event == "bar" || event.event == "updated_bar" {
                 out.push(event);
