@@ -292,19 +292,39 @@ pub async fn listen(
     Ok((client, notes))
 }
 
+/// The latest bar of each symbol with bars since `complete_since`, and that bound.
+pub struct RecentBars {
+    /// Every symbol with a bar at or after this time has its latest bar in `bars`.
+    pub complete_since: DateTime<Utc>,
+    pub bars: Vec<Bar>,
+}
+
 /// The latest bar of each symbol with bars in the last `span` before the newest bar: the
 /// feed's starting point for latest-bar answers, cheap because the time bound keeps the
 /// scan to the newest chunks.
 pub async fn latest_recent(
     client: &impl GenericClient,
     span: TimeDelta,
-) -> Result<Vec<Bar>, DbError> {
+) -> Result<RecentBars, DbError> {
+    let newest: Option<DateTime<Utc>> = client
+        .query_one(&format!("SELECT max(time) FROM {TABLE}"), &[])
+        .await?
+        .get(0);
+    let Some(newest) = newest else {
+        return Ok(RecentBars {
+            complete_since: DateTime::<Utc>::MIN_UTC,
+            bars: Vec::new(),
+        });
+    };
+    let complete_since = newest - span;
     let rows = client
         .query(
             &format!(
-                "SELECT time, symbol::text, price_open::float8, price_high::float8,                         price_low::float8, price_close::float8, trading_volume::int8                  FROM {TABLE} WHERE time >= (SELECT max(time) FROM {TABLE}) - make_interval(secs => $1)                  ORDER BY symbol, time DESC"
+                "SELECT time, symbol::text, price_open::float8, price_high::float8, \
+                        price_low::float8, price_close::float8, trading_volume::int8 \
+                 FROM {TABLE} WHERE time >= $1 ORDER BY symbol, time DESC"
             ),
-            &[&(span.num_seconds() as f64)],
+            &[&complete_since],
         )
         .await?;
     let mut bars: Vec<Bar> = Vec::new();
@@ -323,7 +343,10 @@ pub async fn latest_recent(
             trading_volume: row.get(6),
         });
     }
-    Ok(bars)
+    Ok(RecentBars {
+        complete_since,
+        bars,
+    })
 }
 
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio::sync::mpsc;
 
+use chrono::{DateTime, Utc};
+
 use crate::db::FeedBar;
+use crate::db::feed::RecentBars;
 use crate::domain::Bar;
 
 /// One bar of the feed as subscribers share it; its JSON is made once, on first use.
@@ -148,10 +151,33 @@ pub enum Refusal {
     NotStarted,
 }
 
+/// Each symbol's latest bar, held only where it is known for sure.
+#[derive(Default)]
+struct LatestBars {
+    by_symbol: HashMap<String, Bar>,
+    /// The fill read every symbol with a bar at or after this time. A new bar of a symbol
+    /// not held is that symbol's latest only from this time on: an older one may be a
+    /// backfill behind newer bars in the database. `None` until the first fill.
+    complete_since: Option<DateTime<Utc>>,
+}
+
+impl LatestBars {
+    fn offer(&mut self, bar: &Bar) {
+        let latest = match self.by_symbol.get(bar.symbol.as_str()) {
+            Some(held) => bar.time >= held.time,
+            None => self.complete_since.is_some_and(|since| bar.time >= since),
+        };
+        if latest {
+            self.by_symbol
+                .insert(bar.symbol.as_str().to_owned(), bar.clone());
+        }
+    }
+}
+
 /// The shared fan-out state.
 pub struct Hub {
     registry: Mutex<Registry>,
-    latest: RwLock<HashMap<String, Bar>>,
+    latest: RwLock<LatestBars>,
     /// The id of the last bar published.
     cursor: AtomicI64,
     /// Connected and caught up: the latest bars in memory are current.
@@ -242,12 +268,7 @@ impl Hub {
         {
             let mut latest = self.latest.write().expect("latest lock");
             for b in &bars {
-                let newer = latest
-                    .get(b.bar.symbol.as_str())
-                    .is_none_or(|held| b.bar.time >= held.time);
-                if newer {
-                    latest.insert(b.bar.symbol.as_str().to_owned(), b.bar.clone());
-                }
+                latest.offer(&b.bar);
             }
         }
         metrics::counter!("tsapi_stream_bars_total").increment(bars.len() as u64);
@@ -321,16 +342,16 @@ impl Hub {
         self.acknowledged.fetch_max(id, Ordering::AcqRel);
     }
 
-    /// Fills in bars read from the database where the feed holds nothing as new.
-    pub fn fill_latest(&self, bars: Vec<Bar>) {
+    /// Starts the latest bars over from the database's (at the first connection, and after
+    /// a gap in the log, when bars were missed).
+    pub fn reset_latest(&self, recent: RecentBars) {
         let mut latest = self.latest.write().expect("latest lock");
-        for bar in bars {
-            let older = latest
-                .get(bar.symbol.as_str())
-                .is_none_or(|held| bar.time > held.time);
-            if older {
-                latest.insert(bar.symbol.as_str().to_owned(), bar);
-            }
+        *latest = LatestBars {
+            by_symbol: HashMap::with_capacity(recent.bars.len()),
+            complete_since: Some(recent.complete_since),
+        };
+        for bar in recent.bars {
+            latest.by_symbol.insert(bar.symbol.as_str().to_owned(), bar);
         }
     }
 
@@ -343,6 +364,7 @@ impl Hub {
         self.latest
             .read()
             .expect("latest lock")
+            .by_symbol
             .get(symbol)
             .cloned()
     }

@@ -64,13 +64,13 @@ async fn session(
                 part: i32::MAX,
             });
             hub.start_at(newest);
-            let bars = db::feed::latest_recent(&client, config.fill_span).await?;
+            let recent = db::feed::latest_recent(&client, config.fill_span).await?;
             tracing::info!(
                 from_id = newest,
-                symbols = bars.len(),
+                symbols = recent.bars.len(),
                 "change feed started"
             );
-            hub.fill_latest(bars);
+            hub.reset_latest(recent);
         }
         Some(at) => {
             let seen = hub.cursor();
@@ -85,6 +85,8 @@ async fn session(
                     resumed_before: oldest,
                 });
                 *at = db::feed::cursor_for(&client, oldest - 1).await?;
+                // Missed bars may have changed any symbol's latest: read them again.
+                hub.reset_latest(db::feed::latest_recent(&client, config.fill_span).await?);
             }
         }
     }

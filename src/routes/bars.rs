@@ -101,11 +101,38 @@ pub async fn json_page(
     })
 }
 
-/// The latest bar of each of `symbols` that has one (`/v1/bars/latest` and the dialects).
+/// The latest bar of each of `symbols` that has one, in their order (`/v1/bars/latest` and
+/// the dialects): from memory where the change feed holds it (see `Feed::latest`), the
+/// rest from the database.
 pub async fn latest_of(state: &AppState, symbols: &[Symbol]) -> Result<Vec<Bar>, ApiError> {
-    let bound = state.recent_bound().await?;
-    let client = state.point_read_db().await?;
-    Ok(db::latest_for(&client, bound, symbols).await?)
+    let held: Vec<Option<Bar>> = symbols
+        .iter()
+        .map(|s| state.feed.as_ref().and_then(|f| f.latest(s.as_str())))
+        .collect();
+    let missing: Vec<Symbol> = symbols
+        .iter()
+        .zip(&held)
+        .filter(|(_, bar)| bar.is_none())
+        .map(|(symbol, _)| symbol.clone())
+        .collect();
+    let read = match missing.is_empty() {
+        true => Vec::new(),
+        false => {
+            let bound = state.recent_bound().await?;
+            let client = state.point_read_db().await?;
+            db::latest_for(&client, bound, &missing).await?
+        }
+    };
+    // The database answers in `missing`'s order and leaves out symbols without bars.
+    let mut read = read.into_iter().peekable();
+    let mut bars = Vec::with_capacity(symbols.len());
+    for (symbol, held) in symbols.iter().zip(held) {
+        match held {
+            Some(bar) => bars.push(bar),
+            None => bars.extend(read.next_if(|bar| bar.symbol.as_str() == symbol.as_str())),
+        }
+    }
+    Ok(bars)
 }
 
 /// The format the `Accept` header prefers, or a 406 when it accepts none of them.
