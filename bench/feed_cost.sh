@@ -65,23 +65,23 @@ now() { date +%s.%N; }
 rate() { python3 -c "print(round($N / ($2 - $1)))"; }
 empty() { psql "$(url "$1")" -qc "TRUNCATE stocks_intraday" >/dev/null; }
 : >"$WORK/results.tsv"
+copy_into() { # name db: \copy the CSV into an emptied db, recording rows/s
+    empty "$2"; local t0; t0=$(now)
+    psql "$(url "$2")" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
+    printf '%s\t%s\n' "$1" "$(rate "$t0" "$(now)")" >>"$WORK/results.tsv"
+}
+post_into() { # name db api: POST the NDJSON into an emptied db, recording rows/s
+    empty "$2"
+    local out; out=$("$CLIENT" "$3" "$WORK/bars.ndjson" bars "$CLIENTS" 5000)
+    printf '%s\t%s\n' "$1" "${out##*rows_per_s=}" >>"$WORK/results.tsv"
+}
 for run in $(seq "$RUNS"); do
     log "run $run/$RUNS ($N rows)"
-    empty "$FEED_DB"; t0=$(now)
-    psql "$(url "$FEED_DB")" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
-    printf 'psql_copy\t%s\n' "$(rate "$t0" "$(now)")" >>"$WORK/results.tsv"
-    empty "$PLAIN_DB"
-    out=$("$CLIENT" "$PLAIN_API" "$WORK/bars.ndjson" bars "$CLIENTS" 5000)
-    printf 'bars_without_feed\t%s\n' "${out##*rows_per_s=}" >>"$WORK/results.tsv"
-    empty "$FEED_DB"
-    out=$("$CLIENT" "$FEED_API" "$WORK/bars.ndjson" bars "$CLIENTS" 5000)
-    printf 'bars_with_feed\t%s\n' "${out##*rows_per_s=}" >>"$WORK/results.tsv"
-    empty "$TRIGGER_DB"; t0=$(now)
-    psql "$(url "$TRIGGER_DB")" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
-    printf 'psql_copy_trigger\t%s\n' "$(rate "$t0" "$(now)")" >>"$WORK/results.tsv"
-    empty "$TRIGGER_DB"
-    out=$("$CLIENT" "$TRIGGER_API" "$WORK/bars.ndjson" bars "$CLIENTS" 5000)
-    printf 'bars_feed_trigger\t%s\n' "${out##*rows_per_s=}" >>"$WORK/results.tsv"
+    copy_into psql_copy "$FEED_DB"
+    post_into bars_without_feed "$PLAIN_DB" "$PLAIN_API"
+    post_into bars_with_feed "$FEED_DB" "$FEED_API"
+    copy_into psql_copy_trigger "$TRIGGER_DB"
+    post_into bars_feed_trigger "$TRIGGER_DB" "$TRIGGER_API"
 done
 python3 - "$WORK/results.tsv" <<'PY'
 import statistics, sys

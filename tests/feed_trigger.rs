@@ -78,13 +78,9 @@ async fn writes_by_other_tools_are_streamed_once_in_commit_order() {
         .await
         .unwrap();
     // tsapi's own write (which announces itself) comes once, not twice.
-    let (status, _) = server
-        .post_bars(
-            "",
-            json!([record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100)]),
-        )
+    server
+        .post_bars_ok(json!([record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100)]))
         .await;
-    assert_eq!(status, 200);
     let next = sse.bars(2).await;
     assert_eq!(next[0].id, bulk[11_999].id.map(|id| id + 1));
     assert_consecutive(&next);
@@ -108,14 +104,7 @@ async fn writes_by_other_tools_are_streamed_once_in_commit_order() {
         .await
         .unwrap();
     sse.bars(1).await;
-    let latest: serde_json::Value = server
-        .get("/ticker?symbol=AAPL")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let latest = server.get_json("/ticker?symbol=AAPL").await;
     assert_eq!(latest[0]["price_close"], 181.25, "{latest}");
 
     // A write at a stricter isolation is stored but cannot be ordered: not streamed.
@@ -153,13 +142,9 @@ async fn feed_trigger_off_removes_it() {
         )
         .await
         .unwrap();
-    let (status, _) = server
-        .post_bars(
-            "",
-            json!([record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100)]),
-        )
+    server
+        .post_bars_ok(json!([record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100)]))
         .await;
-    assert_eq!(status, 200);
     // Ids follow commit order, so the direct write would have come first.
     let first = sse.bars(1).await;
     assert_eq!(first[0].data["symbol"], "AAPL");

@@ -8,26 +8,13 @@ use live_support::{LiveServer, record};
 use serde_json::{Value, json};
 
 async fn ticker(server: &LiveServer, symbol: &str) -> Value {
-    let body: Value = server
-        .get(&format!("/ticker?symbol={symbol}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body[0].clone()
+    server.get_json(&format!("/ticker?symbol={symbol}")).await[0].clone()
 }
 
 async fn latest(server: &LiveServer, symbols: &str) -> Vec<(String, String, f64)> {
-    let body: Value = server
-        .get(&format!("/v1/bars/latest?symbols={symbols}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = server
+        .get_json(&format!("/v1/bars/latest?symbols={symbols}"))
+        .await;
     body["bars"]
         .as_array()
         .unwrap_or_else(|| panic!("{body}"))
@@ -60,10 +47,9 @@ async fn a_backfill_never_passes_for_the_latest_bar() {
     let mut sse = server.sse("?symbols=*", None).await;
 
     // A bar of last year for OLD: streamed, but OLD's latest stays the stored one.
-    let (status, _) = server
-        .post_bars("", json!([record("OLD", "2023-06-01T15:00:00Z", 5.0, 1)]))
+    server
+        .post_bars_ok(json!([record("OLD", "2023-06-01T15:00:00Z", 5.0, 1)]))
         .await;
-    assert_eq!(status, 200);
     sse.bars(1).await;
     assert_eq!(ticker(&server, "OLD").await["time"], "2024-01-10T15:00:00Z");
     assert_eq!(
@@ -75,16 +61,12 @@ async fn a_backfill_never_passes_for_the_latest_bar() {
     );
 
     // A newer bar for each: both answers follow (ordered by symbol; GONE has no bars).
-    let (status, _) = server
-        .post_bars(
-            "",
-            json!([
-                record("OLD", "2024-03-02T15:00:00Z", 12.0, 1),
-                record("NEW", "2024-03-02T15:00:00Z", 21.0, 1),
-            ]),
-        )
+    server
+        .post_bars_ok(json!([
+            record("OLD", "2024-03-02T15:00:00Z", 12.0, 1),
+            record("NEW", "2024-03-02T15:00:00Z", 21.0, 1),
+        ]))
         .await;
-    assert_eq!(status, 200);
     sse.bars(2).await;
     assert_eq!(ticker(&server, "OLD").await["price_close"], 12.0);
     assert_eq!(

@@ -77,6 +77,17 @@ impl LiveServer {
             .bearer_auth(&self.key)
     }
 
+    /// The JSON body of a GET of `path`, whatever its status.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Posts JSON records to `/v1/bars`, which must store them all.
+    pub async fn post_bars_ok(&self, records: Value) {
+        let (status, body) = self.post_bars("", records).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Posts JSON records to `/v1/bars` (with `query`), returning status and body.
     pub async fn post_bars(&self, query: &str, records: Value) -> (u16, Value) {
         let r = reqwest::Client::new()
