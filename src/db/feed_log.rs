@@ -10,6 +10,7 @@
 
 use bytes::{Buf, Bytes};
 use chrono::{DateTime, TimeDelta, Utc};
+use tokio_postgres::ToStatement;
 use tokio_postgres::{Client, GenericClient, Statement, Transaction};
 
 use super::{DbError, TABLE};
@@ -169,20 +170,38 @@ pub struct LogCursor {
 /// writer's batch size of bars).
 const BATCHES_PER_READ: i64 = 8;
 
-/// Bars committed after `after` (by batch), oldest first, and the cursor past them.
+/// The log's bars after a cursor: `$1`, `$2` = the cursor, `$3` = most batches. The bound
+/// on `last_id` alone lets the planner walk `tsapi_feed`'s primary key from the cursor on
+/// (a row comparison over both tables would hash-join the whole log, which grows with the
+/// replay window). Prepare it once where a connection reads the log repeatedly.
+pub const READ_AFTER: &str = "SELECT f.last_id, f.first_id, b.part, b.first, b.copy, b.symbols, \
+        b.times, b.opens, b.highs, b.lows, b.closes, b.volumes, b.updated \
+     FROM tsapi_feed f JOIN tsapi_feed_batch b ON b.xid = f.xid \
+     WHERE f.last_id >= $1 AND (f.last_id > $1 OR b.part > $2) \
+     ORDER BY f.last_id, b.part LIMIT $3";
+
+/// What one read of the log found.
+pub struct LogRead {
+    /// Oldest first.
+    pub bars: Vec<FeedBar>,
+    /// Past the batches read (the same cursor when none were).
+    pub cursor: LogCursor,
+    /// The read was full: more batches may follow at once.
+    pub more: bool,
+}
+
+/// Bars committed after `after` (by batch), through [`READ_AFTER`] (as text or prepared).
 /// Staged batches hold every bar of their commit from `first` on.
-pub async fn read_after(
+pub async fn read_after<S>(
     client: &impl GenericClient,
+    read: &S,
     after: LogCursor,
-) -> Result<(Vec<FeedBar>, LogCursor), DbError> {
+) -> Result<LogRead, DbError>
+where
+    S: ?Sized + ToStatement + Sync + Send,
+{
     let rows = client
-        .query(
-            "SELECT f.last_id, f.first_id, b.part, b.first, b.copy, b.symbols, b.times, \
-                    b.opens, b.highs, b.lows, b.closes, b.volumes, b.updated \
-             FROM tsapi_feed f JOIN tsapi_feed_batch b ON b.xid = f.xid \
-             WHERE (f.last_id, b.part) > ($1, $2) ORDER BY f.last_id, b.part LIMIT $3",
-            &[&after.commit, &after.part, &BATCHES_PER_READ],
-        )
+        .query(read, &[&after.commit, &after.part, &BATCHES_PER_READ])
         .await?;
     let mut bars = Vec::new();
     let mut cursor = after;
@@ -199,7 +218,11 @@ pub async fn read_after(
             part: row.get(2),
         };
     }
-    Ok((bars, cursor))
+    Ok(LogRead {
+        bars,
+        cursor,
+        more: rows.len() as i64 == BATCHES_PER_READ,
+    })
 }
 
 /// The newest id in the log (0 when nothing was ever announced), and the oldest still

@@ -33,8 +33,8 @@ pub use ticker::{RecentWindow, daily_bars, latest_bar, latest_bars};
 pub mod feed {
     //! The change feed's log, for the listener (see `feed_log`).
     pub use super::feed_log::{
-        CHANNEL, RecentBars, SCHEMA, cursor_for, latest_recent, listen, log_bounds, prune,
-        read_after,
+        CHANNEL, LogRead, READ_AFTER, RecentBars, SCHEMA, cursor_for, latest_recent, listen,
+        log_bounds, prune, read_after,
     };
 }
 pub use feed_trigger::FeedTrigger;

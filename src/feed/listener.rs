@@ -10,6 +10,8 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::hub::{Hub, Status};
+use tokio_postgres::Statement;
+
 use crate::db::{self, DbError, DbTls, LogCursor};
 
 /// How the listener connects and what it keeps.
@@ -54,6 +56,8 @@ async fn session(
     cursor: &mut Option<LogCursor>,
 ) -> Result<(), DbError> {
     let (client, mut notes) = db::feed::listen(&config.pg, &config.tls).await?;
+    // A session connection of its own (LISTEN needs one), so a named statement is safe.
+    let read = client.prepare(db::feed::READ_AFTER).await?;
     let (newest, oldest) = db::feed::log_bounds(&client).await?;
     // Subscribers were told of the loss only after a first connection.
     let recovering = cursor.is_some();
@@ -90,7 +94,7 @@ async fn session(
             }
         }
     }
-    catch_up(hub, &client, cursor).await?;
+    catch_up(hub, &client, &read, cursor).await?;
     hub.set_live(true);
     if recovering {
         hub.tell(Status::Live);
@@ -106,7 +110,7 @@ async fn session(
             }
             () = tokio::time::sleep(POLL) => {}
         }
-        catch_up(hub, &client, cursor).await?;
+        catch_up(hub, &client, &read, cursor).await?;
         if prune_at.elapsed() >= PRUNE_EVERY {
             prune_at = tokio::time::Instant::now();
             match db::feed::prune(&client, config.window).await {
@@ -118,21 +122,23 @@ async fn session(
     }
 }
 
-/// Reads and publishes everything after the cursor.
+/// Reads and publishes everything after the cursor, until a read comes back short: what
+/// commits after it is announced by a notification of its own.
 async fn catch_up(
     hub: &Hub,
     client: &tokio_postgres::Client,
+    read: &Statement,
     cursor: &mut Option<LogCursor>,
 ) -> Result<(), DbError> {
     let Some(at) = cursor else { return Ok(()) };
     loop {
-        let (bars, next) = db::feed::read_after(client, *at).await?;
-        if next == *at {
+        let found = db::feed::read_after(client, read, *at).await?;
+        *at = found.cursor;
+        let seen = hub.cursor();
+        let fresh: Vec<_> = found.bars.into_iter().filter(|b| b.id > seen).collect();
+        hub.publish(fresh);
+        if !found.more {
             return Ok(());
         }
-        *at = next;
-        let seen = hub.cursor();
-        let fresh: Vec<_> = bars.into_iter().filter(|b| b.id > seen).collect();
-        hub.publish(fresh);
     }
 }

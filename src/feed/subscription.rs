@@ -141,13 +141,14 @@ impl Subscription {
             if cursor.commit >= replay.upto {
                 return Ok(None);
             }
-            let (bars, next) = db::feed::read_after(&**client, cursor).await?;
-            if next == cursor {
+            let read = db::feed::read_after(&**client, db::feed::READ_AFTER, cursor).await?;
+            if read.cursor == cursor {
                 return Ok(None);
             }
-            replay.cursor = Some(next);
+            replay.cursor = Some(read.cursor);
             replay.pending.extend(
-                bars.into_iter()
+                read.bars
+                    .into_iter()
                     .filter(|b| b.id > last_id && b.id <= replay.upto)
                     .filter(|b| self.selection.matches(b.bar.symbol.as_str()))
                     .map(|b| Arc::new(FeedEvent::new(b))),
