@@ -358,7 +358,11 @@ async fn main() -> Result<(), Error> {
         w.await?;
     }
     let wrote_secs = start.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Room for the last deliveries, and for the cut-off subscriber to come back and catch
+    // up even when the writes end before it returns.
+    let grace = Duration::from_secs(5);
+    let back = start + Duration::from_secs_f64(opts.drop_after + opts.drop_for.max(0.0));
+    tokio::time::sleep_until((Instant::now() + grace).max(back + grace).into()).await;
     stop_tx.send(true)?;
     let mut results = Vec::new();
     for s in subs {
