@@ -23,7 +23,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{Mutex, mpsc};
 
 use crate::config::DatabaseArgs;
-use crate::db::{self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, TableInfo, WriteCounts};
+use crate::db::{
+    self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, Prepared, TableInfo, WriteCounts,
+};
 use crate::domain::{InputBounds, RecordRules, TimeParser};
 use crate::error::ApiError;
 use crate::ingest::body::{FaultSlot, Gunzip};
@@ -258,7 +260,7 @@ async fn write_batch(
     batch: EncodedBatch,
     mode: OnConflict,
 ) -> Result<WriteCounts, db::DbError> {
-    let write = BulkWrite::begin(client, table, mode).await?;
+    let write = BulkWrite::begin(client, table, mode, Prepared::PerWrite).await?;
     write.copy(batch).await?.commit().await
 }
 

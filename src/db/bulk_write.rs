@@ -13,6 +13,7 @@ use super::catalog_write::{ChunkCounts, pending_counts, record_write};
 use super::copy_format::{CopyEncoder, EncodedBatch};
 use super::feed_log::{FeedWriter, MERGE_FEED_CTE};
 use super::schema::{COLUMNS, TableInfo};
+use super::write_statements::Prepared;
 use super::{DbError, TABLE};
 use crate::domain::{Bar, WriteSummary};
 
@@ -66,7 +67,7 @@ pub async fn write_all(
         return Ok(WriteCounts::default());
     }
     let batch = CopyEncoder::new(table).encode(bars);
-    let write = BulkWrite::begin(client, table, mode).await?;
+    let write = BulkWrite::begin(client, table, mode, Prepared::PerWrite).await?;
     write.copy(batch).await?.commit().await
 }
 
@@ -84,6 +85,7 @@ pub struct BulkWrite<'a> {
     // sent inside the transaction, before the rollback.
     copy: Statement,
     tx: Transaction<'a>,
+    prepared: Prepared<'a>,
     mode: OnConflict,
     copied: u64,
     /// Announces the write on the change feed at commit, when the table has one.
@@ -99,6 +101,7 @@ impl<'a> BulkWrite<'a> {
         client: &'a mut Client,
         table: &TableInfo,
         mode: OnConflict,
+        prepared: Prepared<'a>,
     ) -> Result<Self, DbError> {
         if mode != OnConflict::Error && !table.has_unique_key {
             return Err(DbError::Unsupported(format!(
@@ -106,21 +109,22 @@ impl<'a> BulkWrite<'a> {
             )));
         }
         let tx = client.transaction().await?;
-        let prepared = async {
+        let ready = async {
             let feed = match table.has_feed {
-                true => Some(FeedWriter::prepare(&tx).await?),
+                true => Some(FeedWriter::prepare(&tx, prepared).await?),
                 false => None,
             };
             let counts = match table.catalog_zone {
-                Some(_) => pending_counts(&tx).await?,
+                Some(_) => pending_counts(&tx, prepared).await?,
                 None => ChunkCounts::default(),
             };
-            Ok::<_, DbError>((prepare_copy(&tx, mode).await?, feed, counts))
+            Ok::<_, DbError>((prepare_copy(&tx, mode, prepared).await?, feed, counts))
         };
-        match prepared.await {
+        match ready.await {
             Ok((copy, feed, counts_before)) => Ok(Self {
                 copy,
                 tx,
+                prepared,
                 mode,
                 copied: 0,
                 feed,
@@ -167,6 +171,7 @@ impl<'a> BulkWrite<'a> {
         let Self {
             copy,
             tx,
+            prepared,
             mode,
             copied,
             mut feed,
@@ -184,9 +189,11 @@ impl<'a> BulkWrite<'a> {
             }
         };
         let merged = match (merged, &summary) {
-            (Ok(counts), Some(summary)) => record_write(&tx, mode, summary, &counts_before)
-                .await
-                .map(|()| counts),
+            (Ok(counts), Some(summary)) => {
+                record_write(&tx, prepared, mode, summary, &counts_before)
+                    .await
+                    .map(|()| counts)
+            }
             (merged, _) => merged,
         };
         let announced = match (merged, feed.take()) {
@@ -222,24 +229,31 @@ impl<'a> BulkWrite<'a> {
 }
 
 /// The COPY statement into the table (`error` mode) or into the staging table, made first.
-async fn prepare_copy(tx: &Transaction<'_>, mode: OnConflict) -> Result<Statement, DbError> {
-    let target = match mode {
-        OnConflict::Error => TABLE,
+async fn prepare_copy(
+    tx: &Transaction<'_>,
+    mode: OnConflict,
+    prepared: Prepared<'_>,
+) -> Result<Statement, DbError> {
+    let columns = COLUMNS.join(", ");
+    match mode {
+        OnConflict::Error => {
+            let sql = format!("COPY {TABLE} ({columns}) FROM STDIN (FORMAT binary)");
+            prepared.prepare(tx, &sql).await
+        }
+        // The staging table is the session's own and may be new: prepared in the write.
         OnConflict::Ignore | OnConflict::Update => {
             tx.batch_execute(&format!(
                 "CREATE TEMP TABLE IF NOT EXISTS tsapi_staging \
                  (LIKE {TABLE}, ord bigint GENERATED ALWAYS AS IDENTITY) ON COMMIT DELETE ROWS"
             ))
             .await?;
-            "tsapi_staging"
+            Ok(tx
+                .prepare(&format!(
+                    "COPY tsapi_staging ({columns}) FROM STDIN (FORMAT binary)"
+                ))
+                .await?)
         }
-    };
-    let columns = COLUMNS.join(", ");
-    Ok(tx
-        .prepare(&format!(
-            "COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
-        ))
-        .await?)
+    }
 }
 
 /// One COPY of one batch; the rows it stored.

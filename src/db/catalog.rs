@@ -224,13 +224,19 @@ pub async fn derive_symbols(client: &impl GenericClient, symbols: &[&str]) -> Re
     if symbols.is_empty() {
         return Ok(());
     }
+    client.execute(&derive_symbols_sql(), &[&symbols]).await?;
+    Ok(())
+}
+
+/// [`derive_symbols`]' statement: `$1` the symbols.
+pub fn derive_symbols_sql() -> String {
     let day = |d: &str| {
         format!(
             "{d}.day, {d}.price_open, {d}.price_high, {d}.price_low, {d}.price_close, \
              {d}.trading_volume, {d}.bars"
         )
     };
-    let sql = format!(
+    format!(
         "INSERT INTO tsapi_catalog AS c ({ENTRY_COLUMNS}) \
          SELECT s.symbol, f.first_time, d1.last_time, d1.last_open, d1.last_high, d1.last_low, \
                 d1.price_close, d1.last_volume, {}, {} \
@@ -249,9 +255,7 @@ pub async fn derive_symbols(client: &impl GenericClient, symbols: &[&str]) -> Re
             .map(|c| format!("EXCLUDED.{}", c.trim()))
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    client.execute(&sql, &[&symbols]).await?;
-    Ok(())
+    )
 }
 
 /// Removes the catalogue rows of `symbols` that have no daily rows left.

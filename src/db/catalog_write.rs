@@ -10,13 +10,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::Transaction;
 
-use super::catalog::{DAILY_COLUMNS, DAY_AGGREGATES, derive_symbols};
+use super::catalog::{DAILY_COLUMNS, DAY_AGGREGATES, derive_symbols_sql};
+use super::write_statements::Prepared;
 use super::{DbError, OnConflict, TABLE};
 use crate::domain::WriteSummary;
 
 /// Brings the catalogue up to date with a write's rows, before its commit.
 pub async fn record_write(
     tx: &Transaction<'_>,
+    prepared: Prepared<'_>,
     mode: OnConflict,
     summary: &WriteSummary,
     before: &ChunkCounts,
@@ -25,11 +27,12 @@ pub async fn record_write(
         return Ok(());
     }
     match mode {
-        OnConflict::Error => merge_days(tx, summary).await?,
-        OnConflict::Ignore | OnConflict::Update => recompute_days(tx, summary).await?,
+        OnConflict::Error => merge_days(tx, prepared, summary).await?,
+        OnConflict::Ignore | OnConflict::Update => recompute_days(tx, prepared, summary).await?,
     }
-    derive_symbols(tx, &summary.symbols()).await?;
-    account_chunks(tx, before).await
+    let derive = prepared.prepare(tx, &derive_symbols_sql()).await?;
+    tx.execute(&derive, &[&summary.symbols()]).await?;
+    account_chunks(tx, prepared, before).await
 }
 
 /// The session's not yet published row counts of the chunks, by chunk oid.
@@ -48,9 +51,14 @@ const PENDING: &str = "SELECT i.inhrelid AS oid, pg_stat_get_xact_tuples_inserte
     + pg_stat_get_xact_tuples_deleted(i.inhrelid) AS n \
     FROM pg_inherits i WHERE i.inhparent = to_regclass($1)";
 
-pub async fn pending_counts(tx: &Transaction<'_>) -> Result<ChunkCounts, DbError> {
+pub async fn pending_counts(
+    tx: &Transaction<'_>,
+    prepared: Prepared<'_>,
+) -> Result<ChunkCounts, DbError> {
     let sql = format!("SELECT * FROM ({PENDING}) p WHERE p.n > 0");
-    let rows = tx.query(&sql, &[&TABLE]).await?;
+    let rows = tx
+        .query(&prepared.prepare(tx, &sql).await?, &[&TABLE])
+        .await?;
     Ok(ChunkCounts {
         oids: rows.iter().map(|r| r.get(0)).collect(),
         counts: rows.iter().map(|r| r.get(1)).collect(),
@@ -60,7 +68,11 @@ pub async fn pending_counts(tx: &Transaction<'_>) -> Result<ChunkCounts, DbError
 /// Credits the rows this transaction changed in each chunk to the refresh's chunk state,
 /// so that the refresh does not rescan chunks for changes the catalogue already has.
 /// Chunks in name order, like every writer.
-async fn account_chunks(tx: &Transaction<'_>, before: &ChunkCounts) -> Result<(), DbError> {
+async fn account_chunks(
+    tx: &Transaction<'_>,
+    prepared: Prepared<'_>,
+    before: &ChunkCounts,
+) -> Result<(), DbError> {
     let sql = format!(
         "INSERT INTO tsapi_catalog_chunks AS k (chunk, changes, accounted) \
          SELECT p.oid::regclass::text, 0, p.n - coalesce(b.n, 0) FROM ({PENDING}) p \
@@ -68,13 +80,18 @@ async fn account_chunks(tx: &Transaction<'_>, before: &ChunkCounts) -> Result<()
          WHERE p.n - coalesce(b.n, 0) > 0 ORDER BY 1 \
          ON CONFLICT (chunk) DO UPDATE SET accounted = k.accounted + EXCLUDED.accounted"
     );
-    tx.execute(&sql, &[&TABLE, &before.oids, &before.counts])
+    let account = prepared.prepare(tx, &sql).await?;
+    tx.execute(&account, &[&TABLE, &before.oids, &before.counts])
         .await?;
     Ok(())
 }
 
 /// Adds the summary's daily bars to the stored ones.
-async fn merge_days(tx: &Transaction<'_>, summary: &WriteSummary) -> Result<(), DbError> {
+async fn merge_days(
+    tx: &Transaction<'_>,
+    prepared: Prepared<'_>,
+    summary: &WriteSummary,
+) -> Result<(), DbError> {
     let days = summary.days();
     let col = |f: fn(&crate::domain::DayAgg) -> Option<f64>| -> Vec<Option<f64>> {
         days.iter().map(|(_, _, a)| f(a)).collect()
@@ -115,7 +132,7 @@ async fn merge_days(tx: &Transaction<'_>, summary: &WriteSummary) -> Result<(), 
         newer("last_volume"),
     );
     tx.execute(
-        &sql,
+        &prepared.prepare(tx, &sql).await?,
         &[
             &dates,
             &symbols,
@@ -138,7 +155,11 @@ async fn merge_days(tx: &Transaction<'_>, summary: &WriteSummary) -> Result<(), 
 }
 
 /// Recomputes the daily rows of every (symbol, day) the summary touches from the table.
-async fn recompute_days(tx: &Transaction<'_>, summary: &WriteSummary) -> Result<(), DbError> {
+async fn recompute_days(
+    tx: &Transaction<'_>,
+    prepared: Prepared<'_>,
+    summary: &WriteSummary,
+) -> Result<(), DbError> {
     let days = summary.days();
     let dates: Vec<NaiveDate> = days.iter().map(|(_, d, _)| *d).collect();
     let symbols: Vec<&str> = days.iter().map(|(s, _, _)| *s).collect();
@@ -159,6 +180,10 @@ async fn recompute_days(tx: &Transaction<'_>, summary: &WriteSummary) -> Result<
            HAVING count(*) > 0) a \
          ON CONFLICT (day, symbol) DO UPDATE SET {set}"
     );
-    tx.execute(&sql, &[&dates, &symbols, &zone]).await?;
+    tx.execute(
+        &prepared.prepare(tx, &sql).await?,
+        &[&dates, &symbols, &zone],
+    )
+    .await?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio_postgres::ToStatement;
 use tokio_postgres::{Client, GenericClient, Statement, Transaction};
 
+use super::write_statements::Prepared;
 use super::{DbError, TABLE};
 use crate::domain::{Bar, Symbol};
 
@@ -72,7 +73,7 @@ pub struct FeedWriter {
 
 impl FeedWriter {
     /// Prepared at the start of a write whose table has a feed.
-    pub async fn prepare(tx: &Transaction<'_>) -> Result<Self, DbError> {
+    pub async fn prepare(tx: &Transaction<'_>, prepared: Prepared<'_>) -> Result<Self, DbError> {
         // Pipelined with the prepare: marks the transaction as announcing its own bars, so
         // the opt-in trigger for other tools' writes (`feed_trigger`) skips them.
         let mark = format!(
@@ -80,11 +81,12 @@ impl FeedWriter {
             super::feed_trigger::ANNOUNCED_BY_WRITER
         );
         let (stage, ()) = tokio::try_join!(
-            tx.prepare(
+            prepared.prepare(
+                tx,
                 "INSERT INTO tsapi_feed_batch (xid, part, first, copy) \
                  VALUES (pg_current_xact_id(), $1, $2, $3)",
             ),
-            tx.batch_execute(&mark),
+            async { Ok(tx.batch_execute(&mark).await?) },
         )?;
         Ok(Self {
             stage,

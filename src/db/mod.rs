@@ -22,6 +22,7 @@ mod statements;
 mod symbols;
 mod ticker;
 mod tls;
+mod write_statements;
 
 pub use bulk_write::{BulkWrite, OnConflict, WriteCounts, write_all};
 pub use catalog::{DEFAULT_ZONE, local_midnight};
@@ -51,6 +52,7 @@ pub use shared::SharedConnection;
 pub use statements::{Conn, Param, StatementMode};
 pub use symbols::{SymbolSpan, list_symbols};
 pub use tls::DbTls;
+pub use write_statements::Prepared;
 
 /// The tutorial's table, kept by name so existing databases work unchanged.
 pub const TABLE: &str = "stocks_intraday";

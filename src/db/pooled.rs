@@ -36,6 +36,14 @@ impl PooledClient {
         }
     }
 
+    /// The connection's statement cache for writes (see [`super::Prepared`]): none behind
+    /// a transaction-mode pooler. A handle, so that a write can borrow the client too.
+    pub fn write_cache(&self) -> Option<Arc<deadpool_postgres::StatementCache>> {
+        self.in_flight
+            .is_none()
+            .then(|| self.statement_cache.clone())
+    }
+
     /// Marks the start of work whose answers must all arrive before the connection may
     /// be reused.
     pub fn start(&self) -> Work {

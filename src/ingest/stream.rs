@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 use super::body::{BodyFault, ChannelReader, FaultSlot, body_reader};
 use super::{BATCH_ROWS, Batcher, BodyFormat, IngestError, decode_batches};
 use crate::db::{
-    BulkWrite, CopyEncoder, DbError, EncodedBatch, OnConflict, TableInfo, WriteCounts,
+    BulkWrite, CopyEncoder, DbError, EncodedBatch, OnConflict, Prepared, TableInfo, WriteCounts,
 };
 use crate::domain::RecordRules;
 
@@ -34,6 +34,7 @@ pub async fn write_stream<S, E>(
     limits: StreamLimits,
     rules: RecordRules,
     client: &mut Client,
+    prepared: Prepared<'_>,
     table: &TableInfo,
     mode: OnConflict,
 ) -> Result<WriteCounts, IngestError>
@@ -60,7 +61,7 @@ where
     });
     // Owns the receiver, so a failed write drops it and the decoder stops at once.
     let copy = async move {
-        let mut write = BulkWrite::begin(client, table, mode).await?;
+        let mut write = BulkWrite::begin(client, table, mode, prepared).await?;
         while let Some(batch) = batch_rx.recv().await {
             write = write.copy(batch).await?;
         }

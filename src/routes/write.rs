@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 
 use super::extract::{ApiQuery, BodyType, param};
-use crate::db::{OnConflict, WriteCounts};
+use crate::db::{OnConflict, Prepared, WriteCounts};
 use crate::domain::{InputBounds, RecordRules};
 use crate::error::ApiError;
 use crate::ingest::{self, BodyFormat, StreamLimits};
@@ -133,6 +133,10 @@ pub(crate) async fn ingest_body(
     };
     let mut client = state.db().await?;
     let work = client.start();
+    let cache = client.write_cache();
+    let prepared = cache
+        .as_deref()
+        .map_or(Prepared::PerWrite, Prepared::Cached);
     let counts = ingest::write_stream(
         body.into_data_stream(),
         format,
@@ -140,6 +144,7 @@ pub(crate) async fn ingest_body(
         limits,
         rules,
         &mut client,
+        prepared,
         table,
         mode,
     )
