@@ -11,6 +11,10 @@
 #    STREAM_SECONDS; one subscriber is cut off for STREAM_DROP_FOR s and resumes with
 #    Last-Event-ID. Prints latency p50/p99 (from the POST's acknowledgement and from its
 #    sending), bars lost and duplicated, and the servers' RSS.
+#    With STREAM_RESTART_AT=S, the run uses a private cluster of its own (bench/cluster.sh)
+#    and restarts PostgreSQL (immediate stop, then start) S seconds into the writes:
+#    acknowledged bars must still arrive exactly once; the client also counts the
+#    `reconnecting` status events and the bars of failed POSTs that were stored anyway.
 # 3. Alternates `wrk -c16 GET /ticker?symbol=S001` and `pgbench -M prepared -c16` running
 #    `SELECT * FROM stocks_intraday WHERE symbol = $1 ORDER BY time DESC LIMIT 1` on the
 #    same table, BENCH_RUNS times each, and prints the medians and their ratio.
@@ -19,10 +23,11 @@
 # STREAM_SUBS (1000), STREAM_SYMBOLS (500), STREAM_PER_SUB (1), STREAM_RATE (10000),
 # STREAM_BATCH (100), STREAM_SECONDS (30), STREAM_DROP_AFTER (10), STREAM_DROP_FOR (10),
 # BENCH_DAYS (20: days of demo bars for 65 symbols), BENCH_RUNS (3), BENCH_SECONDS (10),
-# SKIP_STREAM / SKIP_TICKER (1 to skip a part).
+# STREAM_RESTART_AT (unset: no restart), SKIP_STREAM / SKIP_TICKER (1 to skip a part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ADMIN=${BENCH_ADMIN_URL:-postgres://tsapi:tsapi@127.0.0.1:54329/postgres}
+RESTART_AT=${STREAM_RESTART_AT:-}
 DB=tsapi_stream_$$
 URL="${ADMIN%/*}/$DB"
 RUNS=${BENCH_RUNS:-3}
@@ -39,12 +44,27 @@ CLIENT=target/release/examples/stream_bench
 
 WORK=$(mktemp -d)
 PIDS=()
+CLUSTER=
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-    psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    if [[ -n $CLUSTER ]]; then
+        cluster_stop "$CLUSTER"
+    else
+        psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+if [[ -n $RESTART_AT ]]; then
+    # A restart must not touch anyone else's databases: a cluster of the run's own.
+    source bench/cluster.sh
+    chmod 755 "$WORK"   # the cluster runs as its own user
+    CLUSTER=$WORK/cluster
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cluster_init "$CLUSTER" "$port"
+    ADMIN=postgres://tsapi:tsapi@127.0.0.1:$port/postgres
+    URL="${ADMIN%/*}/$DB"
+fi
 psql "$ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 DATABASE_URL=$URL "$TSAPI" migrate >/dev/null 2>&1
 
@@ -76,6 +96,18 @@ log "$ROWS rows in $CHUNKS chunks; servers ${APIS[*]}"
 
 if [[ ${SKIP_STREAM:-0} != 1 ]]; then
     log "stream: ${STREAM_SUBS:-1000} subscribers, ${STREAM_RATE:-10000} bars/s for ${STREAM_SECONDS:-30} s"
+    if [[ -n $RESTART_AT ]]; then
+        # The client starts writing after its subscribers settle (subs / 200 s, at least 2).
+        settle=$(( ${STREAM_SUBS:-1000} / 200 > 2 ? ${STREAM_SUBS:-1000} / 200 : 2 ))
+        (
+            sleep $(( settle + RESTART_AT ))
+            log "restarting PostgreSQL (immediate stop)"
+            cluster_stop "$CLUSTER"
+            cluster_start "$CLUSTER"
+            log "PostgreSQL is back"
+        ) &
+        PIDS+=($!)
+    fi
     "$CLIENT" "apis=$(IFS=,; echo "${APIS[*]}")" "pids=$(IFS=,; echo "${SERVER_PIDS[*]}")" \
         "subs=${STREAM_SUBS:-1000}" "symbols=${STREAM_SYMBOLS:-500}" "per_sub=${STREAM_PER_SUB:-1}" \
         "rate=${STREAM_RATE:-10000}" "batch=${STREAM_BATCH:-100}" "seconds=${STREAM_SECONDS:-30}" \

@@ -100,6 +100,8 @@ struct Seen {
     /// (bar number, receive time µs, after the resume)
     bars: Vec<(u64, u64, bool)>,
     lagged: usize,
+    /// `status` events saying the server lost the database.
+    reconnecting: usize,
     gaps: usize,
     errors: usize,
 }
@@ -179,6 +181,7 @@ async fn follow(
                     last_id = id;
                 }
                 "lagged" => seen.lagged += 1,
+                "status" if data.contains("reconnecting") => seen.reconnecting += 1,
                 "gap" => seen.gaps += 1,
                 "error" => seen.errors += 1,
                 _ => {}
@@ -387,9 +390,11 @@ async fn main() -> Result<(), Error> {
     let mut from_ack = Vec::new();
     let mut from_send = Vec::new();
     let (mut lost, mut dup, mut lagged, mut gaps, mut errors) = (0usize, 0usize, 0, 0, 0);
+    let (mut unacknowledged, mut reconnecting) = (0usize, 0usize);
     let (mut resumed_lost, mut resumed_dup, mut resumed_after) = (0usize, 0usize, 0usize);
     for (i, seen) in &results {
         lagged += seen.lagged;
+        reconnecting += seen.reconnecting;
         gaps += seen.gaps;
         errors += seen.errors;
         let first = i * opts.per_sub;
@@ -412,7 +417,14 @@ async fn main() -> Result<(), Error> {
                 resumed_after += 1;
             }
         }
-        let missing = expected.saturating_sub(got.len());
+        // Bars of a batch whose POST failed may still have been stored (the answer was lost,
+        // not the commit): they are counted apart, never against the acknowledged ones.
+        let acknowledged = got
+            .iter()
+            .filter(|g| ok.get(**g as usize / opts.batch).copied().unwrap_or(false))
+            .count();
+        unacknowledged += got.len() - acknowledged;
+        let missing = expected.saturating_sub(acknowledged);
         if *i == 0 && opts.drop_for > 0.0 {
             resumed_lost = missing;
             resumed_dup = dups;
@@ -452,6 +464,7 @@ async fn main() -> Result<(), Error> {
         percentile(&from_send, 1.0)
     );
     println!("lost={lost} duplicated={dup} lagged={lagged} gaps={gaps} errors={errors}");
+    println!("told_reconnecting={reconnecting} delivered_from_failed_posts={unacknowledged}");
     if opts.drop_for > 0.0 {
         println!(
             "resumed_subscriber away_s={} lost={resumed_lost} duplicated={resumed_dup} bars_after_resume={resumed_after}",
