@@ -95,14 +95,16 @@ pub async fn zone(client: &impl GenericClient) -> Result<Option<Tz>, DbError> {
 pub async fn spans(client: &Conn) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>, DbError> {
     let rows = client
         .query(
-            "SELECT symbol, first_time, last_time FROM tsapi_catalog ORDER BY symbol COLLATE \"C\"",
+            "SELECT symbol, first_time, last_time FROM tsapi_catalog",
             &[],
         )
         .await?;
-    Ok(rows
+    let mut spans: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
+        .collect();
+    spans.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(spans)
 }
 
 /// The latest bar of every symbol, in byte order.
@@ -110,11 +112,11 @@ pub async fn latest_bars(client: &Conn) -> Result<Vec<Bar>, DbError> {
     let rows = client
         .query(
             "SELECT symbol, last_time, price_open, price_high, price_low, price_close, \
-                    trading_volume FROM tsapi_catalog ORDER BY symbol COLLATE \"C\"",
+                    trading_volume FROM tsapi_catalog",
             &[],
         )
         .await?;
-    Ok(rows
+    let mut bars: Vec<Bar> = rows
         .iter()
         .map(|r| Bar {
             time: r.get(1),
@@ -125,7 +127,14 @@ pub async fn latest_bars(client: &Conn) -> Result<Vec<Bar>, DbError> {
             price_close: r.get(5),
             trading_volume: r.get(6),
         })
-        .collect())
+        .collect();
+    bars.sort_unstable_by(|a, b| {
+        a.symbol
+            .as_str()
+            .as_bytes()
+            .cmp(b.symbol.as_str().as_bytes())
+    });
+    Ok(bars)
 }
 
 /// The catalogue's columns, in the order [`entry`] reads them.
@@ -162,27 +171,29 @@ fn entry(row: &Row) -> Option<CatalogEntry> {
     })
 }
 
-/// The catalogue entries of `symbols` (every symbol when `None`), in byte order.
+/// The catalogue entries of `symbols` (every symbol when `None`), in byte order (sorted
+/// here: PostgreSQL's sort of the whole catalogue cost more than reading it).
 pub async fn entries(
     client: &Conn,
     symbols: Option<&[Symbol]>,
 ) -> Result<Vec<CatalogEntry>, DbError> {
     let rows = match symbols {
         None => {
-            let sql =
-                format!("SELECT {ENTRY_COLUMNS} FROM tsapi_catalog ORDER BY symbol COLLATE \"C\"");
+            let sql = format!("SELECT {ENTRY_COLUMNS} FROM tsapi_catalog");
             client.query(&sql, &[]).await?
         }
         Some(symbols) => {
             let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
-            let sql = format!(
-                "SELECT {ENTRY_COLUMNS} FROM tsapi_catalog WHERE symbol = ANY($1) \
-                 ORDER BY symbol COLLATE \"C\""
-            );
+            let sql = format!("SELECT {ENTRY_COLUMNS} FROM tsapi_catalog WHERE symbol = ANY($1)");
             client.query(&sql, &[(&names, Type::TEXT_ARRAY)]).await?
         }
     };
-    Ok(rows.iter().filter_map(entry).collect())
+    let mut entries: Vec<CatalogEntry> = rows.iter().filter_map(entry).collect();
+    entries.sort_unstable_by(|a, b| {
+        let (a, b) = (a.latest.symbol.as_str(), b.latest.symbol.as_str());
+        a.as_bytes().cmp(b.as_bytes())
+    });
+    Ok(entries)
 }
 
 /// Every symbol's daily bar of `day` (symbols without bars that day are left out).
@@ -194,14 +205,16 @@ pub async fn daily_of(
         .query(
             "SELECT symbol, day, price_open, price_high, price_low, price_close, \
                     trading_volume, bars \
-             FROM tsapi_daily WHERE day = $1 ORDER BY symbol COLLATE \"C\"",
+             FROM tsapi_daily WHERE day = $1",
             &[(&day, Type::DATE)],
         )
         .await?;
-    Ok(rows
+    let mut days: Vec<(String, DailyBarRow)> = rows
         .iter()
         .filter_map(|r| Some((r.get(0), day_bar(r, 1)?)))
-        .collect())
+        .collect();
+    days.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(days)
 }
 
 /// The daily aggregate of a group of rows of the table `t`: first and last time, the
