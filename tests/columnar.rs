@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::Duration;
-use common::bars::{series, store, utc};
+use common::bars::{series, utc};
 use common::process::ServerProcess;
 use common::readers::{Cells, json_cells, read, read_file, rows_by_reader};
 use common::{Schema, TestDb};
@@ -366,31 +366,32 @@ async fn export_writes_files_that_the_readers_load_as_the_api_answers() {
         );
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    for (range, interval, aggregated) in [
-        (["--start", "1900-01-01"], None, false),
-        (["--end", "2021-11-04"], Some("1h"), true),
-    ] {
-        let mut query = format!("symbols=AAPL,BIG,EDGE,MSFT&start=1900-01-01");
-        if range[0] == "--end" {
-            query = "symbols=AAPL,BIG,MSFT&end=2021-11-04".into();
-        }
-        let symbols = if aggregated {
-            "MSFT,BIG,AAPL"
-        } else {
-            "MSFT,EDGE,BIG,AAPL"
-        };
-        if let Some(i) = interval {
-            query.push_str(&format!("&interval={i}"));
-        }
-        let expected = json_bars(&setup, &query).await;
+    // (the export's arguments, the same request to /v1/bars)
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--symbols", "MSFT,EDGE,BIG,AAPL", "--start", "1900-01-01"],
+            "symbols=AAPL,BIG,EDGE,MSFT&start=1900-01-01",
+        ),
+        (
+            &[
+                "--symbols",
+                "MSFT,BIG,AAPL",
+                "--end",
+                "2021-11-04",
+                "--interval",
+                "1h",
+            ],
+            "symbols=AAPL,BIG,MSFT&end=2021-11-04&interval=1h",
+        ),
+    ];
+    for (arguments, query) in cases {
+        let aggregated = query.contains("interval");
+        let expected = json_bars(&setup, query).await;
         for kind in ["parquet", "arrow", "csv", "ndjson"] {
             let path = dir.join(format!("bars.{kind}"));
-            let mut args = vec!["--symbols", symbols, range[0], range[1], "-o"];
             let path_text = path.to_string_lossy().into_owned();
-            args.push(&path_text);
-            if let Some(i) = interval {
-                args.extend(["--interval", i]);
-            }
+            let mut args = arguments.to_vec();
+            args.extend(["-o", &path_text]);
             let summary = export(&args);
             assert!(
                 summary.contains(&format!("exported {} rows", expected.len())),

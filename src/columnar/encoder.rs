@@ -19,8 +19,8 @@ pub const NEXT_PAGE_TOKEN_KEY: &str = "next_page_token";
 
 /// A writer of one answer.
 pub enum Encoder {
-    Arrow(StreamWriter<Vec<u8>>),
-    // Boxed: the Parquet writer is large, and the enum moves into the body stream.
+    // Boxed: both writers are large, and the encoder moves into the body stream.
+    Arrow(Box<StreamWriter<Vec<u8>>>),
     Parquet(Box<ArrowWriter<Vec<u8>>>),
 }
 
@@ -29,7 +29,7 @@ impl Encoder {
     /// Parquet magic number): take them with [`Encoder::take`] to start the answer.
     pub fn new(format: Columnar, schema: SchemaRef) -> Result<Self, ArrowError> {
         Ok(match format {
-            Columnar::Arrow => Self::Arrow(StreamWriter::try_new(Vec::new(), &schema)?),
+            Columnar::Arrow => Self::Arrow(Box::new(StreamWriter::try_new(Vec::new(), &schema)?)),
             Columnar::Parquet => Self::Parquet(Box::new(
                 ArrowWriter::try_new(Vec::new(), schema, Some(parquet_properties()))
                     .map_err(parquet_error)?,
