@@ -74,19 +74,24 @@ impl Encoder {
 }
 
 /// zstd (level 3) for the byte goal at a small CPU cost; `time` delta-encoded (sorted
-/// microseconds compress to a few bits a row), the other columns dictionary-encoded where
-/// their values repeat (prices in cents, symbols) with plain pages as the fallback.
+/// microseconds compress to a few bits a row); prices dictionary-encoded while their values
+/// repeat (prices in ticks), else split into byte streams, which zstd compresses far better
+/// than plain doubles; symbols and volumes dictionary-encoded, else plain.
 fn parquet_properties() -> WriterProperties {
     let time = ColumnPath::from("time");
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_column_dictionary_enabled(time.clone(), false)
         .set_column_encoding(time, Encoding::DELTA_BINARY_PACKED)
-        .set_created_by(concat!("tsapi ", env!("CARGO_PKG_VERSION")).into())
-        .build()
+        .set_created_by(concat!("tsapi ", env!("CARGO_PKG_VERSION")).into());
+    for price in ["price_open", "price_high", "price_low", "price_close"] {
+        // With the dictionary on, this is the encoding once the dictionary is full.
+        builder = builder.set_column_encoding(ColumnPath::from(price), Encoding::BYTE_STREAM_SPLIT);
+    }
+    builder.build()
 }
 
 fn parquet_error(e: parquet::errors::ParquetError) -> ArrowError {
