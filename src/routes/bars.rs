@@ -9,7 +9,7 @@ use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::columnar;
+use super::columnar::{self, ColumnarBody};
 use super::extract::{ApiQuery, param};
 use crate::columnar::Columnar;
 use crate::db;
@@ -51,8 +51,8 @@ pub struct BarsPage {
                 (BarsPage = "application/json"),
                 (String = "text/csv"),
                 (QueryBar = "application/x-ndjson"),
-                (Vec<u8> = "application/vnd.apache.arrow.stream"),
-                (Vec<u8> = "application/vnd.apache.parquet"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
@@ -198,8 +198,8 @@ pub struct LatestBars {
                 (LatestBars = "application/json"),
                 (String = "text/csv"),
                 (Bar = "application/x-ndjson"),
-                (Vec<u8> = "application/vnd.apache.arrow.stream"),
-                (Vec<u8> = "application/vnd.apache.parquet"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),

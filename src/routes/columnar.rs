@@ -21,6 +21,27 @@ use crate::domain::{BarsQuery, Cursor, QueryBar, ResponseFormat, Symbol, bars_qu
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The OpenAPI schema of an Arrow or Parquet body: bytes, described by their media type.
+pub struct ColumnarBody;
+
+impl utoipa::PartialSchema for ColumnarBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some(
+                "Arrow IPC stream or Parquet file; columns time (timestamp[us, UTC]), \
+                 symbol (dictionary of utf8), price_open, price_high, price_low, price_close \
+                 (float64, nullable), trading_volume (int64, nullable), count (int64, \
+                 aggregates only)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ColumnarBody {}
+
 /// The response header that carries the token of the next Arrow page.
 pub const NEXT_PAGE_TOKEN: HeaderName = HeaderName::from_static("next-page-token");
 

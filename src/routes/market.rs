@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::columnar::ColumnarBody;
 use super::extract::{ApiQuery, param};
 use crate::db;
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
@@ -155,8 +156,8 @@ pub async fn snapshots(
                 (DailyBars = "application/json"),
                 (String = "text/csv"),
                 (QueryBar = "application/x-ndjson"),
-                (Vec<u8> = "application/vnd.apache.arrow.stream"),
-                (Vec<u8> = "application/vnd.apache.parquet"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
@@ -195,8 +196,8 @@ pub async fn grouped(
                 (DailyBars = "application/json"),
                 (String = "text/csv"),
                 (QueryBar = "application/x-ndjson"),
-                (Vec<u8> = "application/vnd.apache.arrow.stream"),
-                (Vec<u8> = "application/vnd.apache.parquet"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
