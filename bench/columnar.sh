@@ -8,9 +8,10 @@
 #    2021) and migrates it.
 # 2. Starts a release `tsapi serve` over it.
 # 3. BENCH_RUNS times, alternating the methods: GET /v1/bars?symbols=<the 102>&format=F
-#    with curl (rows/s, bytes, time to the first byte), the server's peak RSS growth during
-#    the request (VmHWM after resetting it, minus VmRSS before), and psql \copy of the
-#    served statement to CSV. Medians are printed as a Markdown table.
+#    with curl (rows/s, bytes, time to the first byte), the server's RSS growth (its peak
+#    during the request, VmHWM after resetting it, minus its RSS when idle after a small
+#    warm-up request), and psql \copy of the served statement to CSV. Medians are printed
+#    as a Markdown table; the RSS growth is the largest of the runs.
 # 4. pandas: the time to a DataFrame from each format, on a 1M-row answer (10 symbols;
 #    pd.read_json of 10M lines would measure the machine's swap, not the format).
 #
@@ -75,19 +76,19 @@ status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # One API run: prints "seconds bytes first_byte_seconds rss_growth_kb".
 api_run() {
-    local format=$1 before
-    before=$(status $SERVER VmRSS)
+    local format=$1
     echo 5 > "/proc/$SERVER/clear_refs" # VmHWM := VmRSS
     local timing
     timing=$(curl -s -o "$OUT/answer.$format" -w '%{time_total} %{size_download} %{time_starttransfer}' \
         "$BASE&format=$format")
-    echo "$timing $(( $(status $SERVER VmHWM) - before ))"
+    echo "$timing $(( $(status $SERVER VmHWM) - IDLE_KB ))"
 }
 
 copy_run() {
     local start end bytes
     start=$(date +%s.%N)
-    bytes=$(psql -Atq "$DB_URL" -c "\\copy ($COPY_SQL) TO STDOUT CSV HEADER" | wc -c)
+    # With the server's session settings (no JIT), so both run the same plan alike.
+    bytes=$(PGOPTIONS='-c jit=off' psql -Atq "$DB_URL" -c "\\copy ($COPY_SQL) TO STDOUT CSV HEADER" | wc -c)
     end=$(date +%s.%N)
     echo "$(echo "$end - $start" | bc) $bytes 0 0"
 }
@@ -95,6 +96,7 @@ copy_run() {
 RESULTS="$OUT/results.txt"
 : > "$RESULTS"
 curl -s -o /dev/null "$BASE&format=arrow&limit=10" # warm the statement cache
+IDLE_KB=$(status $SERVER VmRSS)
 for run in $(seq "$RUNS"); do
     for method in copy arrow parquet ndjson csv; do
         if [[ $method == copy ]]; then
@@ -128,7 +130,7 @@ for name, (how, load) in loaders.items():
         t = time.perf_counter()
         frame = load(f"{out}/some.{name}")
         times.append(time.perf_counter() - t)
-    print(name, how.replace(" ", "_"), statistics.median(times), len(frame))
+    print(name, how.replace(" ", "~"), statistics.median(times), len(frame))
 PYEOF
 
 "$PY" - "$RESULTS" "$OUT/pandas.txt" "$ROWS" "$SOME_ROWS" <<'PYEOF'
@@ -167,5 +169,5 @@ print("|---|---|---:|---:|")
 lines = [l.split() for l in open(pandas_file)]
 arrow = float(lines[0][2])
 for name, how, secs, n in lines:
-    print(f"| {name} | {how.replace('_', ' ')} | {float(secs):.2f} | {float(secs) / arrow:.1f} |")
+    print(f"| {name} | {how.replace('~', ' ')} | {float(secs):.2f} | {float(secs) / arrow:.1f} |")
 PYEOF
