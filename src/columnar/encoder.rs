@@ -69,10 +69,7 @@ impl Encoder {
             // The writer counts what it wrote itself; emptying its sink does not disturb it.
             Self::Parquet(w) => w.inner_mut(),
         };
-        // The next piece is about as large as this one: room for it up front spares the
-        // buffer its doublings, each a copy and, for a moment, twice the memory.
-        let room = buffer.len();
-        Bytes::from(std::mem::replace(buffer, Vec::with_capacity(room)))
+        Bytes::from(std::mem::take(buffer))
     }
 }
 

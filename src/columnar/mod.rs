@@ -28,9 +28,9 @@ pub use stream::{Plan, StreamError, encode_all, encode_stream};
 /// of bars stays in the low megabytes.
 pub const BATCH_ROWS: usize = 65_536;
 
-/// Rows per Parquet row group: two batches, enough for dictionaries and statistics to pay
-/// off, while a group in progress (encoded, then handed out whole) stays at a few MB.
-pub const ROW_GROUP_ROWS: usize = 2 * BATCH_ROWS;
+/// Rows per Parquet row group: four batches, so dictionary pages and statistics cover
+/// enough rows to compress well while a group in progress stays around 10 MB.
+pub const ROW_GROUP_ROWS: usize = 4 * BATCH_ROWS;
 
 /// The two columnar formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
