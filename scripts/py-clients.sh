@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepares target/py-clients-venv with the official Alpaca and Polygon (Massive) clients
-# pinned in tests/py/requirements.txt, and prints the venv's python. Idempotent and safe to
+# Prepares target/py-clients-venv with the official Alpaca and Polygon (Massive) clients and
+# the DataFrame readers (pyarrow, polars, DuckDB) pinned in tests/py/requirements.txt, and
+# prints the venv's python. Idempotent and safe to
 # run from parallel tests: a lock serialises the install, and a stamp holding the
 # requirements' checksum says whether the venv is current.
 # Needs python3 with venv, and PyPI the first time.

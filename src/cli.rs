@@ -43,6 +43,9 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Load a CSV, NDJSON or JSON file (or `-` for stdin) over COPY, committing batch by batch.
     Load(crate::load::LoadArgs),
+    /// Export bars (or aggregates) to a Parquet, Arrow IPC, CSV or NDJSON file (or `-` for
+    /// stdout), straight from the database, with a progress bar.
+    Export(crate::export::ExportArgs),
     /// The symbol catalogue behind whole-market reads (`/v1/symbols`, snapshots, ...).
     #[command(subcommand)]
     Catalog(CatalogCommand),

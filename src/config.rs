@@ -326,6 +326,10 @@ pub struct ApiArgs {
     /// Most rows in one response.
     #[arg(long, env = "TSAPI_MAX_PAGE_ROWS", default_value_t = 10_000)]
     pub max_page_rows: usize,
+    /// Most rows in one Parquet answer of `/v1/bars`; a range with more ends at this many
+    /// rows, and the file's footer metadata holds the `next_page_token` of the rest.
+    #[arg(long, env = "TSAPI_MAX_PARQUET_ROWS", default_value_t = 10_000_000)]
+    pub max_parquet_rows: usize,
     /// IANA time zone in which naive times (without an offset) are read.
     #[arg(long, env = "TSAPI_TIMEZONE", default_value = "UTC", value_parser = zone_setting)]
     pub timezone: Tz,

@@ -44,7 +44,12 @@ pub fn layer(origins: &[String]) -> Option<CorsLayer> {
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("last-event-id"),
         ])
-        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            // The token of the next Arrow page of `/v1/bars`.
+            HeaderName::from_static("next-page-token"),
+        ])
         .max_age(PREFLIGHT_MAX_AGE);
     Some(layer)
 }

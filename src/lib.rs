@@ -23,6 +23,9 @@
 //! - [`openapi`]: the OpenAPI document of every endpoint, served at `/openapi.json`.
 //! - [`ingest`]: streaming decoders (JSON, NDJSON, CSV, gzip) feeding binary COPY batches.
 //! - [`load`]: `tsapi load`, files into the table over COPY with a progress bar.
+//! - [`export`]: `tsapi export`, bars out of the table into Parquet, Arrow, CSV or NDJSON
+//!   files, with a progress bar.
+//! - [`columnar`]: Arrow IPC and Parquet encoding of bars, batch by batch.
 //! - [`lambda`]: Lambda mode, the same router behind API Gateway or a Function URL.
 //! - [`auth`]: API keys with scopes, checked before any handler runs; signed chart links.
 //! - [`limits`]: backpressure: concurrent requests, the request deadline, the URI length.
@@ -34,6 +37,7 @@
 pub mod auth;
 pub mod chart;
 pub mod cli;
+pub mod columnar;
 pub mod config;
 pub mod cors;
 pub mod db;
@@ -41,6 +45,7 @@ pub mod demo;
 pub mod dialects;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod feed;
 pub mod ingest;
 pub mod lambda;

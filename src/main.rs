@@ -37,6 +37,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::DemoData(args) => demo_data(args).await,
         Command::Load(args) => tsapi::load::run(args).await,
+        Command::Export(args) => tsapi::export::run(args).await,
         Command::Keygen(args) => keygen(&args),
         Command::Catalog(tsapi::cli::CatalogCommand::Refresh(args)) => {
             let mut client = db::connect(&args.database).await?;

@@ -45,7 +45,7 @@ pub use migrate::{MigrationReport, migrate, migrate_with};
 pub use pool::{PgPool, connect, create_pool, ping};
 pub use pool::{Recycling, connect_one_with, create_pool_with};
 pub use pooled::{PooledClient, Work};
-pub use query::{PagedBar, query_bars, stream_bars};
+pub use query::{PagedBar, query_bars, stream_bars, stream_paged_bars};
 pub use replica::{ReadPool, create_read_pool};
 pub use schema::{TableInfo, TableInfoCache};
 pub use shared::SharedConnection;

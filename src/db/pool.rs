@@ -38,9 +38,13 @@ pub fn create_pool_with(
     recycling: Recycling,
 ) -> Result<PgPool, ConfigError> {
     let timeout_ms = settings.statement_timeout.as_millis();
+    // JIT off: tsapi's reads are index scans whose row estimates are low for long ranges, and
+    // PostgreSQL's JIT then spends ~0.2 s compiling before the first row of an export, for
+    // no gain on these plans (see bench/RESULTS.md, columnar export).
+    let ours = format!("-c statement_timeout={timeout_ms} -c jit=off");
     let options = match pg.get_options() {
-        Some(existing) => format!("{existing} -c statement_timeout={timeout_ms}"),
-        None => format!("-c statement_timeout={timeout_ms}"),
+        Some(existing) => format!("{existing} {ours}"),
+        None => ours,
     };
     // A transaction-mode pooler refuses (or drops) the `options` startup parameter; behind
     // one, the statement timeout is the pooler's or the role's (see the README).

@@ -7,6 +7,11 @@
 //! a statement sent behind an unanswered one can be lost, leaving the next user of the
 //! connection waiting forever. So there, a connection with work still in flight is closed
 //! instead of reused.
+//!
+//! A streamed export cut off is the exception on a direct connection too: the server would
+//! go on computing and sending every remaining row (millions, for a year of bars) while the
+//! driver drops them, and the next statement on the connection would wait behind them.
+//! Closing the connection stops the server's work at once.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -15,11 +20,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::StatementMode;
 
 /// A connection from the pool that is closed, not reused, if dropped with work in flight
-/// behind a transaction-mode pooler.
+/// behind a transaction-mode pooler, or with a streamed answer cut off.
 pub struct PooledClient {
     client: Option<deadpool_postgres::Client>,
-    /// Work started and not yet seen to its end; tracked only behind a pooler.
-    in_flight: Option<Arc<AtomicUsize>>,
+    /// Work started and not yet seen to its end: every piece behind a pooler, streams only
+    /// on a direct connection.
+    in_flight: Arc<AtomicUsize>,
+    mode: StatementMode,
 }
 
 /// One piece of work on a [`PooledClient`], from its first message to its last answer.
@@ -29,28 +36,37 @@ pub struct Work(Option<Arc<AtomicUsize>>);
 
 impl PooledClient {
     pub fn new(client: deadpool_postgres::Client, mode: StatementMode) -> Self {
-        let in_flight = (mode == StatementMode::Unnamed).then(Arc::default);
         Self {
             client: Some(client),
-            in_flight,
+            in_flight: Arc::default(),
+            mode,
         }
     }
 
     /// The connection's statement cache for writes (see [`super::Prepared`]): none behind
     /// a transaction-mode pooler. A handle, so that a write can borrow the client too.
     pub fn write_cache(&self) -> Option<Arc<deadpool_postgres::StatementCache>> {
-        self.in_flight
-            .is_none()
-            .then(|| self.statement_cache.clone())
+        (self.mode == StatementMode::Cached).then(|| self.statement_cache.clone())
     }
 
     /// Marks the start of work whose answers must all arrive before the connection may
     /// be reused.
     pub fn start(&self) -> Work {
-        if let Some(count) = &self.in_flight {
-            count.fetch_add(1, Ordering::AcqRel);
+        if self.mode == StatementMode::Unnamed {
+            self.track()
+        } else {
+            Work::untracked()
         }
-        Work(self.in_flight.clone())
+    }
+
+    /// [`PooledClient::start`] for a streamed answer: tracked on any connection.
+    pub fn start_stream(&self) -> Work {
+        self.track()
+    }
+
+    fn track(&self) -> Work {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        Work(Some(self.in_flight.clone()))
     }
 }
 
@@ -69,10 +85,7 @@ impl Work {
 
 impl Drop for PooledClient {
     fn drop(&mut self) {
-        let cut_off = self
-            .in_flight
-            .as_ref()
-            .is_some_and(|count| count.load(Ordering::Acquire) > 0);
+        let cut_off = self.in_flight.load(Ordering::Acquire) > 0;
         if cut_off && let Some(client) = self.client.take() {
             // Taken out of the pool and dropped: the connection closes.
             drop(deadpool_postgres::Object::take(client));

@@ -191,6 +191,17 @@ pub async fn stream_bars(
     client: Conn,
     query: BarsQuery,
 ) -> Result<impl Stream<Item = Result<QueryBar, DbError>> + Send + 'static, DbError> {
+    Ok(stream_paged_bars(client, query)
+        .await?
+        .map(|row| row.map(|row| row.bar)))
+}
+
+/// [`stream_bars`] with each row's resume point, for answers that end with a page token
+/// (columnar answers cut at a row limit).
+pub async fn stream_paged_bars(
+    client: Conn,
+    query: BarsQuery,
+) -> Result<impl Stream<Item = Result<PagedBar, DbError>> + Send + 'static, DbError> {
     let params = params(&query, query.limit.map(|l| l as i64));
     let rows = client
         .query_stream(&statement(&query), &borrowed(&params))
@@ -198,7 +209,7 @@ pub async fn stream_bars(
     Ok(rows.map_err(DbError::from).map(move |row| {
         // The pooled connection goes back to the pool only when the stream is dropped.
         let _held = &client;
-        row.map(|row| paged_bar(&row, &query).bar)
+        row.map(|row| paged_bar(&row, &query))
     }))
 }
 

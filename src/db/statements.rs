@@ -117,14 +117,15 @@ impl Conn {
     }
 
     /// Rows as the server sends them, for exports that must not hold a result in memory.
-    /// The query counts as in flight until the stream has given its last row.
+    /// The query counts as in flight until the stream has given its last row: a stream
+    /// dropped before that closes the connection (see [`super::PooledClient`]).
     pub async fn query_stream(
         &self,
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<impl Stream<Item = Result<Row, tokio_postgres::Error>> + Send + use<>, DbError>
     {
-        let work = self.start();
+        let work = self.start_stream();
         let rows = match self.mode {
             StatementMode::Cached => {
                 let (statement, values) = self.prepare(sql, params).await?;
@@ -180,6 +181,13 @@ impl Conn {
     fn start(&self) -> Work {
         match &self.client {
             Held::Pooled(client) => client.start(),
+            Held::Shared(_) => Work::untracked(),
+        }
+    }
+
+    fn start_stream(&self) -> Work {
+        match &self.client {
+            Held::Pooled(client) => client.start_stream(),
             Held::Shared(_) => Work::untracked(),
         }
     }

@@ -47,8 +47,9 @@ pub struct BarsParams {
     /// values, `previous` repeats the previous close (volume 0). Needs `start` and `end`.
     #[param(pattern = "^(none|null|previous)$")]
     pub fill: Option<String>,
-    /// `json` (default), `csv` or `ndjson`; also chosen by the `Accept` header.
-    #[param(pattern = "^(json|csv|ndjson)$")]
+    /// `json` (default), `csv`, `ndjson`, `arrow` (Arrow IPC stream) or `parquet`; also
+    /// chosen by the `Accept` header.
+    #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     pub format: Option<String>,
     /// `next_page_token` of the previous page, with otherwise the same parameters.
     pub page_token: Option<String>,
@@ -75,6 +76,10 @@ pub enum ResponseFormat {
     Json,
     Csv,
     Ndjson,
+    /// Arrow IPC stream (`application/vnd.apache.arrow.stream`).
+    Arrow,
+    /// Parquet file (`application/vnd.apache.parquet`).
+    Parquet,
 }
 
 impl ResponseFormat {
@@ -84,10 +89,12 @@ impl ResponseFormat {
     }
 
     /// Media types in the server's order of preference (JSON first).
-    const MEDIA_TYPES: [(&'static str, Self); 3] = [
+    const MEDIA_TYPES: [(&'static str, Self); 5] = [
         ("application/json", Self::Json),
         ("text/csv", Self::Csv),
         ("application/x-ndjson", Self::Ndjson),
+        ("application/vnd.apache.arrow.stream", Self::Arrow),
+        ("application/vnd.apache.parquet", Self::Parquet),
     ];
 
     /// The format an `Accept` header asks for (none: JSON); `None` when it accepts none of
@@ -103,7 +110,12 @@ impl ResponseFormat {
             Some("json") => Ok(Self::Json),
             Some("csv") => Ok(Self::Csv),
             Some("ndjson") => Ok(Self::Ndjson),
-            Some(other) => Err(format!("{} is not one of json, csv, ndjson", quote(other))),
+            Some("arrow") => Ok(Self::Arrow),
+            Some("parquet") => Ok(Self::Parquet),
+            Some(other) => Err(format!(
+                "{} is not one of json, csv, ndjson, arrow, parquet",
+                quote(other)
+            )),
             None => Ok(negotiated),
         }
     }
@@ -447,6 +459,10 @@ mod tests {
         assert_eq!(q.format, ResponseFormat::Ndjson);
         let q = parse_with("symbols=A&format=json", Some("text/csv")).unwrap();
         assert_eq!(q.format, ResponseFormat::Json);
+        let q = parse_with("symbols=A", Some("application/vnd.apache.arrow.stream")).unwrap();
+        assert_eq!((q.format, q.limit), (ResponseFormat::Arrow, None));
+        let q = parse("symbols=A&format=parquet").unwrap();
+        assert_eq!((q.format, q.limit), (ResponseFormat::Parquet, None));
     }
 
     #[test]

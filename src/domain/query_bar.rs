@@ -27,6 +27,22 @@ pub struct QueryBar {
     pub count: Option<i64>,
 }
 
+/// A stored bar as a row of `/v1/bars` (no `count`).
+impl From<super::Bar> for QueryBar {
+    fn from(bar: super::Bar) -> Self {
+        Self {
+            time: bar.time,
+            symbol: bar.symbol.as_str().to_owned(),
+            price_open: bar.price_open,
+            price_high: bar.price_high,
+            price_low: bar.price_low,
+            price_close: bar.price_close,
+            trading_volume: bar.trading_volume,
+            count: None,
+        }
+    }
+}
+
 impl QueryBar {
     /// The CSV header for plain or aggregated bars.
     pub fn csv_header(aggregated: bool) -> &'static str {

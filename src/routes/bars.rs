@@ -9,7 +9,9 @@ use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::columnar::{self, ColumnarBody};
 use super::extract::{ApiQuery, param};
+use crate::columnar::Columnar;
 use crate::db;
 use crate::domain::{
     Bar, BarsContext, BarsParams, BarsQuery, Cursor, QueryBar, ResponseFormat, Symbol,
@@ -38,15 +40,23 @@ pub struct BarsPage {
     params(BarsParams),
     responses(
         (status = 200, description = "A page of bars (JSON), or every row as a stream \
-            (CSV with a header line, or NDJSON: one bar per line, no page token)",
+            (CSV with a header line, or NDJSON: one bar per line, no page token). \
+            Arrow IPC stream: every row, or with `limit` or `page_token` one page whose \
+            next token is in the `Next-Page-Token` header. Parquet: every row up to \
+            `limit` (default and most `TSAPI_MAX_PARQUET_ROWS`); the footer metadata's \
+            `next_page_token` resumes a range that holds more",
+            headers(("Next-Page-Token" = String,
+                description = "Arrow pages only: `page_token` of the next page; absent on the last")),
             content(
                 (BarsPage = "application/json"),
                 (String = "text/csv"),
                 (QueryBar = "application/x-ndjson"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
-        (status = 406, description = "`Accept` allows none of JSON, CSV and NDJSON",
+        (status = 406, description = "`Accept` allows none of JSON, CSV, NDJSON, Arrow and Parquet",
             body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable or too slow",
             body = Problem, content_type = "application/problem+json"),
@@ -73,6 +83,8 @@ pub async fn bars(
     match query.format {
         ResponseFormat::Json => Ok(Json(json_page(&state, &client, &query).await?).into_response()),
         ResponseFormat::Csv | ResponseFormat::Ndjson => streamed(client, query).await,
+        ResponseFormat::Arrow => columnar::bars(&state, client, query, Columnar::Arrow).await,
+        ResponseFormat::Parquet => columnar::bars(&state, client, query, Columnar::Parquet).await,
     }
 }
 
@@ -141,7 +153,8 @@ pub(crate) fn negotiate(headers: &HeaderMap) -> Result<ResponseFormat, ApiError>
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     ResponseFormat::negotiate(accept).ok_or_else(|| {
         ApiError::NotAcceptable(
-            "`Accept` allows none of application/json, text/csv, application/x-ndjson \
+            "`Accept` allows none of application/json, text/csv, application/x-ndjson, \
+             application/vnd.apache.arrow.stream, application/vnd.apache.parquet \
              (or use the `format` parameter)"
                 .into(),
         )
@@ -186,6 +199,10 @@ pub struct LatestParams {
     /// Comma-separated symbols; absent: every symbol.
     #[param(value_type = Option<SymbolListText>)]
     symbols: Option<String>,
+    /// `json` (default), `csv`, `ndjson`, `arrow` or `parquet`; also chosen by the
+    /// `Accept` header.
+    #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
+    format: Option<String>,
 }
 
 /// The latest bar of each symbol.
@@ -203,7 +220,14 @@ pub struct LatestBars {
     tag = "v1",
     params(LatestParams),
     responses(
-        (status = 200, description = "The latest bar per symbol", body = LatestBars),
+        (status = 200, description = "The latest bar per symbol",
+            content(
+                (LatestBars = "application/json"),
+                (String = "text/csv"),
+                (Bar = "application/x-ndjson"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
+            )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable or too slow",
@@ -212,8 +236,10 @@ pub struct LatestBars {
 )]
 pub async fn latest(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<LatestParams>,
-) -> Result<Json<LatestBars>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = super::market::choose_format(&headers, params.format.as_deref())?;
     let max = state.settings.max_page_rows;
     let symbols = params
         .symbols
@@ -227,5 +253,9 @@ pub async fn latest(
             db::all_latest(&client, catalog).await?
         }
     };
-    Ok(Json(LatestBars { bars }))
+    if format == ResponseFormat::Json {
+        return Ok(Json(LatestBars { bars }).into_response());
+    }
+    let rows: Vec<QueryBar> = bars.into_iter().map(QueryBar::from).collect();
+    super::market::query_bars_in(format, &rows, false)
 }

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::columnar::ColumnarBody;
 use super::extract::{ApiQuery, param};
 use crate::db;
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
@@ -32,8 +33,9 @@ pub struct MarketParams {
     /// IANA time zone whose calendar days make the daily bars; default `America/New_York`.
     #[param(example = "America/New_York")]
     tz: Option<String>,
-    /// `json` (default), `csv` or `ndjson`; also chosen by the `Accept` header.
-    #[param(pattern = "^(json|csv|ndjson)$")]
+    /// `json` (default), `csv`, `ndjson`, `arrow` or `parquet` (`arrow` and `parquet` not
+    /// for snapshots); also chosen by the `Accept` header.
+    #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     format: Option<String>,
 }
 
@@ -48,8 +50,9 @@ pub struct GroupedParams {
     /// IANA time zone whose calendar days make the daily bars; default `America/New_York`.
     #[param(example = "America/New_York")]
     tz: Option<String>,
-    /// `json` (default), `csv` or `ndjson`; also chosen by the `Accept` header.
-    #[param(pattern = "^(json|csv|ndjson)$")]
+    /// `json` (default), `csv`, `ndjson`, `arrow` or `parquet` (`arrow` and `parquet` not
+    /// for snapshots); also chosen by the `Accept` header.
+    #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     format: Option<String>,
 }
 
@@ -127,6 +130,14 @@ pub async fn snapshots(
             rows.iter().map(Snapshot::csv_line),
         ),
         ResponseFormat::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
+        ResponseFormat::Arrow | ResponseFormat::Parquet => {
+            return Err(ApiError::BadRequest(
+                "parameter `format`: snapshots are nested; they come as json, csv or ndjson \
+                 (the daily bars of /v1/bars/grouped and /v1/bars/previous come as arrow and \
+                 parquet too)"
+                    .into(),
+            ));
+        }
     })
 }
 
@@ -145,6 +156,8 @@ pub async fn snapshots(
                 (DailyBars = "application/json"),
                 (String = "text/csv"),
                 (QueryBar = "application/x-ndjson"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
@@ -167,7 +180,7 @@ pub async fn grouped(
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
     let bars = db::grouped(&client, catalog, tz, date).await?;
-    Ok(daily_bars(format, tz, date, bars))
+    daily_bars(format, tz, date, bars)
 }
 
 /// `GET /v1/bars/previous`: per symbol the daily bar of the previous complete day, the last
@@ -183,6 +196,8 @@ pub async fn grouped(
                 (DailyBars = "application/json"),
                 (String = "text/csv"),
                 (QueryBar = "application/x-ndjson"),
+                (ColumnarBody = "application/vnd.apache.arrow.stream"),
+                (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
@@ -200,7 +215,7 @@ pub async fn previous(
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
     let bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
-    Ok(daily_bars(format, tz, today, bars))
+    daily_bars(format, tz, today, bars)
 }
 
 type Parsed = (Option<Vec<Symbol>>, Tz, ResponseFormat);
@@ -228,7 +243,10 @@ fn parse_tz(raw: Option<&str>) -> Result<Tz, ApiError> {
     }
 }
 
-fn choose_format(headers: &HeaderMap, raw: Option<&str>) -> Result<ResponseFormat, ApiError> {
+pub(crate) fn choose_format(
+    headers: &HeaderMap,
+    raw: Option<&str>,
+) -> Result<ResponseFormat, ApiError> {
     let negotiated = match raw {
         Some(_) => ResponseFormat::Json,
         None => super::bars::negotiate(headers)?,
@@ -236,20 +254,37 @@ fn choose_format(headers: &HeaderMap, raw: Option<&str>) -> Result<ResponseForma
     param("format", ResponseFormat::choose(raw, negotiated))
 }
 
-fn daily_bars(format: ResponseFormat, tz: Tz, date: NaiveDate, bars: Vec<QueryBar>) -> Response {
+fn daily_bars(
+    format: ResponseFormat,
+    tz: Tz,
+    date: NaiveDate,
+    bars: Vec<QueryBar>,
+) -> Result<Response, ApiError> {
     match format {
-        ResponseFormat::Json => Json(DailyBars {
+        ResponseFormat::Json => Ok(Json(DailyBars {
             tz: tz.name().to_owned(),
             date,
             bars,
         })
-        .into_response(),
-        ResponseFormat::Csv => lines(
+        .into_response()),
+        _ => query_bars_in(format, &bars, true),
+    }
+}
+
+/// Bars in memory as CSV, NDJSON, Arrow or Parquet (JSON is each route's own shape).
+pub(crate) fn query_bars_in(
+    format: ResponseFormat,
+    bars: &[QueryBar],
+    aggregated: bool,
+) -> Result<Response, ApiError> {
+    match super::columnar::columnar(format) {
+        Some(columnar) => super::columnar::in_memory(columnar, bars, aggregated),
+        None if format == ResponseFormat::Csv => Ok(lines(
             format,
-            QueryBar::csv_header(true),
+            QueryBar::csv_header(aggregated),
             bars.iter().map(QueryBar::csv_line),
-        ),
-        ResponseFormat::Ndjson => lines(format, "", bars.iter().map(QueryBar::ndjson_line)),
+        )),
+        None => Ok(lines(format, "", bars.iter().map(QueryBar::ndjson_line))),
     }
 }
 

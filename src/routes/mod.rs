@@ -3,6 +3,7 @@
 
 pub mod bars;
 pub mod chart;
+pub mod columnar;
 pub mod extract;
 pub mod fallback;
 pub mod health;

@@ -5,6 +5,7 @@
 pub mod bars;
 pub mod lambda_process;
 pub mod process;
+pub mod readers;
 pub mod runtime_api;
 pub mod tls_server;
 

@@ -1,0 +1,151 @@
+//! Rows in, encoded chunks out: the glue between the query core's row stream and a
+//! response body or a file.
+
+use std::pin::Pin;
+
+use arrow_schema::ArrowError;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, stream};
+
+use super::batch::SymbolDictionary;
+use super::{BATCH_ROWS, BarBatch, Columnar, Encoder};
+use crate::db::{DbError, PagedBar};
+use crate::domain::QueryBar;
+
+/// Makes the token of the rows after the last one sent, from that last row.
+pub type TokenFor = Box<dyn FnOnce(&PagedBar) -> String + Send>;
+
+/// What a streamed answer holds.
+pub struct Plan {
+    pub format: Columnar,
+    pub symbols: SymbolDictionary,
+    pub aggregated: bool,
+    /// Most rows sent; the stream must offer one more when there are more, so the last
+    /// answer can say where to resume (Parquet: in its footer).
+    pub cap: Option<usize>,
+    /// Called when rows remain past `cap`.
+    pub token_for: Option<TokenFor>,
+}
+
+/// Why a streamed answer stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("encoding failed: {0}")]
+    Encode(#[from] ArrowError),
+}
+
+type Rows = Pin<Box<dyn Stream<Item = Result<PagedBar, DbError>> + Send>>;
+
+struct State {
+    rows: Rows,
+    encoder: Encoder,
+    batch: BarBatch,
+    sent: usize,
+    cap: Option<usize>,
+    last: Option<PagedBar>,
+    token_for: Option<TokenFor>,
+    started: bool,
+    done: bool,
+}
+
+/// Encodes `rows` into chunks: first the format's header (at once, before any row), then
+/// one chunk per full batch (Arrow) or row group (Parquet), then the end. Memory stays at
+/// one batch and one row group whatever the number of rows. After an error the stream
+/// ends; a reader then sees a truncated answer, never a silently short one.
+pub fn encode_stream(
+    plan: Plan,
+    rows: impl Stream<Item = Result<PagedBar, DbError>> + Send + 'static,
+) -> Result<impl Stream<Item = Result<Bytes, StreamError>> + Send + 'static, ArrowError> {
+    let batch = BarBatch::new(plan.symbols, plan.aggregated, BATCH_ROWS);
+    let encoder = Encoder::new(plan.format, batch.schema())?;
+    let state = State {
+        rows: Box::pin(rows),
+        encoder,
+        batch,
+        sent: 0,
+        cap: plan.cap,
+        last: None,
+        token_for: plan.token_for,
+        started: false,
+        done: false,
+    };
+    Ok(stream::unfold(state, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        let chunk = state.next_chunk().await;
+        if chunk.is_err() {
+            state.done = true;
+        }
+        Some((chunk, state))
+    }))
+}
+
+impl State {
+    async fn next_chunk(&mut self) -> Result<Bytes, StreamError> {
+        if !self.started {
+            self.started = true;
+            return Ok(self.encoder.take());
+        }
+        loop {
+            let row = match self.rows.next().await {
+                Some(row) => row?,
+                None => return self.end(None),
+            };
+            if self.cap.is_some_and(|cap| self.sent >= cap) {
+                let token = match (self.token_for.take(), &self.last) {
+                    (Some(token_for), Some(last)) => Some(token_for(last)),
+                    _ => None,
+                };
+                return self.end(token);
+            }
+            self.sent += 1;
+            self.batch.push(&row.bar)?;
+            if self.cap == Some(self.sent) {
+                self.last = Some(row);
+            }
+            if self.batch.len() >= BATCH_ROWS {
+                let batch = self.batch.finish()?;
+                let bytes = self.encoder.write(&batch)?;
+                if !bytes.is_empty() {
+                    return Ok(bytes);
+                }
+            }
+        }
+    }
+
+    /// The last rows and the format's end; the stream stops after it.
+    fn end(&mut self, token: Option<String>) -> Result<Bytes, StreamError> {
+        self.done = true;
+        let mut out = Vec::new();
+        if !self.batch.is_empty() {
+            let batch = self.batch.finish()?;
+            out.extend_from_slice(&self.encoder.write(&batch)?);
+        }
+        out.extend_from_slice(&self.encoder.finish(token)?);
+        Ok(Bytes::from(out))
+    }
+}
+
+/// A whole answer of rows already in memory (a page, the whole market's daily bars).
+pub fn encode_all(
+    format: Columnar,
+    bars: &[QueryBar],
+    aggregated: bool,
+    next_page_token: Option<String>,
+) -> Result<Bytes, ArrowError> {
+    let symbols = SymbolDictionary::new(bars.iter().map(|b| b.symbol.as_str()));
+    let mut batch = BarBatch::new(symbols, aggregated, bars.len().min(BATCH_ROWS));
+    let mut encoder = Encoder::new(format, batch.schema())?;
+    let mut out = encoder.take().to_vec();
+    for chunk in bars.chunks(BATCH_ROWS) {
+        for bar in chunk {
+            batch.push(bar)?;
+        }
+        out.extend_from_slice(&encoder.write(&batch.finish()?)?);
+    }
+    out.extend_from_slice(&encoder.finish(next_page_token)?);
+    Ok(Bytes::from(out))
+}
