@@ -35,6 +35,7 @@ pub async fn migrate(client: &mut Client) -> Result<MigrationReport, DbError> {
     ))
     .await?;
     tx.batch_execute(super::feed_log::SCHEMA).await?;
+    tx.batch_execute(super::actions::SCHEMA).await?;
     tx.commit().await?;
 
     // A table made the tutorial's way may hold duplicate bars; then the unique index cannot

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiQuery, param};
 use crate::db;
+use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{
     Bar, BarsContext, BarsParams, BarsQuery, Cursor, QueryBar, ResponseFormat, Symbol,
     SymbolListText, bars_query,
@@ -108,6 +109,20 @@ pub async fn latest_of(state: &AppState, symbols: &[Symbol]) -> Result<Vec<Bar>,
     Ok(db::latest_for(&client, bound, symbols).await?)
 }
 
+/// Latest bars adjusted by the factors at their times (`/v1/bars/latest`, the dialects).
+pub async fn adjust_latest(
+    state: &AppState,
+    adjustment: Adjustment,
+    bars: &mut [Bar],
+) -> Result<(), ApiError> {
+    if adjustment == Adjustment::Raw || bars.is_empty() {
+        return Ok(());
+    }
+    let client = state.read_db().await?;
+    let refs = bars.iter_mut().map(|b| b as &mut dyn Adjustable).collect();
+    Ok(db::actions::adjust_in_place(&client, adjustment, refs).await?)
+}
+
 /// The format the `Accept` header prefers, or a 406 when it accepts none of them.
 /// The format the `Accept` header asks for; none of ours is a 406.
 pub(crate) fn negotiate(headers: &HeaderMap) -> Result<ResponseFormat, ApiError> {
@@ -159,6 +174,9 @@ pub struct LatestParams {
     /// Comma-separated symbols; absent: every symbol.
     #[param(value_type = Option<SymbolListText>)]
     symbols: Option<String>,
+    /// `raw` (default), `split`, `dividend` or `all`, as in `/v1/bars`.
+    #[param(pattern = "^(raw|split|dividend|all)$")]
+    adjustment: Option<String>,
 }
 
 /// The latest bar of each symbol.
@@ -192,7 +210,8 @@ pub async fn latest(
         .symbols
         .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
         .transpose()?;
-    let bars = match symbols {
+    let adjustment = super::market::adjustment_param(params.adjustment.as_deref())?;
+    let mut bars = match symbols {
         Some(symbols) => latest_of(&state, &symbols).await?,
         None => {
             let catalog = state.catalog().await?;
@@ -200,5 +219,6 @@ pub async fn latest(
             db::all_latest(&client, catalog).await?
         }
     };
+    adjust_latest(&state, adjustment, &mut bars).await?;
     Ok(Json(LatestBars { bars }))
 }

@@ -40,10 +40,11 @@ pub async fn connect(url: &str) -> Client {
 
 /// Names the template after the migration code, so a schema change builds a new one.
 fn template_name() -> String {
-    // The schema is what these two files create.
+    // The schema is what these files create.
     let source = [
         include_str!("../../src/db/migrate.rs"),
         include_str!("../../src/db/catalog.rs"),
+        include_str!("../../src/db/actions.rs"),
     ];
     let hash = source
         .iter()
