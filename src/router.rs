@@ -23,7 +23,8 @@ use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::openapi::{self, ApiDoc, OpenApiJson};
 use crate::routes::{
-    actions, bars, chart, fallback, health, insert, market, metrics, stream, symbols, ticker, write, ws,
+    actions, bars, chart, fallback, health, insert, market, metrics, stream, symbols, ticker,
+    write, ws,
 };
 use crate::state::AppState;
 use crate::{auth, cors, observe};

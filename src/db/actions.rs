@@ -304,7 +304,7 @@ pub async fn plan(
             })
             .map(|(_, at, event)| (*at, event.clone()))
             .collect();
-        *factors = Factors::from_events(mine);
+        *factors = Factors::from_events(mine, adjustment);
     }
     Ok(plan)
 }
@@ -345,13 +345,11 @@ async fn split_and_dividend_events(
     stored: &[String],
     adjustment: Adjustment,
 ) -> Result<Vec<(String, DateTime<Utc>, FactorEvent)>, DbError> {
-    let kinds: Vec<&str> = [
-        adjustment.splits().then_some("split"),
-        adjustment.dividends().then_some("dividend"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    // Dividend factors need the splits of their ex-date (see `Factors::from_events`).
+    let kinds: Vec<&str> = [Some("split"), adjustment.dividends().then_some("dividend")]
+        .into_iter()
+        .flatten()
+        .collect();
     let sql = format!(
         "SELECT a.symbol, a.ex_date, a.kind, a.split_from, a.split_to, a.cash_amount, p.close \
          FROM {ACTIONS_TABLE} a \
@@ -363,7 +361,10 @@ async fn split_and_dividend_events(
          WHERE a.symbol = ANY($1::text[]) AND a.kind = ANY($2::text[])"
     );
     let rows = client
-        .query(&sql, &[(&stored, Type::TEXT_ARRAY), (&kinds, Type::TEXT_ARRAY)])
+        .query(
+            &sql,
+            &[(&stored, Type::TEXT_ARRAY), (&kinds, Type::TEXT_ARRAY)],
+        )
         .await?;
     Ok(rows
         .iter()

@@ -290,7 +290,11 @@ async fn prepared(
     if query.adjustment == Adjustment::Raw && query.asof.is_none() {
         return Ok((statement(query), params));
     }
-    let symbols: Vec<_> = query.remaining().into_iter().map(|(s, _)| s.clone()).collect();
+    let symbols: Vec<_> = query
+        .remaining()
+        .into_iter()
+        .map(|(s, _)| s.clone())
+        .collect();
     let plan = plan(client, &symbols, query.adjustment, query.asof).await?;
     if plan.is_identity() {
         return Ok((statement(query), params));

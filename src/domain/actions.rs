@@ -229,17 +229,17 @@ pub fn parse_action(
             .map_err(|e| fail("symbol", format!("{} {e}", quote(&s))))
             .ok()
     });
-    let ex_date = text("ex_date", &mut fail).and_then(|s| {
-        parse_ex_date(&s)
-            .map_err(|e| fail("ex_date", e))
-            .ok()
-    });
+    let ex_date = text("ex_date", &mut fail)
+        .and_then(|s| parse_ex_date(&s).map_err(|e| fail("ex_date", e)).ok());
     let kind = kind.and_then(|k| match k.as_str() {
         "split" | "dividend" | "symbol_change" => Some(k),
         other => {
             fail(
                 "type",
-                format!("{} is not one of split, dividend, symbol_change", quote(other)),
+                format!(
+                    "{} is not one of split, dividend, symbol_change",
+                    quote(other)
+                ),
             );
             None
         }
@@ -299,26 +299,29 @@ pub fn parse_action(
                     Some(c.clone())
                 }
                 Some(_) => {
-                    fail("currency", "must be a 3-letter ISO 4217 code such as USD".into());
+                    fail(
+                        "currency",
+                        "must be a 3-letter ISO 4217 code such as USD".into(),
+                    );
                     None
                 }
             };
-            cash_amount.zip(currency).map(|(cash_amount, currency)| ActionKind::Dividend {
-                cash_amount,
-                currency,
-            })
+            cash_amount
+                .zip(currency)
+                .map(|(cash_amount, currency)| ActionKind::Dividend {
+                    cash_amount,
+                    currency,
+                })
         }
-        _ => text("new_symbol", &mut fail).and_then(|s| {
-            match Symbol::parse(&s) {
-                Ok(new) if Some(&new) == symbol.as_ref() => {
-                    fail("new_symbol", "equals symbol: that is not a change".into());
-                    None
-                }
-                Ok(new_symbol) => Some(ActionKind::SymbolChange { new_symbol }),
-                Err(e) => {
-                    fail("new_symbol", format!("{} {e}", quote(&s)));
-                    None
-                }
+        _ => text("new_symbol", &mut fail).and_then(|s| match Symbol::parse(&s) {
+            Ok(new) if Some(&new) == symbol.as_ref() => {
+                fail("new_symbol", "equals symbol: that is not a change".into());
+                None
+            }
+            Ok(new_symbol) => Some(ActionKind::SymbolChange { new_symbol }),
+            Err(e) => {
+                fail("new_symbol", format!("{} {e}", quote(&s)));
+                None
             }
         }),
     };
@@ -377,7 +380,10 @@ pub fn ex_instant(day: NaiveDate) -> DateTime<Utc> {
 /// A split or dividend as the factor computation sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FactorEvent {
-    Split { split_from: f64, split_to: f64 },
+    Split {
+        split_from: f64,
+        split_to: f64,
+    },
     /// `previous_close`: the last stored close before the ex-date (none: no bar before it,
     /// so nothing to adjust).
     Dividend {
@@ -405,9 +411,13 @@ impl Factors {
     /// by `split_from / split_to` and the volume factor by its inverse; a dividend
     /// multiplies the price factor by `1 - cash_amount / previous_close`, where the previous
     /// close is first put in the ex-date's terms by the splits of that same ex-date (the
-    /// amount is per share of that day). A dividend at or above that close, or without one,
-    /// changes nothing.
-    pub fn from_events(mut events: Vec<(DateTime<Utc>, FactorEvent)>) -> Self {
+    /// amount is per share of that day, whatever `adjustment` applies). A dividend at or
+    /// above that close, or without one, changes nothing. Only the kinds `adjustment` names
+    /// change the factors.
+    pub fn from_events(
+        mut events: Vec<(DateTime<Utc>, FactorEvent)>,
+        adjustment: Adjustment,
+    ) -> Self {
         events.sort_by(|a, b| b.0.cmp(&a.0));
         let mut out = Self::default();
         let (mut price, mut volume) = (1.0_f64, 1.0_f64);
@@ -435,20 +445,20 @@ impl Factors {
                     FactorEvent::Split {
                         split_from,
                         split_to,
-                    } => {
+                    } if adjustment.splits() => {
                         price *= split_from / split_to;
                         volume *= split_to / split_from;
                     }
                     FactorEvent::Dividend {
                         cash_amount,
                         previous_close: Some(close),
-                    } => {
+                    } if adjustment.dividends() => {
                         let close = close * same_day_split;
                         if close.is_finite() && close > *cash_amount {
                             price *= 1.0 - cash_amount / close;
                         }
                     }
-                    FactorEvent::Dividend { .. } => {}
+                    _ => {}
                 }
             }
             out.bounds.push(at);
@@ -546,33 +556,62 @@ mod tests {
     #[test]
     fn reads_the_three_shapes() {
         let split = record(r#"{"type":"split","symbol":"AAPL","ex_date":"2020-08-31","split_from":1,"split_to":4}"#).unwrap();
-        assert_eq!(split.kind, ActionKind::Split { split_from: 1.0, split_to: 4.0 });
-        let dividend = record(r#"{"type":"dividend","symbol":"AAPL","ex_date":"2020-08-07","cash_amount":"0.82"}"#).unwrap();
+        assert_eq!(
+            split.kind,
+            ActionKind::Split {
+                split_from: 1.0,
+                split_to: 4.0
+            }
+        );
+        let dividend = record(
+            r#"{"type":"dividend","symbol":"AAPL","ex_date":"2020-08-07","cash_amount":"0.82"}"#,
+        )
+        .unwrap();
         assert_eq!(
             dividend.kind,
-            ActionKind::Dividend { cash_amount: 0.82, currency: "USD".into() }
+            ActionKind::Dividend {
+                cash_amount: 0.82,
+                currency: "USD".into()
+            }
         );
-        let change = record(r#"{"type":"symbol_change","symbol":"FB","new_symbol":"META","ex_date":"2022-06-09"}"#).unwrap();
-        assert_eq!(ActionRecord::from(&change).new_symbol.as_deref(), Some("META"));
+        let change = record(
+            r#"{"type":"symbol_change","symbol":"FB","new_symbol":"META","ex_date":"2022-06-09"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ActionRecord::from(&change).new_symbol.as_deref(),
+            Some("META")
+        );
     }
 
     #[test]
     fn names_each_bad_field() {
-        assert_eq!(failed_fields(r#"{"symbol":"A","ex_date":"2020-01-01"}"#), ["type"]);
         assert_eq!(
-            failed_fields(r#"{"type":"split","symbol":"A","ex_date":"2020-13-01","split_from":0,"split_to":4}"#),
+            failed_fields(r#"{"symbol":"A","ex_date":"2020-01-01"}"#),
+            ["type"]
+        );
+        assert_eq!(
+            failed_fields(
+                r#"{"type":"split","symbol":"A","ex_date":"2020-13-01","split_from":0,"split_to":4}"#
+            ),
             ["ex_date", "split_from"]
         );
         assert_eq!(
-            failed_fields(r#"{"type":"dividend","symbol":"A","ex_date":"2020-01-01","cash_amount":1,"split_to":4}"#),
+            failed_fields(
+                r#"{"type":"dividend","symbol":"A","ex_date":"2020-01-01","cash_amount":1,"split_to":4}"#
+            ),
             ["split_to"]
         );
         assert_eq!(
-            failed_fields(r#"{"type":"symbol_change","symbol":"A","ex_date":"2020-01-01","new_symbol":"A"}"#),
+            failed_fields(
+                r#"{"type":"symbol_change","symbol":"A","ex_date":"2020-01-01","new_symbol":"A"}"#
+            ),
             ["new_symbol"]
         );
         assert_eq!(
-            failed_fields(r#"{"type":"split","symbol":"A","ex_date":"2020-01-01","split_from":2,"split_to":2,"extra":1}"#),
+            failed_fields(
+                r#"{"type":"split","symbol":"A","ex_date":"2020-01-01","split_from":2,"split_to":2,"extra":1}"#
+            ),
             ["extra", "split_to"]
         );
     }
@@ -580,10 +619,25 @@ mod tests {
     #[test]
     fn factors_multiply_back_in_time() {
         // 7:1 on 2014-06-09, then 4:1 on 2020-08-31.
-        let f = Factors::from_events(vec![
-            (t("2020-08-31"), FactorEvent::Split { split_from: 1.0, split_to: 4.0 }),
-            (t("2014-06-09"), FactorEvent::Split { split_from: 1.0, split_to: 7.0 }),
-        ]);
+        let f = Factors::from_events(
+            vec![
+                (
+                    t("2020-08-31"),
+                    FactorEvent::Split {
+                        split_from: 1.0,
+                        split_to: 4.0,
+                    },
+                ),
+                (
+                    t("2014-06-09"),
+                    FactorEvent::Split {
+                        split_from: 1.0,
+                        split_to: 7.0,
+                    },
+                ),
+            ],
+            Adjustment::All,
+        );
         let before = t("2014-06-06");
         assert_eq!(f.at(before), (1.0 / 7.0 / 4.0, 28.0));
         assert_eq!(f.at(t("2014-06-09")), (0.25, 4.0));
@@ -593,19 +647,40 @@ mod tests {
     #[test]
     fn a_dividend_on_a_split_day_is_per_new_share() {
         // Close 100 before a 2-for-1 and a 1.00 dividend: the close is 50 in new shares.
-        let f = Factors::from_events(vec![
-            (t("2021-01-04"), FactorEvent::Dividend { cash_amount: 1.0, previous_close: Some(100.0) }),
-            (t("2021-01-04"), FactorEvent::Split { split_from: 1.0, split_to: 2.0 }),
-        ]);
+        let events = vec![
+            (
+                t("2021-01-04"),
+                FactorEvent::Dividend {
+                    cash_amount: 1.0,
+                    previous_close: Some(100.0),
+                },
+            ),
+            (
+                t("2021-01-04"),
+                FactorEvent::Split {
+                    split_from: 1.0,
+                    split_to: 2.0,
+                },
+            ),
+        ];
+        let f = Factors::from_events(events.clone(), Adjustment::All);
         let (price, volume) = f.at(t("2021-01-01"));
         assert!((price - 0.5 * (1.0 - 1.0 / 50.0)).abs() < 1e-15);
         assert_eq!(volume, 2.0);
+        let dividend_only = Factors::from_events(events, Adjustment::Dividend);
+        assert_eq!(dividend_only.at(t("2021-01-01")), (1.0 - 1.0 / 50.0, 1.0));
     }
 
     #[test]
     fn ex_dates_begin_at_midnight_in_new_york() {
-        assert_eq!(t("2020-08-31"), "2020-08-31T04:00:00Z".parse::<DateTime<Utc>>().unwrap());
-        assert_eq!(t("2020-12-01"), "2020-12-01T05:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            t("2020-08-31"),
+            "2020-08-31T04:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            t("2020-12-01"),
+            "2020-12-01T05:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!(adjust_volume(12_340, 0.1), 1234);
         assert_eq!(adjust_volume(5, 0.5), 2);
         assert_eq!(adjust_volume(7, 1.0), 7);

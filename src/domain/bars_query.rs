@@ -189,7 +189,8 @@ impl BarsQuery {
         let format = ResponseFormat::choose(params.format.as_deref(), ctx.negotiated)
             .map_err(bad("format"))?;
         let limit = parse_limit(params.limit.as_deref(), format, ctx.max_page_rows)?;
-        let (adjustment, asof) = parse_adjustment(params.adjustment.as_deref(), params.asof.as_deref())?;
+        let (adjustment, asof) =
+            parse_adjustment(params.adjustment.as_deref(), params.asof.as_deref())?;
         let fingerprint = fingerprint(&symbols, &range, interval, tz, order, fill)
             .with_adjustment(adjustment, asof);
         let cursor = params
@@ -528,11 +529,15 @@ mod tests {
         );
         // Nor the adjustment or the names' date.
         assert_eq!(
-            refused(&format!("symbols=A,B,C&interval=1h&adjustment=all&page_token={token}")),
+            refused(&format!(
+                "symbols=A,B,C&interval=1h&adjustment=all&page_token={token}"
+            )),
             "page_token"
         );
         assert_eq!(
-            refused(&format!("symbols=A,B,C&interval=1h&asof=2022-01-03&page_token={token}")),
+            refused(&format!(
+                "symbols=A,B,C&interval=1h&asof=2022-01-03&page_token={token}"
+            )),
             "page_token"
         );
     }

@@ -67,7 +67,11 @@ pub fn decode_actions(
         };
         match parse_action(&fields, index, line, max_value_bytes) {
             Ok(action) => {
-                let key = (action.symbol.to_string(), action.kind.name(), action.ex_date);
+                let key = (
+                    action.symbol.to_string(),
+                    action.kind.name(),
+                    action.ex_date,
+                );
                 if let Some(first) = seen.insert(key, index) {
                     errors.push(FieldError {
                         index,
@@ -181,7 +185,8 @@ mod tests {
 
     #[test]
     fn reads_every_format() {
-        let json = r#"[{"type":"split","symbol":"A","ex_date":"2020-08-31","split_from":1,"split_to":4}]"#;
+        let json =
+            r#"[{"type":"split","symbol":"A","ex_date":"2020-08-31","split_from":1,"split_to":4}]"#;
         assert_eq!(decode(json, BodyFormat::Json).unwrap().len(), 1);
         let ndjson = format!("{}\n\n", &json[1..json.len() - 1]);
         assert_eq!(decode(&ndjson, BodyFormat::Ndjson).unwrap().len(), 1);
@@ -198,8 +203,10 @@ mod tests {
         let Err(IngestError::Invalid { errors, .. }) = decode(json, BodyFormat::Json) else {
             panic!("invalid")
         };
-        let at: Vec<(usize, Option<&str>)> =
-            errors.iter().map(|e| (e.index, e.field.as_deref())).collect();
+        let at: Vec<(usize, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.index, e.field.as_deref()))
+            .collect();
         assert_eq!(at, [(1, None), (2, Some("ex_date"))]);
         assert!(matches!(
             decode("{}", BodyFormat::Json),

@@ -16,8 +16,8 @@ use crate::dialects::{EXCHANGE_TZ, core_query, rfc3339_micros, unsupported};
 use crate::domain::{BarsParams, QueryBar, Symbol, today_in};
 use crate::error::ApiError;
 use crate::routes::bars::json_page;
-use crate::routes::market::adjust_days;
 use crate::routes::extract::{ApiQuery, param};
+use crate::routes::market::adjust_days;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -119,8 +119,7 @@ pub async fn previous_close(
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
     let symbols = [symbol.clone()];
-    let mut bars =
-        db::previous_bars(&client, catalog, EXCHANGE_TZ, today, Some(&symbols)).await?;
+    let mut bars = db::previous_bars(&client, catalog, EXCHANGE_TZ, today, Some(&symbols)).await?;
     adjust_days(&client, Some(adjustment_of(adjusted)), &mut bars).await?;
     Ok(Json(ticker_aggs(
         Some(symbol.to_string()),
