@@ -563,3 +563,48 @@ async fn the_list_filters_by_symbol_and_ex_date() {
         expect_problem(response, 400).await;
     }
 }
+
+/// `tsapi load --kind corporate-actions` with `input` on standard input.
+fn load(app: &TestApp, format: &str, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+        .args(["load", "--kind", "corporate-actions", "--format", format, "-"])
+        .env("DATABASE_URL", &app.db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tsapi");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("tsapi output")
+}
+
+#[tokio::test]
+async fn the_loader_stores_action_files_whole_or_not_at_all() {
+    let app = setup().await;
+    let bad = "type,symbol,ex_date,split_from,split_to\n\
+               split,YYY,2021-01-04,1,2\nsplit,YYY,2021-01-05,1,\n";
+    let out = load(&app, "csv", bad);
+    assert!(!out.status.success());
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(message.contains("line 3, field split_to"), "{message}");
+    let (_, listed) = app.get_json("/v1/corporate-actions?symbols=YYY").await;
+    assert_eq!(listed["actions"], json!([]));
+
+    let good = "{\"type\":\"split\",\"symbol\":\"YYY\",\"ex_date\":\"2021-01-04\",\"split_from\":1,\"split_to\":2}\n\
+                {\"type\":\"dividend\",\"symbol\":\"YYY\",\"ex_date\":\"2021-02-01\",\"cash_amount\":0.5}\n";
+    let out = load(&app, "ndjson", good);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 inserted"));
+    let (_, listed) = app.get_json("/v1/corporate-actions?symbols=YYY").await;
+    assert_eq!(listed["actions"].as_array().unwrap().len(), 2);
+    // Loading the same file again updates in place.
+    let out = load(&app, "ndjson", good);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 inserted, 2 updated"));
+}
