@@ -569,7 +569,14 @@ fn load(app: &TestApp, format: &str, input: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["load", "--kind", "corporate-actions", "--format", format, "-"])
+        .args([
+            "load",
+            "--kind",
+            "corporate-actions",
+            "--format",
+            format,
+            "-",
+        ])
         .env("DATABASE_URL", &app.db.url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -600,11 +607,37 @@ async fn the_loader_stores_action_files_whole_or_not_at_all() {
     let good = "{\"type\":\"split\",\"symbol\":\"YYY\",\"ex_date\":\"2021-01-04\",\"split_from\":1,\"split_to\":2}\n\
                 {\"type\":\"dividend\",\"symbol\":\"YYY\",\"ex_date\":\"2021-02-01\",\"cash_amount\":0.5}\n";
     let out = load(&app, "ndjson", good);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 inserted"));
     let (_, listed) = app.get_json("/v1/corporate-actions?symbols=YYY").await;
     assert_eq!(listed["actions"].as_array().unwrap().len(), 2);
     // Loading the same file again updates in place.
     let out = load(&app, "ndjson", good);
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 inserted, 2 updated"));
+}
+
+#[tokio::test]
+async fn previous_closes_come_from_the_table_when_the_catalogue_has_other_days() {
+    let app = setup().await;
+    // The catalogue's days follow UTC now: its daily closes are not New York's.
+    app.db
+        .client()
+        .await
+        .batch_execute("UPDATE tsapi_catalog_meta SET zone = 'UTC'")
+        .await
+        .unwrap();
+    let factor = 1.0 - 0.82 / 455.61;
+    assert_bars(
+        &bars(&app, "symbols=DDD&adjustment=all").await,
+        &[
+            flat_row(440.25 * factor, 100),
+            flat_row(455.61 * factor, 100),
+            flat_row(444.45, 100),
+        ],
+        "dividend, previous close from the table",
+    );
 }

@@ -244,10 +244,7 @@ async fn alpaca_py_sees_refusals_as_api_errors() {
         "2021-11-01T00:00:00Z",
         "2021-11-05T00:00:00Z",
     ];
-    for (extra, param) in [
-        ("asof=2021-02-30", "asof"),
-        ("currency=EUR", "currency"),
-    ] {
+    for (extra, param) in [("asof=2021-02-30", "asof"), ("currency=EUR", "currency")] {
         let mut with = args.to_vec();
         with.push(extra);
         let (answer, _) = client(&setup, &with);
@@ -637,13 +634,21 @@ async fn clients_get_adjusted_bars_in_their_own_words() {
                 &format!("adjustment={adjustment}"),
             ],
         );
-        assert_eq!(closes(&answer, 5), v1_closes(expected), "alpaca {adjustment}");
+        assert_eq!(
+            closes(&answer, 5),
+            v1_closes(expected),
+            "alpaca {adjustment}"
+        );
     }
     let (day_start, day_end) = ("2021-08-25", "2021-09-03");
     for (option, expected) in [(None, &split), (Some("adjusted=false"), &raw)] {
         let mut args = vec!["massive-aggs", "ZZ", "1", "day", day_start, day_end];
         args.extend(option);
         let (answer, _) = client(&setup, &args);
-        assert_eq!(closes(&answer, 4), v1_closes(expected), "massive {option:?}");
+        assert_eq!(
+            closes(&answer, 4),
+            v1_closes(expected),
+            "massive {option:?}"
+        );
     }
 }

@@ -9,7 +9,8 @@ use tokio_postgres::types::Type;
 
 use super::{Conn, DbError, TABLE};
 use crate::domain::actions::{
-    ActionKind, Adjustable, Adjustment, CorporateAction, FactorEvent, Factors, ex_instant,
+    ActionKind, Adjustable, Adjustment, CorporateAction, EX_DATE_ZONE, FactorEvent, Factors,
+    ex_instant,
 };
 use crate::domain::{Order, Symbol};
 
@@ -211,6 +212,13 @@ impl AdjustPlan {
         })
     }
 
+    /// Whether some symbol is read under other names too.
+    pub fn has_renames(&self) -> bool {
+        self.symbols.iter().any(|(name, (segments, _))| {
+            !matches!(segments.as_slice(), [s] if s.stored == *name && s.from.is_none() && s.until.is_none())
+        })
+    }
+
     /// The factors of `symbol` (identity when it has none).
     pub fn factors(&self, symbol: &str) -> Option<&Factors> {
         self.symbols.get(symbol).map(|(_, f)| f)
@@ -339,26 +347,30 @@ pub async fn adjust_in_place(
 }
 
 /// Splits and dividends of `stored` symbols, as (symbol, ex-date instant, event); each
-/// dividend with the last stored close before its ex-date (one index probe each).
+/// dividend with the last stored close before its ex-date.
+///
+/// That close is the close of the symbol's last daily bar before the ex-date in the symbol
+/// catalogue (`tsapi_daily`, a plain table: one index probe), whose days are New York days
+/// like ex-dates. Only when the catalogue follows another zone is it looked up in the
+/// hypertable, where each probe may have to open many chunks (a 10-year daily series in
+/// 7-day chunks has 522; 40 such probes cost more than reading the series).
 async fn split_and_dividend_events(
     client: &Conn,
     stored: &[String],
     adjustment: Adjustment,
 ) -> Result<Vec<(String, DateTime<Utc>, FactorEvent)>, DbError> {
-    // Dividend factors need the splits of their ex-date (see `Factors::from_events`).
-    let kinds: Vec<&str> = [Some("split"), adjustment.dividends().then_some("dividend")]
-        .into_iter()
-        .flatten()
-        .collect();
+    let kinds = kinds_for(adjustment);
     let sql = format!(
-        "SELECT a.symbol, a.ex_date, a.kind, a.split_from, a.split_to, a.cash_amount, p.close \
+        "SELECT a.symbol, a.ex_date, a.kind, a.split_from, a.split_to, a.cash_amount, d.close, \
+                m.zone = '{zone}' \
          FROM {ACTIONS_TABLE} a \
+         LEFT JOIN tsapi_catalog_meta m ON true \
          LEFT JOIN LATERAL ( \
-           SELECT t.price_close::float8 AS close FROM {TABLE} t \
-           WHERE a.kind = 'dividend' AND t.symbol = a.symbol \
-             AND t.time < (a.ex_date::timestamp AT TIME ZONE 'America/New_York') \
-           ORDER BY t.time DESC LIMIT 1) p ON true \
-         WHERE a.symbol = ANY($1::text[]) AND a.kind = ANY($2::text[])"
+           SELECT d.price_close AS close FROM tsapi_daily d \
+           WHERE a.kind = 'dividend' AND d.symbol = a.symbol AND d.day < a.ex_date \
+           ORDER BY d.day DESC LIMIT 1) d ON true \
+         WHERE a.symbol = ANY($1::text[]) AND a.kind = ANY($2::text[])",
+        zone = EX_DATE_ZONE.name()
     );
     let rows = client
         .query(
@@ -366,23 +378,63 @@ async fn split_and_dividend_events(
             &[(&stored, Type::TEXT_ARRAY), (&kinds, Type::TEXT_ARRAY)],
         )
         .await?;
-    Ok(rows
+    if rows
         .iter()
-        .filter_map(|r| {
-            let at = ex_instant(r.get(1));
-            let event = match r.get::<_, &str>(2) {
-                "split" => FactorEvent::Split {
-                    split_from: r.get::<_, Option<f64>>(3)?,
-                    split_to: r.get::<_, Option<f64>>(4)?,
-                },
-                _ => FactorEvent::Dividend {
-                    cash_amount: r.get::<_, Option<f64>>(5)?,
-                    previous_close: r.get(6),
-                },
-            };
-            Some((r.get(0), at, event))
-        })
-        .collect())
+        .any(|r| !r.get::<_, Option<bool>>(7).unwrap_or(false))
+    {
+        return events_from_table(client, stored, &kinds).await;
+    }
+    Ok(rows.iter().filter_map(event_of).collect())
+}
+
+/// Dividend factors need the splits of their ex-date (see `Factors::from_events`).
+fn kinds_for(adjustment: Adjustment) -> Vec<&'static str> {
+    [Some("split"), adjustment.dividends().then_some("dividend")]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// (symbol, ex-date, kind, split_from, split_to, cash_amount, previous close) as an event.
+fn event_of(r: &tokio_postgres::Row) -> Option<(String, DateTime<Utc>, FactorEvent)> {
+    let at = ex_instant(r.get(1));
+    let event = match r.get::<_, &str>(2) {
+        "split" => FactorEvent::Split {
+            split_from: r.get::<_, Option<f64>>(3)?,
+            split_to: r.get::<_, Option<f64>>(4)?,
+        },
+        _ => FactorEvent::Dividend {
+            cash_amount: r.get::<_, Option<f64>>(5)?,
+            previous_close: r.get(6),
+        },
+    };
+    Some((r.get(0), at, event))
+}
+
+/// [`split_and_dividend_events`] with each previous close probed in the hypertable.
+async fn events_from_table(
+    client: &Conn,
+    stored: &[String],
+    kinds: &[&str],
+) -> Result<Vec<(String, DateTime<Utc>, FactorEvent)>, DbError> {
+    let sql = format!(
+        "SELECT a.symbol, a.ex_date, a.kind, a.split_from, a.split_to, a.cash_amount, p.close \
+         FROM {ACTIONS_TABLE} a \
+         LEFT JOIN LATERAL ( \
+           SELECT t.price_close::float8 AS close FROM {TABLE} t \
+           WHERE a.kind = 'dividend' AND t.symbol = a.symbol \
+             AND t.time < (a.ex_date::timestamp AT TIME ZONE '{zone}') \
+           ORDER BY t.time DESC LIMIT 1) p ON true \
+         WHERE a.symbol = ANY($1::text[]) AND a.kind = ANY($2::text[])",
+        zone = EX_DATE_ZONE.name()
+    );
+    let rows = client
+        .query(
+            &sql,
+            &[(&stored, Type::TEXT_ARRAY), (&kinds, Type::TEXT_ARRAY)],
+        )
+        .await?;
+    Ok(rows.iter().filter_map(event_of).collect())
 }
 
 /// A symbol change: `old` became `new` on `at`.

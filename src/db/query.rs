@@ -66,28 +66,38 @@ const AGGREGATES: &str = "first(t.price_open::float8, t.time) AS o, max(t.price_
      sum(t.trading_volume)::int8 AS v, count(*) AS n";
 
 /// The adjusted rows of requested symbol `k` within `bounds` (over `t`), as a relation
-/// `t` with the table's price and volume columns. `$p`..`$p+3` are the segments
-/// (requested, stored, from, until), and the lateral `a` holds `k`'s factors
-/// ([`FACTORS`]). With `limit` (stored bars) each segment reads at most that many rows in
-/// `dir` order, so a page never reads a symbol's whole history.
-fn adjusted_rows(bounds: &str, p: usize, limit: Option<(&str, usize)>) -> String {
+/// `t` with the table's price and volume columns; the lateral `a` holds `k`'s factors
+/// ([`factors`]). With `limit` (stored bars) at most that many rows are read in `dir`
+/// order, so a page never reads a symbol's whole history.
+///
+/// Without renames (`segments` is `None`) the rows are the symbol's own, read in index
+/// order as the plain statement reads them, each multiplied by its factors. With renames,
+/// `$p`..`$p+3` are the segments (requested, stored, from, until), read in time order.
+fn adjusted_rows(bounds: &str, segments: Option<usize>, limit: Option<(&str, usize)>) -> String {
     let inner_limit = limit
         .map(|(dir, l)| format!("ORDER BY t.time {dir} LIMIT ${l}"))
         .unwrap_or_default();
+    const ADJUSTED: &str = "t.time, t.price_open::float8 * f.p AS price_open, \
+         t.price_high::float8 * f.p AS price_high, t.price_low::float8 * f.p AS price_low, \
+         t.price_close::float8 * f.p AS price_close, \
+         round(t.trading_volume * f.v)::int8 AS trading_volume";
+    const FACTOR: &str = "CROSS JOIN LATERAL (SELECT coalesce(a.pf[w.i], 1) AS p, \
+         coalesce(a.vf[w.i], 1) AS v FROM (SELECT width_bucket(t.time, a.bounds) + 1 AS i) w) f";
+    let Some(p) = segments else {
+        return format!(
+            "(SELECT {ADJUSTED} FROM {TABLE} t {FACTOR} \
+              WHERE t.symbol = k.symbol AND {bounds} {inner_limit}) t"
+        );
+    };
     let (q1, q2, q3) = (p + 1, p + 2, p + 3);
     format!(
-        "(SELECT t.time, t.price_open::float8 * f.p AS price_open, \
-                 t.price_high::float8 * f.p AS price_high, t.price_low::float8 * f.p AS price_low, \
-                 t.price_close::float8 * f.p AS price_close, \
-                 round(t.trading_volume * f.v)::int8 AS trading_volume \
+        "(SELECT {ADJUSTED} \
           FROM (SELECT s.sym, s.lo, s.hi FROM unnest(${p}::text[], ${q1}::text[], \
                   ${q2}::timestamptz[], ${q3}::timestamptz[]) WITH ORDINALITY s(req, sym, lo, hi, o) \
                 WHERE s.req = k.symbol ORDER BY s.o) s \
           CROSS JOIN LATERAL (SELECT t.* FROM {TABLE} t WHERE t.symbol = s.sym \
                 AND t.time >= coalesce(s.lo, '-infinity') AND t.time < coalesce(s.hi, 'infinity') \
-                AND {bounds} {inner_limit}) t \
-          CROSS JOIN LATERAL (SELECT coalesce(a.pf[width_bucket(t.time, a.bounds) + 1], 1) AS p, \
-                coalesce(a.vf[width_bucket(t.time, a.bounds) + 1], 1) AS v) f) t"
+                AND {bounds} {inner_limit}) t {FACTOR}) t"
     )
 }
 
@@ -107,6 +117,8 @@ fn factors(p: usize) -> String {
 /// adjusted rows when `adjusted` names the first plan parameter.
 struct Source {
     adjusted: Option<usize>,
+    /// Whether some symbol is read across renames (segment parameters come first).
+    renames: bool,
 }
 
 impl Source {
@@ -114,13 +126,17 @@ impl Source {
     fn rows(&self, bounds: &str, limit: Option<(&str, usize)>) -> String {
         match self.adjusted {
             None => format!("{TABLE} t WHERE t.symbol = k.symbol AND {bounds}"),
-            Some(p) => format!("{} WHERE true", adjusted_rows(bounds, p, limit)),
+            Some(p) => {
+                let segments = self.renames.then_some(p);
+                format!("{} WHERE true", adjusted_rows(bounds, segments, limit))
+            }
         }
     }
 
     /// The factors join after the symbol list.
     fn factors(&self) -> String {
-        self.adjusted.map(|p| factors(p + 4)).unwrap_or_default()
+        let skip = if self.renames { 4 } else { 0 };
+        self.adjusted.map(|p| factors(p + skip)).unwrap_or_default()
     }
 
     /// The symbol column of stored bars: as stored, or as requested (renames).
@@ -136,7 +152,13 @@ impl Source {
 /// Every row has the same columns: time, symbol, open, high, low, close, volume,
 /// count (aggregates), next bucket start (aggregates), carried close (gap filling).
 fn statement(query: &BarsQuery) -> String {
-    statement_from(query, &Source { adjusted: None })
+    statement_from(
+        query,
+        &Source {
+            adjusted: None,
+            renames: false,
+        },
+    )
 }
 
 /// The parameter number of the row limit.
@@ -264,19 +286,23 @@ fn paged_bar(row: &Row, query: &BarsQuery) -> PagedBar {
     PagedBar { bar, resume }
 }
 
-/// The plan parameters after the row limit, numbered from `first`.
-fn plan_params(plan: &AdjustPlan, order: Order) -> Vec<Param> {
+/// The plan parameters after the row limit: the segments (with renames), then the factors.
+fn plan_params(plan: &AdjustPlan, order: Order, renames: bool) -> Vec<Param> {
     let a = plan.arrays(order);
-    vec![
-        (Box::new(a.seg_req), Type::TEXT_ARRAY),
-        (Box::new(a.seg_sym), Type::TEXT_ARRAY),
-        (Box::new(a.seg_from), Type::TIMESTAMPTZ_ARRAY),
-        (Box::new(a.seg_until), Type::TIMESTAMPTZ_ARRAY),
+    let mut params: Vec<Param> = Vec::new();
+    if renames {
+        params.push((Box::new(a.seg_req), Type::TEXT_ARRAY));
+        params.push((Box::new(a.seg_sym), Type::TEXT_ARRAY));
+        params.push((Box::new(a.seg_from), Type::TIMESTAMPTZ_ARRAY));
+        params.push((Box::new(a.seg_until), Type::TIMESTAMPTZ_ARRAY));
+    }
+    params.extend::<[Param; 4]>([
         (Box::new(a.f_req), Type::TEXT_ARRAY),
         (Box::new(a.f_until), Type::TIMESTAMPTZ_ARRAY),
         (Box::new(a.f_price), Type::FLOAT8_ARRAY),
         (Box::new(a.f_volume), Type::FLOAT8_ARRAY),
-    ]
+    ]);
+    params
 }
 
 /// The statement and parameters of `query`: plain, or over adjusted rows when the stored
@@ -301,8 +327,9 @@ async fn prepared(
     }
     let src = Source {
         adjusted: Some(limit_param(query) + 1),
+        renames: plan.has_renames(),
     };
-    params.extend(plan_params(&plan, query.order));
+    params.extend(plan_params(&plan, query.order, src.renames));
     Ok((statement_from(query, &src), params))
 }
 
