@@ -9,19 +9,20 @@
 # 2. Starts a release `tsapi serve` over it (no keys: the data path is measured).
 # 3. For each case (stored daily bars; `interval=1w`), alternates `raw` and `all` with wrk
 #    on one connection, BENCH_RUNS times BENCH_SECONDS each, and prints the median mean
-#    latency of each and their ratio.
+#    latency of each, their ratio, and the median of the ratios of each pair of runs
+#    (the steadier figure when other jobs load the machine).
 # 4. Drops the database unless BENCH_KEEP=1.
 #
 # Needs the local cluster and wrk (installed from Debian when missing). Environment:
-# TSAPI_TEST_DATABASE_URL (admin URL), BENCH_DB, BENCH_RUNS (5), BENCH_SECONDS (10).
+# TSAPI_TEST_DATABASE_URL (admin URL), BENCH_DB, BENCH_RUNS (15), BENCH_SECONDS (4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ADMIN_URL=${TSAPI_TEST_DATABASE_URL:-postgres://tsapi:tsapi@127.0.0.1:${TSAPI_PG_PORT:-54329}/postgres}
 DB=${BENCH_DB:-tsapi_actions_bench}
 DB_URL="${ADMIN_URL%/*}/$DB"
-RUNS=${BENCH_RUNS:-5}
-SECS=${BENCH_SECONDS:-10}
+RUNS=${BENCH_RUNS:-15}
+SECS=${BENCH_SECONDS:-4}
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -96,14 +97,16 @@ for case in "stored daily bars|symbols=ADJ&start=2015-01-01&end=2025-01-01&limit
     bars=$(curl -sf "$BASE/v1/bars?$query" | grep -o '"time"' | wc -l)
     # Warm both statements on the connection wrk will use, then alternate.
     curl -sf "$BASE/v1/bars?$query&adjustment=all" >/dev/null
-    raw=() all=()
+    raw=() all=() pairs=()
     for run in $(seq "$RUNS"); do
         raw+=("$(latency "$BASE/v1/bars?$query")")
         all+=("$(latency "$BASE/v1/bars?$query&adjustment=all")")
+        pairs+=("$(awk -v a="${all[-1]}" -v r="${raw[-1]}" 'BEGIN {print a / r}')")
         log "$name run $run: raw ${raw[-1]} µs, all ${all[-1]} µs"
     done
     r=$(printf '%s\n' "${raw[@]}" | median)
     a=$(printf '%s\n' "${all[@]}" | median)
-    printf '%s (%s bars): raw %.0f µs, all %.0f µs, ratio %.3f\n' \
-        "$name" "$bars" "$r" "$a" "$(awk -v a="$a" -v r="$r" 'BEGIN {print a / r}')"
+    p=$(printf '%s\n' "${pairs[@]}" | median)
+    printf '%s (%s bars): raw %.0f µs, all %.0f µs, ratio of medians %.3f, median of pair ratios %.3f\n' \
+        "$name" "$bars" "$r" "$a" "$(awk -v a="$a" -v r="$r" 'BEGIN {print a / r}')" "$p"
 done

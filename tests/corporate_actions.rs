@@ -263,6 +263,28 @@ async fn aggregates_come_from_adjusted_bars() {
         "month",
     );
     assert_eq!(months[0]["count"], 3);
+    // A daily bucket of one stored bar is that bar, adjusted alike (stored bars are adjusted
+    // as they arrive, buckets in SQL before aggregation): to the last bit.
+    for symbol in ["BBB", "CCC", "DDD", "EEE", "FFF"] {
+        let stored = bars(&app, &format!("symbols={symbol}&adjustment=all")).await;
+        let days = bars(
+            &app,
+            &format!("symbols={symbol}&adjustment=all&interval=1d&tz=America/New_York"),
+        )
+        .await;
+        assert_eq!(stored.len(), days.len(), "{symbol}");
+        for (bar, day) in stored.iter().zip(&days) {
+            for field in [
+                "price_open",
+                "price_high",
+                "price_low",
+                "price_close",
+                "trading_volume",
+            ] {
+                assert_eq!(bar[field], day[field], "{symbol} {field}: {bar} {day}");
+            }
+        }
+    }
     // Gap filling carries adjusted closes.
     let filled = bars(
         &app,

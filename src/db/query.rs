@@ -19,7 +19,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::actions::{AdjustPlan, plan};
 use super::{Conn, DbError, TABLE};
-use crate::domain::actions::Adjustment;
+use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{BarsQuery, Fill, Order, QueryBar};
 
 /// A result row, and where a page that ends with it resumes.
@@ -307,14 +307,18 @@ fn plan_params(plan: &AdjustPlan, order: Order, renames: bool) -> Vec<Param> {
 
 /// The statement and parameters of `query`: plain, or over adjusted rows when the stored
 /// corporate actions change what it returns.
+///
+/// Stored bars of symbols read under their own names need no SQL of their own: the plain
+/// statement reads them and each row is multiplied on arrival ([`RowFactors`]), by the same
+/// double multiplications and rounding the SQL would do, so the numbers are identical.
 async fn prepared(
     client: &Conn,
     query: &BarsQuery,
     limit: Option<i64>,
-) -> Result<(String, Vec<Param>), DbError> {
+) -> Result<(String, Vec<Param>, RowFactors), DbError> {
     let mut params = params(query, limit);
     if query.adjustment == Adjustment::Raw && query.asof.is_none() {
-        return Ok((statement(query), params));
+        return Ok((statement(query), params, RowFactors(None)));
     }
     let symbols: Vec<_> = query
         .remaining()
@@ -323,14 +327,32 @@ async fn prepared(
         .collect();
     let plan = plan(client, &symbols, query.adjustment, query.asof).await?;
     if plan.is_identity() {
-        return Ok((statement(query), params));
+        return Ok((statement(query), params, RowFactors(None)));
+    }
+    if query.interval.is_none() && !plan.has_renames() {
+        return Ok((statement(query), params, RowFactors(Some(plan))));
     }
     let src = Source {
         adjusted: Some(limit_param(query) + 1),
         renames: plan.has_renames(),
     };
     params.extend(plan_params(&plan, query.order, src.renames));
-    Ok((statement_from(query, &src), params))
+    Ok((statement_from(query, &src), params, RowFactors(None)))
+}
+
+/// Factors applied to rows as they arrive, when the statement itself does not apply them.
+struct RowFactors(Option<AdjustPlan>);
+
+impl RowFactors {
+    fn apply(&self, mut bar: PagedBar) -> PagedBar {
+        if let Some(factors) = self.0.as_ref().and_then(|p| p.factors(&bar.bar.symbol)) {
+            let (price, volume) = factors.at(bar.bar.time);
+            if (price, volume) != (1.0, 1.0) {
+                bar.bar.scale(price, volume);
+            }
+        }
+        bar
+    }
 }
 
 /// Up to `limit` rows of `query`, from its cursor on.
@@ -339,9 +361,12 @@ pub async fn query_bars(
     query: &BarsQuery,
     limit: usize,
 ) -> Result<Vec<PagedBar>, DbError> {
-    let (sql, params) = prepared(client, query, Some(limit as i64)).await?;
+    let (sql, params, factors) = prepared(client, query, Some(limit as i64)).await?;
     let rows = client.query(&sql, &borrowed(&params)).await?;
-    Ok(rows.iter().map(|row| paged_bar(row, query)).collect())
+    Ok(rows
+        .iter()
+        .map(|row| factors.apply(paged_bar(row, query)))
+        .collect())
 }
 
 /// Every row of `query` (up to its limit) as a stream; holds `client` until it ends. Rows
@@ -350,12 +375,12 @@ pub async fn stream_bars(
     client: Conn,
     query: BarsQuery,
 ) -> Result<impl Stream<Item = Result<QueryBar, DbError>> + Send + 'static, DbError> {
-    let (sql, params) = prepared(&client, &query, query.limit.map(|l| l as i64)).await?;
+    let (sql, params, factors) = prepared(&client, &query, query.limit.map(|l| l as i64)).await?;
     let rows = client.query_stream(&sql, &borrowed(&params)).await?;
     Ok(rows.map_err(DbError::from).map(move |row| {
         // The pooled connection goes back to the pool only when the stream is dropped.
         let _held = &client;
-        row.map(|row| paged_bar(&row, &query).bar)
+        row.map(|row| factors.apply(paged_bar(&row, &query)).bar)
     }))
 }
 
