@@ -418,7 +418,7 @@ impl Factors {
         mut events: Vec<(DateTime<Utc>, FactorEvent)>,
         adjustment: Adjustment,
     ) -> Self {
-        events.sort_by(|a, b| b.0.cmp(&a.0));
+        events.sort_by_key(|e| std::cmp::Reverse(e.0));
         let mut out = Self::default();
         let (mut price, mut volume) = (1.0_f64, 1.0_f64);
         let mut i = 0;
