@@ -173,7 +173,8 @@ fn fields_of(kind: &str) -> &'static [&'static str] {
     }
 }
 
-const ALL_FIELDS: [&str; 8] = [
+/// Every field a record may have.
+pub const ALL_FIELDS: [&str; 8] = [
     "type",
     "symbol",
     "ex_date",

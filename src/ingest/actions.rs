@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{BodyFormat, IngestError};
 use crate::domain::FieldError;
-use crate::domain::actions::{CorporateAction, parse_action};
+use crate::domain::actions::{ALL_FIELDS, CorporateAction, parse_action};
 
 /// Reads `input` (at most `max_bytes`, gunzipped first when `gzip`) in `format`; at most
 /// `max_records` records. Every invalid record is reported; a (type, symbol, ex_date)
@@ -160,6 +160,13 @@ fn csv_records(bytes: &[u8]) -> Result<Vec<Raw>, IngestError> {
         .iter()
         .map(str::to_owned)
         .collect();
+    if let Some(unknown) = header.iter().find(|h| !ALL_FIELDS.contains(&h.as_str())) {
+        return Err(IngestError::BadInput(format!(
+            "line 1: the CSV header names an unknown column {}; columns are {}",
+            crate::domain::quote(unknown),
+            ALL_FIELDS.join(", ")
+        )));
+    }
     let mut out = Vec::new();
     for row in reader.records() {
         let row = row.map_err(bad)?;
@@ -210,6 +217,10 @@ mod tests {
         assert_eq!(at, [(1, None), (2, Some("ex_date"))]);
         assert!(matches!(
             decode("{}", BodyFormat::Json),
+            Err(IngestError::BadInput(_))
+        ));
+        assert!(matches!(
+            decode("{}", BodyFormat::Csv),
             Err(IngestError::BadInput(_))
         ));
     }
