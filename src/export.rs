@@ -55,6 +55,14 @@ pub struct ExportArgs {
     /// IANA zone of calendar buckets and naive times, as `/v1/bars?tz=`.
     #[arg(long)]
     pub tz: Option<String>,
+    /// `raw` (default), `split`, `dividend` or `all`: prices adjusted for the stored
+    /// corporate actions, as `/v1/bars?adjustment=`.
+    #[arg(long)]
+    pub adjustment: Option<String>,
+    /// `YYYY-MM-DD`: read each symbol as it was named that day, across renames, as
+    /// `/v1/bars?asof=`.
+    #[arg(long)]
+    pub asof: Option<String>,
     /// Output format; by default from the extension of `-o` (.parquet, .arrow or
     /// .arrows, .csv, .ndjson or .jsonl).
     #[arg(long, value_enum)]
@@ -126,6 +134,8 @@ fn parse_query(args: &ExportArgs, format: ExportFormat) -> anyhow::Result<BarsQu
         end: args.end.clone(),
         interval: args.interval.clone(),
         tz: args.tz.clone(),
+        adjustment: args.adjustment.clone(),
+        asof: args.asof.clone(),
         format: Some(wire.into()),
         ..BarsParams::default()
     };

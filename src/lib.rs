@@ -11,9 +11,11 @@
 //! - [`routes`]: thin handlers, one file per resource.
 //! - [`dialects`]: Alpaca- and Polygon-compatible routes that translate to the `/v1` core.
 //! - [`domain`]: validated types (`Bar`, `Symbol`, times, record parsing), `Accept`
-//!   negotiation and signed chart links.
-//! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest, and the symbol
-//!   catalogue behind whole-market reads (kept by writes, refreshed for other writers).
+//!   negotiation, signed chart links, and corporate actions with their adjustment factors
+//!   (`domain::actions`).
+//! - [`db`]: every SQL statement: pool, migrations, reads, COPY ingest, the symbol
+//!   catalogue behind whole-market reads (kept by writes, refreshed for other writers), and
+//!   corporate actions with the adjustment plan of a read (`db::actions`).
 //! - [`error`]: `ApiError`, the one mapping from failures to problem+json responses.
 //! - [`observe`]: request ids, per-request logs and Prometheus metrics.
 //! - [`telemetry`]: logging setup (text or JSON, `RUST_LOG`).

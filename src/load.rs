@@ -49,6 +49,16 @@ impl From<FileFormat> for BodyFormat {
     }
 }
 
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadKind {
+    /// Bars (the default).
+    Bars,
+    /// Corporate actions (splits, dividends, symbol changes), as `POST /v1/corporate-actions`
+    /// takes them; loaded in one transaction, all or nothing.
+    CorporateActions,
+}
+
 /// Settings of `tsapi load`.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
@@ -59,6 +69,9 @@ pub struct LoadArgs {
     /// Input format; by default from the extension (.csv, .ndjson or .jsonl, .json).
     #[arg(long, value_enum)]
     pub format: Option<FileFormat>,
+    /// What the file holds: bars or corporate actions.
+    #[arg(long, value_enum, default_value = "bars")]
+    pub kind: LoadKind,
     /// What to do with a bar whose (symbol, time) is already stored: error, ignore, update.
     #[arg(long, default_value = "error", value_parser = OnConflict::parse)]
     pub on_conflict: OnConflict,
@@ -103,6 +116,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let (format, gzip) = file_kind(&args.file, args.format)?;
     let format = BodyFormat::from(format);
     let (input, size) = open(&args)?;
+    if args.kind == LoadKind::CorporateActions {
+        return load_actions(&args, &name, input, (format, gzip)).await;
+    }
     let mut clients = Vec::with_capacity(args.workers.into());
     for _ in 0..args.workers {
         clients.push(db::connect(&args.database).await?);
@@ -251,6 +267,69 @@ impl Worker<'_> {
             }
         }
     }
+}
+
+/// Largest corporate-actions file read: far more than all actions of a whole market.
+const MAX_ACTIONS_FILE_BYTES: u64 = 1 << 30;
+
+/// A file of corporate actions, validated whole, then stored in one transaction.
+async fn load_actions(
+    args: &LoadArgs,
+    name: &str,
+    input: Box<dyn Read + Send>,
+    (format, gzip): (BodyFormat, bool),
+) -> anyhow::Result<()> {
+    let max_value_bytes = args.max_value_bytes;
+    let decoded = tokio::task::spawn_blocking(move || {
+        crate::ingest::actions::decode_actions(
+            input,
+            gzip,
+            format,
+            MAX_ACTIONS_FILE_BYTES,
+            max_value_bytes,
+            usize::MAX,
+        )
+    })
+    .await
+    .context("the decoder thread failed")?;
+    let actions = match decoded {
+        Ok(actions) => actions,
+        Err(IngestError::Invalid { errors, .. }) => {
+            let first = errors.first().map(|e| {
+                let at = match e.line {
+                    Some(line) => format!("line {line}"),
+                    None => format!("record {}", e.index),
+                };
+                let field = e
+                    .field
+                    .as_deref()
+                    .map_or(String::new(), |f| format!(", field {f}"));
+                format!("{at}{field}: {}", e.message)
+            });
+            bail!(
+                "{name}: {} invalid record(s), first {}; nothing was stored",
+                errors.len(),
+                first.unwrap_or_default()
+            );
+        }
+        Err(other) => bail!("{name}: {other}; nothing was stored"),
+    };
+    let mut client = db::connect(&args.database).await?;
+    let tx = client.transaction().await?;
+    let mut counts = db::actions::ActionCounts::default();
+    for chunk in actions.chunks(10_000) {
+        let done = db::actions::write_actions(&tx, chunk).await?;
+        counts.inserted += done.inserted;
+        counts.updated += done.updated;
+    }
+    tx.commit().await?;
+    eprintln!(
+        "loaded {} corporate actions from {name}: {} inserted, {} updated",
+        actions.len(),
+        counts.inserted,
+        counts.updated
+    );
+    Ok(())
 }
 
 /// One batch in its own transaction.

@@ -23,7 +23,8 @@ use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::openapi::{self, ApiDoc, OpenApiJson};
 use crate::routes::{
-    bars, chart, fallback, health, insert, market, metrics, stream, symbols, ticker, write, ws,
+    actions, bars, chart, fallback, health, insert, market, metrics, stream, symbols, ticker,
+    write, ws,
 };
 use crate::state::AppState;
 use crate::{auth, cors, observe};
@@ -57,6 +58,7 @@ pub fn route_table(state: &AppState) -> OpenApiRouter<AppState> {
         // The versioned API.
         .routes(routes!(bars::bars, write::write_bars))
         .routes(routes!(bars::latest))
+        .routes(routes!(actions::write_actions, actions::list_actions))
         .routes(routes!(symbols::symbols))
         // The whole market at once.
         .routes(routes!(market::snapshots))

@@ -456,3 +456,32 @@ async fn export_writes_files_that_the_readers_load_as_the_api_answers() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--interval"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn adjusted_bars_are_the_same_in_columnar_answers() {
+    let setup = setup().await;
+    // AAPL: a 4-for-1 split between its two days, and a dividend on the second.
+    let actions = serde_json::json!([
+        {"type": "split", "symbol": "AAPL", "ex_date": "2021-11-02", "split_from": 1, "split_to": 4},
+        {"type": "dividend", "symbol": "AAPL", "ex_date": "2021-11-03", "cash_amount": 0.5, "currency": "USD"},
+    ]);
+    let response = reqwest::Client::new()
+        .post(setup.server.url("/v1/corporate-actions"))
+        .json(&actions)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+
+    let raw = json_bars(&setup, "symbols=AAPL").await;
+    let adjusted = json_bars(&setup, "symbols=AAPL&adjustment=all").await;
+    assert_eq!(raw.len(), adjusted.len());
+    assert_ne!(raw[0], adjusted[0], "the first day's bars are adjusted");
+    for query in [
+        "symbols=AAPL,MSFT&adjustment=all",
+        "symbols=AAPL&adjustment=split&order=desc",
+    ] {
+        assert_columnar_equals_json(&setup, query, false).await;
+    }
+    assert_columnar_equals_json(&setup, "symbols=AAPL&adjustment=all&interval=1h", true).await;
+}

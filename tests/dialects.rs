@@ -244,11 +244,7 @@ async fn alpaca_py_sees_refusals_as_api_errors() {
         "2021-11-01T00:00:00Z",
         "2021-11-05T00:00:00Z",
     ];
-    for (extra, param) in [
-        ("adjustment=split", "adjustment"),
-        ("asof=2021-01-01", "asof"),
-        ("currency=EUR", "currency"),
-    ] {
+    for (extra, param) in [("asof=2021-02-30", "asof"), ("currency=EUR", "currency")] {
         let mut with = args.to_vec();
         with.push(extra);
         let (answer, _) = client(&setup, &with);
@@ -405,7 +401,7 @@ async fn massive_sees_refusals_as_bad_responses() {
             "day",
             "2021-11-01",
             "2021-11-02",
-            "adjusted=True",
+            "adjusted=maybe",
         ],
     );
     assert!(
@@ -577,4 +573,82 @@ async fn massive_previous_grouped_and_open_close_equal_v1() {
     let (answer, _) = client(&setup, &["massive-day", "open-close", "MSFT", "2021-11-06"]);
     assert_eq!(answer["error"], "BadResponse");
     assert_eq!(answer["body"]["status"], "NOT_FOUND");
+}
+
+/// Both clients ask for adjusted bars in their own words (alpaca-py `adjustment`, massive
+/// `adjusted`, true by default) and get the numbers of `/v1/bars?adjustment=`.
+#[tokio::test]
+async fn clients_get_adjusted_bars_in_their_own_words() {
+    let setup = setup().await;
+    // A 2-for-1 of ZZ on 2021-09-01, written straight into the table.
+    common::connect(&setup._db.url)
+        .await
+        .batch_execute(
+            "INSERT INTO tsapi_corporate_actions (symbol, ex_date, kind, split_from, split_to) \
+             VALUES ('ZZ', '2021-09-01', 'split', 1, 2)",
+        )
+        .await
+        .unwrap();
+    let (start, end) = ("2021-08-25T00:00:00Z", "2021-09-04T00:00:00Z");
+    let v1 = |adjustment: &'static str| {
+        let setup = &setup;
+        async move {
+            v1_bars(
+                setup,
+                &format!(
+                    "symbols=ZZ&interval=1d&tz=America/New_York&start={start}&end={end}\
+                     &adjustment={adjustment}"
+                ),
+            )
+            .await
+        }
+    };
+    let (split, raw) = (v1("split").await, v1("raw").await);
+    assert_eq!(split.len(), 10);
+    assert_eq!(
+        split[0]["price_close"].as_f64().unwrap() * 2.0,
+        raw[0]["price_close"].as_f64().unwrap()
+    );
+    let closes = |rows: &Value, at: usize| -> Vec<f64> {
+        rows["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[at].as_f64().unwrap())
+            .collect()
+    };
+    let v1_closes = |bars: &[Value]| -> Vec<f64> {
+        bars.iter()
+            .map(|b| b["price_close"].as_f64().unwrap())
+            .collect()
+    };
+    for (adjustment, expected) in [("split", &split), ("raw", &raw)] {
+        let (answer, _) = client(
+            &setup,
+            &[
+                "alpaca-bars",
+                "ZZ",
+                "1Day",
+                start,
+                end,
+                &format!("adjustment={adjustment}"),
+            ],
+        );
+        assert_eq!(
+            closes(&answer, 5),
+            v1_closes(expected),
+            "alpaca {adjustment}"
+        );
+    }
+    let (day_start, day_end) = ("2021-08-25", "2021-09-03");
+    for (option, expected) in [(None, &split), (Some("adjusted=false"), &raw)] {
+        let mut args = vec!["massive-aggs", "ZZ", "1", "day", day_start, day_end];
+        args.extend(option);
+        let (answer, _) = client(&setup, &args);
+        assert_eq!(
+            closes(&answer, 4),
+            v1_closes(expected),
+            "massive {option:?}"
+        );
+    }
 }

@@ -46,6 +46,7 @@ pub async fn migrate_with(
     .await?;
     tx.batch_execute(super::feed_log::SCHEMA).await?;
     feed_trigger::apply(&tx, feed_trigger).await?;
+    tx.batch_execute(super::actions::SCHEMA).await?;
     tx.commit().await?;
 
     // A table made the tutorial's way may hold duplicate bars; then the unique index cannot

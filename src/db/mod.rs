@@ -1,6 +1,7 @@
 //! Everything that talks to PostgreSQL. All SQL of the program lives under this module,
 //! parameterized; no statement is ever built from user text.
 
+pub mod actions;
 mod bulk_write;
 mod catalog;
 mod catalog_refresh;

@@ -5,13 +5,21 @@
 //! OFFSET is ever scanned. Where a page resumes comes from the page token as a time bound.
 //! Rows come out in symbol-list order: the nested loop over the ordered list keeps it, and
 //! an outer `ORDER BY` would force reading every symbol's rows before the first is sent.
+//!
+//! Adjusted reads (`adjustment`, `asof`) use the same statements over an adjusted row
+//! source ([`adjusted_rows`]): each requested symbol reads its stored segments in time
+//! order (renames), and each stored bar is multiplied by the factors of the first ex-date
+//! after it, found by `width_bucket` over the symbol's sorted ex-date instants, before
+//! any aggregation. A read that the stored actions do not change runs the plain statement.
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
+use super::actions::{AdjustPlan, plan};
 use super::{Conn, DbError, TABLE};
+use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{BarsQuery, Fill, Order, QueryBar};
 
 /// A result row, and where a page that ends with it resumes.
@@ -57,32 +65,133 @@ const AGGREGATES: &str = "first(t.price_open::float8, t.time) AS o, max(t.price_
      min(t.price_low)::float8 AS l, last(t.price_close::float8, t.time) AS c, \
      sum(t.trading_volume)::int8 AS v, count(*) AS n";
 
+/// The adjusted rows of requested symbol `k` within `bounds` (over `t`), as a relation
+/// `t` with the table's price and volume columns; the lateral `a` holds `k`'s factors
+/// ([`factors`]). With `limit` (stored bars) at most that many rows are read in `dir`
+/// order, so a page never reads a symbol's whole history.
+///
+/// Without renames (`segments` is `None`) the rows are the symbol's own, read in index
+/// order as the plain statement reads them, each multiplied by its factors. With renames,
+/// `$p`..`$p+3` are the segments (requested, stored, from, until), read in time order.
+fn adjusted_rows(bounds: &str, segments: Option<usize>, limit: Option<(&str, usize)>) -> String {
+    let inner_limit = limit
+        .map(|(dir, l)| format!("ORDER BY t.time {dir} LIMIT ${l}"))
+        .unwrap_or_default();
+    const ADJUSTED: &str = "t.time, t.price_open::float8 * f.p AS price_open, \
+         t.price_high::float8 * f.p AS price_high, t.price_low::float8 * f.p AS price_low, \
+         t.price_close::float8 * f.p AS price_close, \
+         round(t.trading_volume * f.v)::int8 AS trading_volume";
+    const FACTOR: &str = "CROSS JOIN LATERAL (SELECT coalesce(a.pf[w.i], 1) AS p, \
+         coalesce(a.vf[w.i], 1) AS v FROM (SELECT width_bucket(t.time, a.bounds) + 1 AS i) w) f";
+    let Some(p) = segments else {
+        return format!(
+            "(SELECT {ADJUSTED} FROM {TABLE} t {FACTOR} \
+              WHERE t.symbol = k.symbol AND {bounds} {inner_limit}) t"
+        );
+    };
+    let (q1, q2, q3) = (p + 1, p + 2, p + 3);
+    format!(
+        "(SELECT {ADJUSTED} \
+          FROM (SELECT s.sym, s.lo, s.hi FROM unnest(${p}::text[], ${q1}::text[], \
+                  ${q2}::timestamptz[], ${q3}::timestamptz[]) WITH ORDINALITY s(req, sym, lo, hi, o) \
+                WHERE s.req = k.symbol ORDER BY s.o) s \
+          CROSS JOIN LATERAL (SELECT t.* FROM {TABLE} t WHERE t.symbol = s.sym \
+                AND t.time >= coalesce(s.lo, '-infinity') AND t.time < coalesce(s.hi, 'infinity') \
+                AND {bounds} {inner_limit}) t {FACTOR}) t"
+    )
+}
+
+/// Requested symbol `k`'s factors from `$p`..`$p+3` (requested, bound, price, volume):
+/// sorted bounds and the factors of the rows before each.
+fn factors(p: usize) -> String {
+    let (q1, q2, q3) = (p + 1, p + 2, p + 3);
+    format!(
+        "CROSS JOIN LATERAL (SELECT array_agg(x.until ORDER BY x.until) AS bounds, \
+           array_agg(x.pf ORDER BY x.until) AS pf, array_agg(x.vf ORDER BY x.until) AS vf \
+         FROM unnest(${p}::text[], ${q1}::timestamptz[], ${q2}::float8[], ${q3}::float8[]) \
+           x(req, until, pf, vf) WHERE x.req = k.symbol) a"
+    )
+}
+
+/// Where each statement reads the rows of symbol `k` within `bounds`: the table, or the
+/// adjusted rows when `adjusted` names the first plan parameter.
+struct Source {
+    adjusted: Option<usize>,
+    /// Whether some symbol is read across renames (segment parameters come first).
+    renames: bool,
+}
+
+impl Source {
+    /// `FROM ... WHERE ...` over relation `t`.
+    fn rows(&self, bounds: &str, limit: Option<(&str, usize)>) -> String {
+        match self.adjusted {
+            None => format!("{TABLE} t WHERE t.symbol = k.symbol AND {bounds}"),
+            Some(p) => {
+                let segments = self.renames.then_some(p);
+                format!("{} WHERE true", adjusted_rows(bounds, segments, limit))
+            }
+        }
+    }
+
+    /// The factors join after the symbol list.
+    fn factors(&self) -> String {
+        let skip = if self.renames { 4 } else { 0 };
+        self.adjusted.map(|p| factors(p + skip)).unwrap_or_default()
+    }
+
+    /// The symbol column of stored bars: as stored, or as requested (renames).
+    fn symbol(&self) -> &'static str {
+        if self.adjusted.is_some() {
+            "k.symbol"
+        } else {
+            "t.symbol"
+        }
+    }
+}
+
 /// Every row has the same columns: time, symbol, open, high, low, close, volume,
 /// count (aggregates), next bucket start (aggregates), carried close (gap filling).
 fn statement(query: &BarsQuery) -> String {
+    statement_from(
+        query,
+        &Source {
+            adjusted: None,
+            renames: false,
+        },
+    )
+}
+
+/// The parameter number of the row limit.
+fn limit_param(query: &BarsQuery) -> usize {
+    if query.interval.is_some() { 7 } else { 5 }
+}
+
+fn statement_from(query: &BarsQuery, src: &Source) -> String {
     let dir = direction(query.order);
+    let factors = src.factors();
     match (query.interval, query.fill) {
         (None, _) => format!(
-            "SELECT b.* FROM {SYMBOLS} CROSS JOIN LATERAL ( \
-               SELECT t.time, t.symbol, t.price_open::float8, t.price_high::float8, \
+            "SELECT b.* FROM {SYMBOLS} {factors} CROSS JOIN LATERAL ( \
+               SELECT t.time, {symbol}, t.price_open::float8, t.price_high::float8, \
                       t.price_low::float8, t.price_close::float8, t.trading_volume::int8, \
                       NULL::int8, NULL::timestamptz, NULL::float8 \
-               FROM {TABLE} t WHERE t.symbol = k.symbol AND {bounds} \
+               FROM {rows} \
                ORDER BY t.time {dir} LIMIT $5) b \
              LIMIT $5",
-            bounds = time_bounds(query.order)
+            symbol = src.symbol(),
+            rows = src.rows(time_bounds(query.order), Some((dir, 5)))
         ),
         // Buckets of a day or longer follow `$5`'s calendar; shorter ones use 'UTC'. The next
         // bucket starts one width later in local time.
         (Some(_), Fill::None) => format!(
-            "SELECT b.* FROM {SYMBOLS} CROSS JOIN LATERAL ( \
+            "SELECT b.* FROM {SYMBOLS} {factors} CROSS JOIN LATERAL ( \
                SELECT g.bucket, k.symbol, g.o, g.h, g.l, g.c, g.v, g.n, \
                       ((g.bucket AT TIME ZONE $5::text) + $6::text::interval) AT TIME ZONE $5::text, NULL::float8 \
                FROM (SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
-                     FROM {TABLE} t WHERE t.symbol = k.symbol AND {bounds} GROUP BY 1) g \
+                     FROM {rows} GROUP BY 1) g \
                ORDER BY g.bucket {dir} LIMIT $7) b \
              LIMIT $7",
-            bounds = time_bounds(query.order)
+            rows = src.rows(time_bounds(query.order), None)
         ),
         // Gap filling: every bucket of [start, end) from a series, joined to the aggregates.
         // The carried close is the close of the last bucket that has one (a group starts at
@@ -92,8 +201,12 @@ fn statement(query: &BarsQuery) -> String {
                 Order::Asc => "z.bucket >= coalesce(k.resume, '-infinity')",
                 Order::Desc => "z.bucket < coalesce(k.resume, 'infinity')",
             };
+            let rows = src.rows(
+                "t.time >= $3::timestamptz AND t.time < $4::timestamptz",
+                None,
+            );
             format!(
-                "SELECT b.* FROM {SYMBOLS} CROSS JOIN LATERAL ( \
+                "SELECT b.* FROM {SYMBOLS} {factors} CROSS JOIN LATERAL ( \
                    SELECT z.bucket, k.symbol, z.o, z.h, z.l, z.c, z.v, z.n, z.next, z.carried \
                    FROM ( \
                      SELECT y.*, first_value(y.c) OVER (PARTITION BY y.grp ORDER BY y.bucket) \
@@ -108,8 +221,7 @@ fn statement(query: &BarsQuery) -> String {
                                $4::timestamptz AT TIME ZONE $5::text, $6::text::interval) g) s \
                        LEFT JOIN ( \
                          SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
-                         FROM {TABLE} t WHERE t.symbol = k.symbol \
-                           AND t.time >= $3::timestamptz AND t.time < $4::timestamptz \
+                         FROM {rows} \
                          GROUP BY 1) a ON a.bucket = s.bucket \
                        WHERE s.bucket < $4::timestamptz) y) z \
                    WHERE {resumed} \
@@ -174,15 +286,87 @@ fn paged_bar(row: &Row, query: &BarsQuery) -> PagedBar {
     PagedBar { bar, resume }
 }
 
+/// The plan parameters after the row limit: the segments (with renames), then the factors.
+fn plan_params(plan: &AdjustPlan, order: Order, renames: bool) -> Vec<Param> {
+    let a = plan.arrays(order);
+    let mut params: Vec<Param> = Vec::new();
+    if renames {
+        params.push((Box::new(a.seg_req), Type::TEXT_ARRAY));
+        params.push((Box::new(a.seg_sym), Type::TEXT_ARRAY));
+        params.push((Box::new(a.seg_from), Type::TIMESTAMPTZ_ARRAY));
+        params.push((Box::new(a.seg_until), Type::TIMESTAMPTZ_ARRAY));
+    }
+    params.extend::<[Param; 4]>([
+        (Box::new(a.f_req), Type::TEXT_ARRAY),
+        (Box::new(a.f_until), Type::TIMESTAMPTZ_ARRAY),
+        (Box::new(a.f_price), Type::FLOAT8_ARRAY),
+        (Box::new(a.f_volume), Type::FLOAT8_ARRAY),
+    ]);
+    params
+}
+
+/// The statement and parameters of `query`: plain, or over adjusted rows when the stored
+/// corporate actions change what it returns.
+///
+/// Stored bars of symbols read under their own names need no SQL of their own: the plain
+/// statement reads them and each row is multiplied on arrival ([`RowFactors`]), by the same
+/// double multiplications and rounding the SQL would do, so the numbers are identical.
+async fn prepared(
+    client: &Conn,
+    query: &BarsQuery,
+    limit: Option<i64>,
+) -> Result<(String, Vec<Param>, RowFactors), DbError> {
+    let mut params = params(query, limit);
+    if query.adjustment == Adjustment::Raw && query.asof.is_none() {
+        return Ok((statement(query), params, RowFactors(None)));
+    }
+    let symbols: Vec<_> = query
+        .remaining()
+        .into_iter()
+        .map(|(s, _)| s.clone())
+        .collect();
+    let plan = plan(client, &symbols, query.adjustment, query.asof).await?;
+    if plan.is_identity() {
+        return Ok((statement(query), params, RowFactors(None)));
+    }
+    if query.interval.is_none() && !plan.has_renames() {
+        return Ok((statement(query), params, RowFactors(Some(plan))));
+    }
+    let src = Source {
+        adjusted: Some(limit_param(query) + 1),
+        renames: plan.has_renames(),
+    };
+    params.extend(plan_params(&plan, query.order, src.renames));
+    Ok((statement_from(query, &src), params, RowFactors(None)))
+}
+
+/// Factors applied to rows as they arrive, when the statement itself does not apply them.
+struct RowFactors(Option<AdjustPlan>);
+
+impl RowFactors {
+    fn apply(&self, mut bar: PagedBar) -> PagedBar {
+        if let Some(factors) = self.0.as_ref().and_then(|p| p.factors(&bar.bar.symbol)) {
+            let (price, volume) = factors.at(bar.bar.time);
+            if (price, volume) != (1.0, 1.0) {
+                bar.bar.scale(price, volume);
+            }
+        }
+        bar
+    }
+}
+
 /// Up to `limit` rows of `query`, from its cursor on.
 pub async fn query_bars(
     client: &Conn,
     query: &BarsQuery,
     limit: usize,
 ) -> Result<Vec<PagedBar>, DbError> {
-    let params = params(query, Some(limit as i64));
-    let rows = client.query(&statement(query), &borrowed(&params)).await?;
-    Ok(rows.iter().map(|row| paged_bar(row, query)).collect())
+    let (sql, params, factors) = prepared(client, query, Some(limit as i64)).await?;
+    let rows = client.query(&sql, &borrowed(&params)).await?;
+    Ok(rows
+        .iter()
+        .map(|row| factors.apply(paged_bar(row, query)))
+        .collect())
 }
 
 /// Every row of `query` (up to its limit) as a stream; holds `client` until it ends. Rows
@@ -202,14 +386,12 @@ pub async fn stream_paged_bars(
     client: Conn,
     query: BarsQuery,
 ) -> Result<impl Stream<Item = Result<PagedBar, DbError>> + Send + 'static, DbError> {
-    let params = params(&query, query.limit.map(|l| l as i64));
-    let rows = client
-        .query_stream(&statement(&query), &borrowed(&params))
-        .await?;
+    let (sql, params, factors) = prepared(&client, &query, query.limit.map(|l| l as i64)).await?;
+    let rows = client.query_stream(&sql, &borrowed(&params)).await?;
     Ok(rows.map_err(DbError::from).map(move |row| {
         // The pooled connection goes back to the pool only when the stream is dropped.
         let _held = &client;
-        row.map(|row| paged_bar(&row, &query))
+        row.map(|row| factors.apply(paged_bar(&row, &query)))
     }))
 }
 

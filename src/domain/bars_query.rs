@@ -1,10 +1,11 @@
 //! The parameters of `GET /v1/bars`, from query-string text to a validated [`BarsQuery`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::actions::{Adjustment, parse_ex_date};
 use super::page_token::{Cursor, PageTokenKey, QueryFingerprint};
 use super::{Interval, Symbol, SymbolListText, TimeParser, TimeRange, quote};
 
@@ -53,6 +54,15 @@ pub struct BarsParams {
     pub format: Option<String>,
     /// `next_page_token` of the previous page, with otherwise the same parameters.
     pub page_token: Option<String>,
+    /// `raw` (default): prices as stored; `split`, `dividend` or `all`: adjusted for the
+    /// stored corporate actions after each bar (see "Corporate actions and adjusted prices"
+    /// in the README). Aggregates are computed from the adjusted bars.
+    #[param(pattern = "^(raw|split|dividend|all)$")]
+    pub adjustment: Option<String>,
+    /// `YYYY-MM-DD`: each symbol is the name as known on that day, read across its renames
+    /// (its whole history, under the requested name). Absent: names are literal.
+    #[param(example = "2023-01-03", format = Date)]
+    pub asof: Option<String>,
 }
 
 /// Time order within each symbol.
@@ -159,6 +169,10 @@ pub struct BarsQuery {
     pub fingerprint: QueryFingerprint,
     /// Where this page starts, from `page_token`.
     pub cursor: Option<Cursor>,
+    /// Which corporate actions prices and volumes are adjusted for.
+    pub adjustment: Adjustment,
+    /// Names as known on this day, read across renames; `None`: literal names.
+    pub asof: Option<NaiveDate>,
 }
 
 impl BarsQuery {
@@ -187,7 +201,10 @@ impl BarsQuery {
         let format = ResponseFormat::choose(params.format.as_deref(), ctx.negotiated)
             .map_err(bad("format"))?;
         let limit = parse_limit(params.limit.as_deref(), format, ctx.max_page_rows)?;
-        let fingerprint = fingerprint(&symbols, &range, interval, tz, order, fill);
+        let (adjustment, asof) =
+            parse_adjustment(params.adjustment.as_deref(), params.asof.as_deref())?;
+        let fingerprint = fingerprint(&symbols, &range, interval, tz, order, fill)
+            .with_adjustment(adjustment, asof);
         let cursor = params
             .page_token
             .as_deref()
@@ -204,6 +221,8 @@ impl BarsQuery {
             format,
             fingerprint,
             cursor,
+            adjustment,
+            asof,
         })
     }
 
@@ -228,7 +247,16 @@ impl BarsQuery {
             format: ResponseFormat::Json,
             fingerprint,
             cursor: None,
+            adjustment: Adjustment::Raw,
+            asof: None,
         }
+    }
+
+    /// The same query adjusted for `adjustment` (what a chart asks for).
+    pub fn adjusted(mut self, adjustment: Adjustment) -> Self {
+        self.fingerprint = self.fingerprint.with_adjustment(adjustment, self.asof);
+        self.adjustment = adjustment;
+        self
     }
 
     /// The symbols this page still has to read, each with its resume bound (`None`: from
@@ -272,6 +300,23 @@ fn fingerprint(
         &format!("{order:?}"),
         &format!("{fill:?}"),
     ])
+}
+
+/// `adjustment` (absent: raw) and `asof` (absent: literal names).
+pub fn parse_adjustment(
+    adjustment: Option<&str>,
+    asof: Option<&str>,
+) -> Result<(Adjustment, Option<NaiveDate>), ParamError> {
+    let adjustment = adjustment
+        .map(|a| Adjustment::parse(a.trim()).map_err(bad("adjustment")))
+        .transpose()?
+        .unwrap_or_default();
+    let asof = asof
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| parse_ex_date(a).map_err(bad("asof")))
+        .transpose()?;
+    Ok((adjustment, asof))
 }
 
 /// `tz`: an IANA zone name; absent: UTC.
@@ -443,6 +488,8 @@ mod tests {
             "fill"
         );
         assert_eq!(refused("symbols=A&page_token=abc"), "page_token");
+        assert_eq!(refused("symbols=A&adjustment=splits"), "adjustment");
+        assert_eq!(refused("symbols=A&asof=2022-02-30"), "asof");
         let many: Vec<String> = (0..=MAX_SYMBOLS).map(|i| format!("S{i}")).collect();
         assert_eq!(refused(&format!("symbols={}", many.join(","))), "symbols");
     }
@@ -494,6 +541,19 @@ mod tests {
         );
         assert_eq!(
             refused(&format!("symbols=A,B&interval=1h&page_token={token}")),
+            "page_token"
+        );
+        // Nor the adjustment or the names' date.
+        assert_eq!(
+            refused(&format!(
+                "symbols=A,B,C&interval=1h&adjustment=all&page_token={token}"
+            )),
+            "page_token"
+        );
+        assert_eq!(
+            refused(&format!(
+                "symbols=A,B,C&interval=1h&asof=2022-01-03&page_token={token}"
+            )),
             "page_token"
         );
     }

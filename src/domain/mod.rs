@@ -2,6 +2,7 @@
 //! query runs, so the database layer never sees unchecked user input.
 
 mod accept;
+pub mod actions;
 mod bar;
 pub mod bars_query;
 mod daily;

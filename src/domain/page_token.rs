@@ -131,6 +131,21 @@ pub struct Cursor {
 pub struct QueryFingerprint([u8; 32]);
 
 impl QueryFingerprint {
+    /// Also bound to an adjustment and a names' date; raw literal reads keep the
+    /// fingerprint they had before adjustments existed, so their tokens stay valid.
+    pub fn with_adjustment(
+        self,
+        adjustment: super::actions::Adjustment,
+        asof: Option<chrono::NaiveDate>,
+    ) -> Self {
+        if adjustment == super::actions::Adjustment::Raw && asof.is_none() {
+            return self;
+        }
+        let asof = asof.map(|d| d.to_string()).unwrap_or_default();
+        let digest = URL_SAFE_NO_PAD.encode(self.0);
+        Self::of(&[&digest, adjustment.as_str(), &asof])
+    }
+
     pub fn of(parts: &[&str]) -> Self {
         let mut hash = Sha256::new();
         for part in parts {

@@ -13,6 +13,7 @@
 //! - [`stream`]: `POST /v1/bars` and `POST /insert`, a body streamed into one transaction.
 //! - [`error`]: [`IngestError`] and its mapping to HTTP.
 
+pub mod actions;
 pub mod body;
 pub mod bounds;
 pub mod csv;

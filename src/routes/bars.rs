@@ -13,6 +13,7 @@ use super::columnar::{self, ColumnarBody};
 use super::extract::{ApiQuery, param};
 use crate::columnar::Columnar;
 use crate::db;
+use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{
     Bar, BarsContext, BarsParams, BarsQuery, Cursor, QueryBar, ResponseFormat, Symbol,
     SymbolListText, bars_query,
@@ -147,6 +148,20 @@ pub async fn latest_of(state: &AppState, symbols: &[Symbol]) -> Result<Vec<Bar>,
     Ok(bars)
 }
 
+/// Latest bars adjusted by the factors at their times (`/v1/bars/latest`, the dialects).
+pub async fn adjust_latest(
+    state: &AppState,
+    adjustment: Adjustment,
+    bars: &mut [Bar],
+) -> Result<(), ApiError> {
+    if adjustment == Adjustment::Raw || bars.is_empty() {
+        return Ok(());
+    }
+    let client = state.read_db().await?;
+    let refs = bars.iter_mut().map(|b| b as &mut dyn Adjustable).collect();
+    Ok(db::actions::adjust_in_place(&client, adjustment, refs).await?)
+}
+
 /// The format the `Accept` header prefers, or a 406 when it accepts none of them.
 /// The format the `Accept` header asks for; none of ours is a 406.
 pub(crate) fn negotiate(headers: &HeaderMap) -> Result<ResponseFormat, ApiError> {
@@ -203,6 +218,9 @@ pub struct LatestParams {
     /// `Accept` header.
     #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     format: Option<String>,
+    /// `raw` (default), `split`, `dividend` or `all`, as in `/v1/bars`.
+    #[param(pattern = "^(raw|split|dividend|all)$")]
+    adjustment: Option<String>,
 }
 
 /// The latest bar of each symbol.
@@ -245,7 +263,8 @@ pub async fn latest(
         .symbols
         .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
         .transpose()?;
-    let bars = match symbols {
+    let adjustment = super::market::adjustment_param(params.adjustment.as_deref())?;
+    let mut bars = match symbols {
         Some(symbols) => latest_of(&state, &symbols).await?,
         None => {
             let catalog = state.catalog().await?;
@@ -253,6 +272,7 @@ pub async fn latest(
             db::all_latest(&client, catalog).await?
         }
     };
+    adjust_latest(&state, adjustment, &mut bars).await?;
     if format == ResponseFormat::Json {
         return Ok(Json(LatestBars { bars }).into_response());
     }

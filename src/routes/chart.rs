@@ -60,6 +60,10 @@ pub struct ChartParams {
     /// IANA time zone of day and longer candles and of the time axis (default UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tz: Option<String>,
+    /// `raw` (default), `split`, `dividend` or `all`: candles adjusted as in `/v1/bars`.
+    #[param(pattern = "^(raw|split|dividend|all)$")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<String>,
 }
 
 /// The two parameters a chart link adds (see `GET /v1/bars/chart-link`).
@@ -110,7 +114,10 @@ impl ChartQuery {
         } else {
             Order::Asc
         };
-        let bars = BarsQuery::buckets(symbol.clone(), range, interval, tz, order);
+        let (adjustment, _) =
+            crate::domain::bars_query::parse_adjustment(params.adjustment.as_deref(), None)?;
+        let bars =
+            BarsQuery::buckets(symbol.clone(), range, interval, tz, order).adjusted(adjustment);
         Ok(Self {
             symbol,
             interval,

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::columnar::ColumnarBody;
 use super::extract::{ApiQuery, param};
 use crate::db;
+use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
 use crate::error::ApiError;
 use crate::openapi::Problem;
@@ -37,6 +38,10 @@ pub struct MarketParams {
     /// for snapshots); also chosen by the `Accept` header.
     #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     format: Option<String>,
+    /// `raw` (default), `split`, `dividend` or `all`, as in `/v1/bars`: each bar is
+    /// adjusted by the factors at its time.
+    #[param(pattern = "^(raw|split|dividend|all)$")]
+    adjustment: Option<String>,
 }
 
 /// Query parameters of `/v1/bars/grouped`.
@@ -54,6 +59,10 @@ pub struct GroupedParams {
     /// for snapshots); also chosen by the `Accept` header.
     #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     format: Option<String>,
+    /// `raw` (default), `split`, `dividend` or `all`, as in `/v1/bars`: each bar is
+    /// adjusted by the factors at its time.
+    #[param(pattern = "^(raw|split|dividend|all)$")]
+    adjustment: Option<String>,
 }
 
 /// Snapshots of the market.
@@ -116,7 +125,20 @@ pub async fn snapshots(
     let today = today_in(tz, Utc::now());
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let rows = db::snapshots(&client, catalog, tz, today, symbols.as_deref()).await?;
+    let mut rows = db::snapshots(&client, catalog, tz, today, symbols.as_deref()).await?;
+    let adjustment = adjustment_param(params.adjustment.as_deref())?;
+    let bars = rows.iter_mut().flat_map(|s| {
+        let Snapshot {
+            latest_bar,
+            day,
+            prev_day,
+            ..
+        } = s;
+        let days = day.iter_mut().chain(prev_day.iter_mut());
+        std::iter::once(latest_bar as &mut dyn Adjustable)
+            .chain(days.map(|d| d as &mut dyn Adjustable))
+    });
+    db::actions::adjust_in_place(&client, adjustment, bars.collect()).await?;
     Ok(match format {
         ResponseFormat::Json => Json(Snapshots {
             tz: tz.name().to_owned(),
@@ -179,7 +201,8 @@ pub async fn grouped(
     let format = choose_format(&headers, params.format.as_deref())?;
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let bars = db::grouped(&client, catalog, tz, date).await?;
+    let mut bars = db::grouped(&client, catalog, tz, date).await?;
+    adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
     daily_bars(format, tz, date, bars)
 }
 
@@ -214,8 +237,25 @@ pub async fn previous(
     let today = today_in(tz, Utc::now());
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
+    let mut bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
+    adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
     daily_bars(format, tz, today, bars)
+}
+
+/// `adjustment=` of a market read (absent: raw).
+pub fn adjustment_param(raw: Option<&str>) -> Result<Adjustment, ApiError> {
+    Ok(bars_query::parse_adjustment(raw, None)?.0)
+}
+
+/// Daily bars adjusted as `adjustment=` asks.
+pub async fn adjust_days(
+    client: &db::Conn,
+    adjustment: Option<&str>,
+    bars: &mut [QueryBar],
+) -> Result<(), ApiError> {
+    let adjustment = adjustment_param(adjustment)?;
+    let refs = bars.iter_mut().map(|b| b as &mut dyn Adjustable).collect();
+    Ok(db::actions::adjust_in_place(client, adjustment, refs).await?)
 }
 
 type Parsed = (Option<Vec<Symbol>>, Tz, ResponseFormat);

@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per resource. Handlers are thin: parse into domain types,
 //! call one `db` function, render.
 
+pub mod actions;
 pub mod bars;
 pub mod chart;
 pub mod columnar;

@@ -188,7 +188,7 @@ async fn latest(
     params: &AlpacaLatestParams,
     symbols: Vec<Symbol>,
 ) -> Result<Vec<Bar>, ApiError> {
-    refuse_unsupported(None, None, params.currency.as_deref())?;
+    refuse_unsupported(params.currency.as_deref())?;
     latest_of(state, &symbols).await
 }
 

@@ -39,12 +39,15 @@ pub struct AlpacaBarsParams {
     /// `asc` (default) or `desc`, by time within each symbol.
     #[param(pattern = "^(asc|desc)$")]
     pub sort: Option<String>,
-    /// Only `raw`: corporate actions are not stored, so no other adjustment is possible.
-    #[param(pattern = "^raw$")]
+    /// `raw` (default, as in Alpaca's API), `split`, `dividend` or `all`: adjusted for the
+    /// stored corporate actions, as `/v1/bars` does.
+    #[param(pattern = "^(raw|split|dividend|all)$")]
     pub adjustment: Option<String>,
     /// Accepted and ignored: the table is one feed.
     pub feed: Option<String>,
-    /// Refused: symbol renames are not stored.
+    /// `YYYY-MM-DD`: symbols are the names as known on that day, read across their stored
+    /// renames. Absent (or `-`): names are literal (Alpaca maps as of today by default).
+    #[param(example = "2023-01-03")]
     pub asof: Option<String>,
     /// Only `USD`.
     #[param(pattern = "^USD$")]
@@ -115,25 +118,8 @@ pub fn parse_timeframe(raw: &str) -> Result<String, String> {
     Ok(format!("{n}{suffix}"))
 }
 
-/// Refuses what tsapi cannot honour: an adjustment other than raw, `asof`, a currency
-/// other than USD.
-pub fn refuse_unsupported(
-    adjustment: Option<&str>,
-    asof: Option<&str>,
-    currency: Option<&str>,
-) -> Result<(), ApiError> {
-    if adjustment.is_some_and(|a| a != "raw") {
-        return Err(unsupported(
-            "adjustment",
-            "only raw is supported: this server stores no corporate actions",
-        ));
-    }
-    if asof.is_some_and(|a| !a.is_empty()) {
-        return Err(unsupported(
-            "asof",
-            "not supported: this server stores no symbol renames",
-        ));
-    }
+/// Refuses what tsapi cannot honour: a currency other than USD.
+pub fn refuse_unsupported(currency: Option<&str>) -> Result<(), ApiError> {
     if currency.is_some_and(|c| c != "USD") {
         return Err(unsupported("currency", "only USD is supported"));
     }
@@ -143,11 +129,7 @@ pub fn refuse_unsupported(
 impl AlpacaBarsParams {
     /// The core's parameters for `symbols`; `server_max` is the server's page limit.
     pub fn to_core(&self, symbols: String, server_max: usize) -> Result<BarsParams, ApiError> {
-        refuse_unsupported(
-            self.adjustment.as_deref(),
-            self.asof.as_deref(),
-            self.currency.as_deref(),
-        )?;
+        refuse_unsupported(self.currency.as_deref())?;
         let timeframe = self
             .timeframe
             .as_deref()
@@ -196,6 +178,9 @@ impl AlpacaBarsParams {
             fill: None,
             format: None,
             page_token: self.page_token.clone(),
+            adjustment: self.adjustment.clone(),
+            // `-` is Alpaca's "no mapping".
+            asof: self.asof.clone().filter(|a| a.trim() != "-"),
         })
     }
 }
@@ -230,10 +215,8 @@ mod tests {
 
     #[test]
     fn refuses_what_cannot_be_honoured() {
-        assert!(refuse_unsupported(Some("raw"), Some(""), Some("USD")).is_ok());
-        assert!(refuse_unsupported(Some("split"), None, None).is_err());
-        assert!(refuse_unsupported(None, Some("2022-01-01"), None).is_err());
-        assert!(refuse_unsupported(None, None, Some("EUR")).is_err());
+        assert!(refuse_unsupported(Some("USD")).is_ok());
+        assert!(refuse_unsupported(Some("EUR")).is_err());
     }
 
     #[test]

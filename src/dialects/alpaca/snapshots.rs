@@ -45,7 +45,7 @@ async fn snapshots_of(
     params: &AlpacaLatestParams,
     symbols: Vec<Symbol>,
 ) -> Result<Vec<Snapshot>, ApiError> {
-    refuse_unsupported(None, None, params.currency.as_deref())?;
+    refuse_unsupported(params.currency.as_deref())?;
     let today = today_in(EXCHANGE_TZ, Utc::now());
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;

@@ -31,9 +31,9 @@ const DEFAULT_LIMIT: usize = 5_000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AggsParams {
-    /// Only `false`: corporate actions are not stored, so bars are never adjusted (absent:
-    /// unadjusted bars, and the answer says `"adjusted": false`).
-    #[param(pattern = "^false$")]
+    /// `true` (default, as Polygon's): prices and volumes adjusted for the stored splits;
+    /// `false`: as stored. Dividends are not adjusted for, as at Polygon.
+    #[param(pattern = "^([Tt]rue|[Ff]alse)$")]
     pub adjusted: Option<String>,
     /// `asc` (default) or `desc`.
     #[param(pattern = "^(asc|desc)$")]
@@ -90,7 +90,7 @@ pub struct PolygonAggs {
     #[serde(rename = "resultsCount")]
     pub results_count: usize,
     pub count: usize,
-    /// Always false: bars are as stored.
+    /// Whether prices and volumes are adjusted for splits.
     pub adjusted: bool,
     pub results: Vec<PolygonAgg>,
     #[schema(example = "OK")]
@@ -141,7 +141,7 @@ pub async fn aggs(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AggsParams>,
 ) -> Result<Json<PolygonAggs>, ApiError> {
-    super::refuse_adjusted(params.adjusted.as_deref())?;
+    let adjusted = super::parse_adjusted(params.adjusted.as_deref())?;
     let interval =
         timespan_interval(&multiplier, &timespan).map_err(|m| unsupported("timespan", &m))?;
     let start = parse_bound(&from, false).map_err(|m| unsupported("from", &m))?;
@@ -174,6 +174,8 @@ pub async fn aggs(
         fill: None,
         format: None,
         page_token: params.cursor.clone(),
+        adjustment: Some(super::adjustment_of(adjusted).to_owned()),
+        asof: None,
     };
     let query = core_query(&state, &core, |p| match p {
         "symbols" => "ticker",
@@ -190,7 +192,7 @@ pub async fn aggs(
             origin(&headers),
             canonical_path(uri.path())
         );
-        if params.adjusted.is_some() {
+        if !adjusted {
             url.push_str("&adjusted=false");
         }
         url
@@ -201,7 +203,7 @@ pub async fn aggs(
         query_count: results.len(),
         results_count: results.len(),
         count: results.len(),
-        adjusted: false,
+        adjusted,
         results,
         status: "OK",
         request_id: super::request_id(&headers),

@@ -10,21 +10,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::aggs::{PolygonAgg, PolygonError};
-use super::{refuse_adjusted, request_id};
+use super::{adjustment_of, parse_adjusted, request_id};
 use crate::db;
 use crate::dialects::{EXCHANGE_TZ, core_query, rfc3339_micros, unsupported};
 use crate::domain::{BarsParams, QueryBar, Symbol, today_in};
 use crate::error::ApiError;
 use crate::routes::bars::json_page;
 use crate::routes::extract::{ApiQuery, param};
+use crate::routes::market::adjust_days;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AdjustedParams {
-    /// Only `false`: bars are never adjusted (no corporate actions are stored).
-    #[param(pattern = "^false$")]
+    /// `true` (default, as Polygon's): adjusted for the stored splits; `false`: as stored.
+    #[param(pattern = "^([Tt]rue|[Ff]alse)$")]
     pub adjusted: Option<String>,
     /// Accepted and ignored (grouped bars only): the table has no OTC flag.
     pub include_otc: Option<String>,
@@ -73,13 +74,18 @@ pub struct TickerAggs {
     pub request_id: String,
 }
 
-fn ticker_aggs(ticker: Option<String>, bars: Vec<QueryBar>, headers: &HeaderMap) -> TickerAggs {
+fn ticker_aggs(
+    ticker: Option<String>,
+    bars: Vec<QueryBar>,
+    adjusted: bool,
+    headers: &HeaderMap,
+) -> TickerAggs {
     let results: Vec<TickerAgg> = bars.into_iter().map(TickerAgg::from).collect();
     TickerAggs {
         ticker,
         query_count: results.len(),
         results_count: results.len(),
-        adjusted: false,
+        adjusted,
         results,
         status: "OK",
         request_id: request_id(headers),
@@ -107,14 +113,20 @@ pub async fn previous_close(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AdjustedParams>,
 ) -> Result<Json<TickerAggs>, ApiError> {
-    refuse_adjusted(params.adjusted.as_deref())?;
+    let adjusted = parse_adjusted(params.adjusted.as_deref())?;
     let symbol = param("ticker", Symbol::parse(&ticker))?;
     let today = today_in(EXCHANGE_TZ, Utc::now());
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
     let symbols = [symbol.clone()];
-    let bars = db::previous_bars(&client, catalog, EXCHANGE_TZ, today, Some(&symbols)).await?;
-    Ok(Json(ticker_aggs(Some(symbol.to_string()), bars, &headers)))
+    let mut bars = db::previous_bars(&client, catalog, EXCHANGE_TZ, today, Some(&symbols)).await?;
+    adjust_days(&client, Some(adjustment_of(adjusted)), &mut bars).await?;
+    Ok(Json(ticker_aggs(
+        Some(symbol.to_string()),
+        bars,
+        adjusted,
+        &headers,
+    )))
 }
 
 fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
@@ -143,12 +155,13 @@ pub async fn grouped(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AdjustedParams>,
 ) -> Result<Json<TickerAggs>, ApiError> {
-    refuse_adjusted(params.adjusted.as_deref())?;
+    let adjusted = parse_adjusted(params.adjusted.as_deref())?;
     let day = parse_date(&date)?;
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let bars = db::grouped(&client, catalog, EXCHANGE_TZ, day).await?;
-    Ok(Json(ticker_aggs(None, bars, &headers)))
+    let mut bars = db::grouped(&client, catalog, EXCHANGE_TZ, day).await?;
+    adjust_days(&client, Some(adjustment_of(adjusted)), &mut bars).await?;
+    Ok(Json(ticker_aggs(None, bars, adjusted, &headers)))
 }
 
 /// A day's open and close of one ticker.
@@ -195,7 +208,7 @@ pub async fn open_close(
     Path((ticker, date)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<AdjustedParams>,
 ) -> Result<Json<OpenClose>, ApiError> {
-    refuse_adjusted(params.adjusted.as_deref())?;
+    let adjusted = parse_adjusted(params.adjusted.as_deref())?;
     let day = parse_date(&date)?;
     let bound = |d: NaiveDate| super::parse_bound(&d.format("%Y-%m-%d").to_string(), false);
     let next = day
@@ -212,6 +225,7 @@ pub async fn open_close(
         interval: Some("1d".into()),
         tz: Some(EXCHANGE_TZ.name().to_owned()),
         limit: Some("1".into()),
+        adjustment: Some(adjustment_of(adjusted).to_owned()),
         ..Default::default()
     };
     let query = core_query(&state, &core, |p| if p == "symbols" { "ticker" } else { p })?;

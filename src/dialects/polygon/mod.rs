@@ -14,15 +14,19 @@ use crate::dialects::unsupported;
 use crate::error::ApiError;
 use crate::observe::REQUEST_ID;
 
-/// `adjusted=true` (or anything but false) is refused: no corporate actions are stored.
-pub fn refuse_adjusted(adjusted: Option<&str>) -> Result<(), ApiError> {
-    if adjusted.is_some_and(|a| a != "false") {
-        return Err(unsupported(
-            "adjusted",
-            "only false is supported: this server stores no corporate actions",
-        ));
+/// `adjusted`: `true` (Polygon's default: split-adjusted, as Polygon adjusts) or `false`
+/// (as stored), in any case (Python clients send `True`).
+pub fn parse_adjusted(adjusted: Option<&str>) -> Result<bool, ApiError> {
+    match adjusted.map(|a| a.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(unsupported("adjusted", "must be true or false")),
     }
-    Ok(())
+}
+
+/// The core's adjustment for Polygon's `adjusted` flag: splits only, as Polygon's own.
+pub fn adjustment_of(adjusted: bool) -> &'static str {
+    if adjusted { "split" } else { "raw" }
 }
 
 /// This request's id, which Polygon answers carry as `request_id`.
