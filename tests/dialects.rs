@@ -11,6 +11,7 @@ use std::process::Command;
 use chrono::Duration;
 use common::bars::{Row, series, store, utc};
 use common::process::ServerProcess;
+use common::readers::python;
 use common::{Schema, TestDb};
 use serde_json::{Value, json};
 use tsapi::auth::{ApiKey, Scopes, generate_key};
@@ -71,19 +72,6 @@ async fn setup() -> Setup {
         server,
         key,
     }
-}
-
-/// The venv's python, prepared by scripts/py-clients.sh.
-fn python() -> String {
-    let out = Command::new("scripts/py-clients.sh")
-        .output()
-        .expect("run scripts/py-clients.sh");
-    assert!(
-        out.status.success(),
-        "py-clients.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Runs one command of tests/py/clients.py; returns its JSON answer and its transcript.
