@@ -103,7 +103,8 @@ pub async fn spans(client: &Conn) -> Result<Vec<(String, DateTime<Utc>, DateTime
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    spans.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    // `str` orders by bytes: the order of `COLLATE "C"`.
+    spans.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(spans)
 }
 
@@ -128,12 +129,7 @@ pub async fn latest_bars(client: &Conn) -> Result<Vec<Bar>, DbError> {
             trading_volume: r.get(6),
         })
         .collect();
-    bars.sort_unstable_by(|a, b| {
-        a.symbol
-            .as_str()
-            .as_bytes()
-            .cmp(b.symbol.as_str().as_bytes())
-    });
+    bars.sort_unstable_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
     Ok(bars)
 }
 
@@ -189,10 +185,7 @@ pub async fn entries(
         }
     };
     let mut entries: Vec<CatalogEntry> = rows.iter().filter_map(entry).collect();
-    entries.sort_unstable_by(|a, b| {
-        let (a, b) = (a.latest.symbol.as_str(), b.latest.symbol.as_str());
-        a.as_bytes().cmp(b.as_bytes())
-    });
+    entries.sort_unstable_by(|a, b| a.latest.symbol.as_str().cmp(b.latest.symbol.as_str()));
     Ok(entries)
 }
 
@@ -213,7 +206,7 @@ pub async fn daily_of(
         .iter()
         .filter_map(|r| Some((r.get(0), day_bar(r, 1)?)))
         .collect();
-    days.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    days.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(days)
 }
 

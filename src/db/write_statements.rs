@@ -7,7 +7,7 @@ use tokio_postgres::{Statement, Transaction};
 use super::DbError;
 
 /// How a write prepares its statements.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub enum Prepared<'a> {
     /// From the connection's statement cache: each is parsed and planned once per
     /// connection, then only bound and run.
@@ -15,7 +15,6 @@ pub enum Prepared<'a> {
     /// Inside each write's transaction, closed at its end: behind a transaction-mode
     /// pooler (where a named statement would outlive the server connection it was made
     /// on) and on one-off connections.
-    #[default]
     PerWrite,
 }
 
