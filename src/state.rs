@@ -57,6 +57,8 @@ pub struct Shared {
     pub pipelined_reads: bool,
     /// The change feed (live bars, latest bars in memory); `None` in Lambda.
     pub feed: Option<crate::feed::Feed>,
+    /// Whole-market answers kept while the catalogue is unchanged.
+    pub market_cache: Arc<crate::routes::market_cache::MarketCache>,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             statements: StatementMode::default(),
             replica: None,
             feed: None,
+            market_cache: Arc::default(),
         }))
     }
 

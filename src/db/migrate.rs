@@ -78,6 +78,12 @@ pub async fn migrate_with(
         );
     }
 
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    super::catalog_version::create(&tx).await?;
+    tx.commit().await?;
+
     if let Some(ty) = volume_type.filter(|t| t != "bigint") {
         report.notes.push(format!(
             "{TABLE}.trading_volume is {ty}: larger volumes are refused with 422; \

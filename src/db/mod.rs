@@ -5,6 +5,7 @@ pub mod actions;
 mod bulk_write;
 mod catalog;
 mod catalog_refresh;
+pub mod catalog_version;
 mod catalog_write;
 mod copy_format;
 mod error;

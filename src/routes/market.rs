@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::columnar::ColumnarBody;
 use super::extract::{ApiQuery, param};
+use super::market_cache::Key;
 use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
@@ -125,42 +126,47 @@ pub async fn snapshots(
     let today = today_in(tz, Utc::now());
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let mut rows = db::snapshots(&client, catalog, tz, today, symbols.as_deref()).await?;
     let adjustment = adjustment_param(params.adjustment.as_deref())?;
-    let bars = rows.iter_mut().flat_map(|s| {
-        let Snapshot {
-            latest_bar,
-            day,
-            prev_day,
-            ..
-        } = s;
-        let days = day.iter_mut().chain(prev_day.iter_mut());
-        std::iter::once(latest_bar as &mut dyn Adjustable)
-            .chain(days.map(|d| d as &mut dyn Adjustable))
-    });
-    db::actions::adjust_in_place(&client, adjustment, bars.collect()).await?;
-    Ok(match format {
-        ResponseFormat::Json => Json(Snapshots {
-            tz: tz.name().to_owned(),
-            date: today,
-            snapshots: rows,
-        })
-        .into_response(),
-        ResponseFormat::Csv => lines(
-            format,
-            Snapshot::CSV_HEADER,
-            rows.iter().map(Snapshot::csv_line),
-        ),
-        ResponseFormat::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
-        ResponseFormat::Arrow | ResponseFormat::Parquet => {
-            return Err(ApiError::BadRequest(
-                "parameter `format`: snapshots are nested; they come as json, csv or ndjson \
+    let whole = symbols.is_none() && adjustment == Adjustment::Raw;
+    let key = keepable(whole, catalog, "snapshots", tz, today, format);
+    let build = async {
+        let mut rows = db::snapshots(&client, catalog, tz, today, symbols.as_deref()).await?;
+        let bars = rows.iter_mut().flat_map(|s| {
+            let Snapshot {
+                latest_bar,
+                day,
+                prev_day,
+                ..
+            } = s;
+            let days = day.iter_mut().chain(prev_day.iter_mut());
+            std::iter::once(latest_bar as &mut dyn Adjustable)
+                .chain(days.map(|d| d as &mut dyn Adjustable))
+        });
+        db::actions::adjust_in_place(&client, adjustment, bars.collect()).await?;
+        Ok(match format {
+            ResponseFormat::Json => Json(Snapshots {
+                tz: tz.name().to_owned(),
+                date: today,
+                snapshots: rows,
+            })
+            .into_response(),
+            ResponseFormat::Csv => lines(
+                format,
+                Snapshot::CSV_HEADER,
+                rows.iter().map(Snapshot::csv_line),
+            ),
+            ResponseFormat::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
+            ResponseFormat::Arrow | ResponseFormat::Parquet => {
+                return Err(ApiError::BadRequest(
+                    "parameter `format`: snapshots are nested; they come as json, csv or ndjson \
                  (the daily bars of /v1/bars/grouped and /v1/bars/previous come as arrow and \
                  parquet too)"
-                    .into(),
-            ));
-        }
-    })
+                        .into(),
+                ));
+            }
+        })
+    };
+    kept_or_built(&state, &client, key, build).await
 }
 
 /// `GET /v1/bars/grouped?date=`: the daily bar of every symbol that has bars on `date`.
@@ -201,9 +207,14 @@ pub async fn grouped(
     let format = choose_format(&headers, params.format.as_deref())?;
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let mut bars = db::grouped(&client, catalog, tz, date).await?;
-    adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
-    daily_bars(format, tz, date, bars)
+    let raw = adjustment_param(params.adjustment.as_deref())? == Adjustment::Raw;
+    let key = keepable(raw, catalog, "grouped", tz, date, format);
+    let build = async {
+        let mut bars = db::grouped(&client, catalog, tz, date).await?;
+        adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
+        daily_bars(format, tz, date, bars)
+    };
+    kept_or_built(&state, &client, key, build).await
 }
 
 /// `GET /v1/bars/previous`: per symbol the daily bar of the previous complete day, the last
@@ -237,9 +248,62 @@ pub async fn previous(
     let today = today_in(tz, Utc::now());
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let mut bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
-    adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
-    daily_bars(format, tz, today, bars)
+    let raw = adjustment_param(params.adjustment.as_deref())? == Adjustment::Raw;
+    let key = keepable(
+        symbols.is_none() && raw,
+        catalog,
+        "previous",
+        tz,
+        today,
+        format,
+    );
+    let build = async {
+        let mut bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
+        adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
+        daily_bars(format, tz, today, bars)
+    };
+    kept_or_built(&state, &client, key, build).await
+}
+
+/// The key to keep an answer under, when it depends on the catalogue alone: every symbol,
+/// raw prices, and the catalogue's own zone.
+fn keepable(
+    whole_raw: bool,
+    catalog: Option<Tz>,
+    route: &'static str,
+    zone: Tz,
+    date: NaiveDate,
+    format: ResponseFormat,
+) -> Option<Key> {
+    (whole_raw && catalog == Some(zone)).then_some(Key {
+        route,
+        zone,
+        date,
+        format,
+    })
+}
+
+/// The answer kept for `key` while the catalogue is unchanged, else `build`'s (kept when
+/// `key` is given).
+async fn kept_or_built(
+    state: &AppState,
+    client: &db::Conn,
+    key: Option<Key>,
+    build: impl Future<Output = Result<Response, ApiError>>,
+) -> Result<Response, ApiError> {
+    let Some(key) = key else {
+        return build.await;
+    };
+    let Some(version) = state.market_cache.version(client).await? else {
+        return build.await;
+    };
+    if let Some(kept) = state.market_cache.get(&key, version) {
+        metrics::counter!("tsapi_market_answers_total", "source" => "kept").increment(1);
+        return Ok(kept);
+    }
+    metrics::counter!("tsapi_market_answers_total", "source" => "built").increment(1);
+    let response = build.await?;
+    state.market_cache.keep(key, version, response).await
 }
 
 /// `adjustment=` of a market read (absent: raw).

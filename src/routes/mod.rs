@@ -10,6 +10,7 @@ pub mod fallback;
 pub mod health;
 pub mod insert;
 pub mod market;
+pub mod market_cache;
 pub mod metrics;
 pub mod stream;
 pub mod symbols;

@@ -45,6 +45,7 @@ fn template_name() -> String {
     let source = [
         include_str!("../../src/db/migrate.rs"),
         include_str!("../../src/db/catalog.rs"),
+        include_str!("../../src/db/catalog_version.rs"),
         include_str!("../../src/db/feed_trigger.rs"),
         include_str!("../../src/db/actions.rs"),
     ];
