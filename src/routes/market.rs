@@ -1,7 +1,6 @@
 //! The whole market at once: `GET /v1/snapshots`, `GET /v1/bars/grouped`,
 //! `GET /v1/bars/previous`. Answered from the symbol catalogue (see `db::catalog`).
 
-use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -144,12 +143,15 @@ pub async fn snapshots(
         });
         db::actions::adjust_in_place(&client, adjustment, bars.collect()).await?;
         Ok(match format {
-            ResponseFormat::Json => Json(Snapshots {
-                tz: tz.name().to_owned(),
-                date: today,
-                snapshots: rows,
-            })
-            .into_response(),
+            ResponseFormat::Json => {
+                let capacity = rows.len() * 520;
+                let body = Snapshots {
+                    tz: tz.name().to_owned(),
+                    date: today,
+                    snapshots: rows,
+                };
+                json_sized(&body, capacity)
+            }
             ResponseFormat::Csv => lines(
                 format,
                 Snapshot::CSV_HEADER,
@@ -365,13 +367,33 @@ fn daily_bars(
     bars: Vec<QueryBar>,
 ) -> Result<Response, ApiError> {
     match format {
-        ResponseFormat::Json => Ok(Json(DailyBars {
-            tz: tz.name().to_owned(),
-            date,
-            bars,
-        })
-        .into_response()),
+        ResponseFormat::Json => {
+            let capacity = bars.len() * 160;
+            let body = DailyBars {
+                tz: tz.name().to_owned(),
+                date,
+                bars,
+            };
+            Ok(json_sized(&body, capacity))
+        }
         _ => query_bars_in(format, &bars, true),
+    }
+}
+
+/// `value` as a JSON answer, encoded into one buffer of `capacity` bytes to start with: a
+/// whole-market answer is megabytes, and a buffer grown step by step copies it over and over.
+fn json_sized(value: &impl Serialize, capacity: usize) -> Response {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(format!("encoding the answer: {e}")).into_response(),
     }
 }
 
