@@ -47,16 +47,7 @@ async fn setup() -> Setup {
     let db = TestDb::new(Schema::Migrated).await;
     store(&db, &known_rows()).await;
     // Written around tsapi: bring the catalogue up to date now rather than after its delay.
-    let out = common::process::tsapi_command()
-        .args(["catalog", "refresh"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::tsapi_ok(&["catalog", "refresh"], &db.url);
     let key = generate_key().unwrap();
     let entry = ApiKey::entry("clients", Scopes::parse("read").unwrap(), &key);
     let server = ServerProcess::start(

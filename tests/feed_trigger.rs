@@ -3,29 +3,19 @@
 //! writes never do, and `off` removes the trigger.
 
 mod common;
-mod live_support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use live_support::{LiveServer, Sse, record};
+use common::live::{LiveServer, Sse, record};
+use common::process::tsapi_ok;
 use serde_json::json;
 
 fn migrate(url: &str, feed_trigger: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["migrate", "--feed-trigger", feed_trigger])
-        .env("DATABASE_URL", url)
-        .output()
-        .expect("run tsapi migrate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tsapi_ok(&["migrate", "--feed-trigger", feed_trigger], url);
 }
 
 /// Every event id of `events` follows the previous one: none lost, none twice.
-fn assert_consecutive(events: &[live_support::SseEvent]) {
+fn assert_consecutive(events: &[common::live::SseEvent]) {
     for pair in events.windows(2) {
         assert_eq!(pair[1].id, pair[0].id.map(|id| id + 1), "{:?}", &pair);
     }

@@ -2,9 +2,8 @@
 //! from them, and a backfilled bar never passes for a symbol's latest.
 
 mod common;
-mod live_support;
 
-use live_support::{LiveServer, record};
+use common::live::{LiveServer, record};
 use serde_json::{Value, json};
 
 async fn ticker(server: &LiveServer, symbol: &str) -> Value {

@@ -337,16 +337,7 @@ async fn whole_market_reads_match_hand_written_sql_through_every_kind_of_write()
         ))
         .await
         .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["catalog", "refresh"])
-        .env("DATABASE_URL", &app.db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::tsapi_ok(&["catalog", "refresh"], &app.db.url);
     assert_exact(&app, "after `tsapi catalog refresh`").await;
 }
 

@@ -3,12 +3,11 @@
 //! rolled-back writes never do; slow subscribers are told they lagged.
 
 mod common;
-mod live_support;
 
 use std::time::Duration;
 
+use common::live::{LiveServer, record};
 use futures_util::{SinkExt, StreamExt};
-use live_support::{LiveServer, record};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
