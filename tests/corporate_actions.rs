@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::answers::ndjson_values;
 use common::{TestApp, expect_problem};
 use serde_json::{Value, json};
 
@@ -30,65 +31,38 @@ const AAA: [Day; 4] = [
     ("2020-09-01", 130.0, 135.0, 128.0, 134.0, 5000),
 ];
 
+/// Bars of one price a day: (symbol, day, price, volume).
+const FLAT_DAYS: [(&str, &str, f64, i64); 20] = [
+    ("BBB", "2014-06-06", 645.57, 700),
+    ("BBB", "2014-06-09", 93.70, 1000),
+    ("BBB", "2020-08-28", 499.23, 100),
+    ("BBB", "2020-08-31", 129.04, 100),
+    ("CCC", "2021-02-26", 1.5, 12340),
+    ("CCC", "2021-03-01", 15.2, 1000),
+    ("DDD", "2020-08-05", 440.25, 100),
+    ("DDD", "2020-08-06", 455.61, 100),
+    ("DDD", "2020-08-07", 444.45, 100),
+    ("EEE", "2020-12-31", 100.0, 10),
+    ("EEE", "2021-01-04", 51.0, 10),
+    ("FFF", "2021-01-08", 10.0, 5),
+    ("FFF", "2021-01-11", 5.1, 10),
+    ("FFF", "2021-01-15", 5.0, 10),
+    ("FFF", "2021-01-19", 4.6, 10),
+    ("FB", "2022-06-07", 190.0, 10),
+    ("FB", "2022-06-08", 196.64, 10),
+    ("META", "2022-06-09", 188.64, 10),
+    ("META", "2022-06-10", 175.57, 10),
+    ("HHH", "2021-01-04", 10.0, 10),
+];
+
 async fn setup() -> TestApp {
     let app = TestApp::spawn().await;
     let mut records: Vec<Value> = AAA.iter().map(|d| record("AAA", *d)).collect();
-    for (symbol, days) in [
-        (
-            "BBB",
-            vec![
-                flat("2014-06-06", 645.57, 700),
-                flat("2014-06-09", 93.70, 1000),
-                flat("2020-08-28", 499.23, 100),
-                flat("2020-08-31", 129.04, 100),
-            ],
-        ),
-        (
-            "CCC",
-            vec![
-                flat("2021-02-26", 1.5, 12340),
-                flat("2021-03-01", 15.2, 1000),
-            ],
-        ),
-        (
-            "DDD",
-            vec![
-                flat("2020-08-05", 440.25, 100),
-                flat("2020-08-06", 455.61, 100),
-                flat("2020-08-07", 444.45, 100),
-            ],
-        ),
-        (
-            "EEE",
-            vec![flat("2020-12-31", 100.0, 10), flat("2021-01-04", 51.0, 10)],
-        ),
-        (
-            "FFF",
-            vec![
-                flat("2021-01-08", 10.0, 5),
-                flat("2021-01-11", 5.1, 10),
-                flat("2021-01-15", 5.0, 10),
-                flat("2021-01-19", 4.6, 10),
-            ],
-        ),
-        (
-            "FB",
-            vec![
-                flat("2022-06-07", 190.0, 10),
-                flat("2022-06-08", 196.64, 10),
-            ],
-        ),
-        (
-            "META",
-            vec![
-                flat("2022-06-09", 188.64, 10),
-                flat("2022-06-10", 175.57, 10),
-            ],
-        ),
-        ("HHH", vec![flat("2021-01-04", 10.0, 10)]),
-    ] {
-        records.extend(days.into_iter().map(|d| record(symbol, d)));
-    }
+    records.extend(
+        FLAT_DAYS
+            .iter()
+            .map(|&(symbol, day, price, volume)| record(symbol, flat(day, price, volume))),
+    );
     app.insert(records).await;
     let actions = json!([
         {"type": "split", "symbol": "AAA", "ex_date": "2020-08-31", "split_from": 1, "split_to": 4},
@@ -344,11 +318,7 @@ async fn every_format_and_every_page_has_the_same_numbers() {
         .text()
         .await
         .unwrap();
-    let lines: Vec<Value> = ndjson
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines, json_bars);
+    assert_eq!(ndjson_values(&ndjson), json_bars);
 
     let csv = app
         .get(&format!("/v1/bars?{query}&format=csv"))
@@ -503,34 +473,15 @@ async fn writes_are_validated_whole_and_idempotent() {
     // CSV and NDJSON bodies.
     let csv = "type,symbol,ex_date,split_from,split_to,cash_amount\n\
                split,ZZZ,2021-01-04,1,2,\ndividend,ZZZ,2021-03-01,,,0.25\n";
-    let response = app
-        .http
-        .post(app.url("/v1/corporate-actions"))
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let path = "/v1/corporate-actions";
+    let response = app.post_as(path, "text/csv", csv).await;
     assert_eq!(response.status(), 200);
-    let response = app
-        .http
-        .post(app.url("/v1/corporate-actions"))
-        .header("content-type", "application/x-ndjson")
-        .body("{\"type\":\"split\",\"symbol\":\"ZZZ\",\"ex_date\":\"2021-01-04\"}\n")
-        .send()
-        .await
-        .unwrap();
+    let no_ratio = "{\"type\":\"split\",\"symbol\":\"ZZZ\",\"ex_date\":\"2021-01-04\"}\n";
+    let response = app.post_as(path, "application/x-ndjson", no_ratio).await;
     let problem = expect_problem(response, 422).await;
     assert_eq!(problem["errors"][0]["line"], 1);
     assert_eq!(problem["errors"][0]["field"], "split_from");
-    let wrong_type = app
-        .http
-        .post(app.url("/v1/corporate-actions"))
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = app.post_as(path, "text/plain", "x").await;
     expect_problem(wrong_type, 415).await;
 }
 
