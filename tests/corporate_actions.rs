@@ -122,6 +122,17 @@ fn flat_row(price: f64, volume: i64) -> (f64, f64, f64, f64, i64) {
     (price, price, price, price, volume)
 }
 
+/// DDD adjusted for its 0.82 dividend of 2020-08-07: the previous close is 455.61
+/// (2020-08-06), so earlier prices are multiplied by 1 - 0.82 / 455.61.
+fn ddd_after_its_dividend() -> [(f64, f64, f64, f64, i64); 3] {
+    let factor = 1.0 - 0.82 / 455.61;
+    [
+        flat_row(440.25 * factor, 100),
+        flat_row(455.61 * factor, 100),
+        flat_row(444.45, 100),
+    ]
+}
+
 #[tokio::test]
 async fn adjusted_bars_equal_the_hand_computed_values() {
     let app = setup().await;
@@ -164,14 +175,9 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
     );
 
     // A 0.82 dividend; the previous close is 455.61 (2020-08-06).
-    let factor = 1.0 - 0.82 / 455.61;
     assert_bars(
         &bars(&app, "symbols=DDD&adjustment=dividend").await,
-        &[
-            flat_row(440.25 * factor, 100),
-            flat_row(455.61 * factor, 100),
-            flat_row(444.45, 100),
-        ],
+        &ddd_after_its_dividend(),
         "dividend",
     );
 
@@ -283,19 +289,7 @@ async fn every_format_and_every_page_has_the_same_numbers() {
     let json_bars = bars(&app, query).await;
     assert_eq!(json_bars.len(), 8);
     // Pages of 3 rows, across symbols and across the ex-dates.
-    let mut paged = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (status, page) = app
-            .get_json(&format!("/v1/bars?{query}&limit=3{token}"))
-            .await;
-        assert_eq!(status, 200, "{page}");
-        paged.extend(page["bars"].as_array().unwrap().iter().cloned());
-        match page["next_page_token"].as_str() {
-            Some(t) => token = format!("&page_token={t}"),
-            None => break,
-        }
-    }
+    let (paged, _) = app.all_pages(&format!("{query}&limit=3")).await;
     assert_eq!(paged, json_bars);
     // Descending pages too.
     let (_, desc) = app
@@ -603,14 +597,9 @@ async fn previous_closes_come_from_the_table_when_the_catalogue_has_other_days()
         .batch_execute("UPDATE tsapi_catalog_meta SET zone = 'UTC'")
         .await
         .unwrap();
-    let factor = 1.0 - 0.82 / 455.61;
     assert_bars(
         &bars(&app, "symbols=DDD&adjustment=all").await,
-        &[
-            flat_row(440.25 * factor, 100),
-            flat_row(455.61 * factor, 100),
-            flat_row(444.45, 100),
-        ],
+        &ddd_after_its_dividend(),
         "dividend, previous close from the table",
     );
 }

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use common::process::DEMO_TWO_DAYS;
 use common::{Schema, TestDb};
 
 fn tsapi(args: &[&str], db: &TestDb, stdin: Option<&[u8]>) -> Output {
@@ -55,19 +56,9 @@ impl Drop for Scratch {
     }
 }
 
-const DEMO: [&str; 7] = [
-    "demo-data",
-    "--symbols",
-    "AAPL,MSFT",
-    "--days",
-    "2",
-    "--from",
-    "2021-11-11",
-];
-
 fn demo_file(db: &TestDb, name: &str) -> Scratch {
     let file = Scratch::new(name);
-    let mut args = DEMO.to_vec();
+    let mut args = DEMO_TWO_DAYS.to_vec();
     args.extend(["--output", file.path()]);
     let out = tsapi(&args, db, None);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -78,7 +69,7 @@ fn demo_file(db: &TestDb, name: &str) -> Scratch {
 async fn loads_demo_data_written_in_every_format_the_same_as_demo_data_itself() {
     // The reference: demo-data straight into a database.
     let reference = TestDb::new(Schema::Migrated).await;
-    let out = tsapi(&DEMO, &reference, None);
+    let out = tsapi(&DEMO_TWO_DAYS, &reference, None);
     assert!(out.status.success(), "{}", stderr(&out));
     let expected = reference.rows().await;
     assert_eq!(expected.len(), 1560);

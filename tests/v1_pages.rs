@@ -12,26 +12,6 @@ use common::bars::{Row, bar_json, series, store, store_with, utc};
 use common::{TestApp, api_defaults, expect_problem, serve};
 use serde_json::{Value, json};
 
-/// Follows `next_page_token` from the first page to the last; returns every bar.
-async fn all_pages(app: &TestApp, query: &str) -> (Vec<Value>, usize) {
-    let mut bars = vec![];
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let extra = token
-            .map(|t| format!("&page_token={t}"))
-            .unwrap_or_default();
-        let (status, page) = app.get_json(&format!("/v1/bars?{query}{extra}")).await;
-        assert_eq!(status, 200, "{page}");
-        pages += 1;
-        bars.extend(page["bars"].as_array().unwrap().iter().cloned());
-        match page["next_page_token"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return (bars, pages),
-        }
-    }
-}
-
 fn key(bar: &Value) -> (String, String) {
     (
         bar["symbol"].as_str().unwrap().to_owned(),
@@ -69,8 +49,9 @@ async fn pages_yield_every_row_exactly_once_while_rows_arrive() {
     };
 
     for order in ["asc", "desc"] {
-        let (bars, pages) =
-            all_pages(&app, &format!("symbols=CCC,AAA,BBB&limit=97&order={order}")).await;
+        let (bars, pages) = app
+            .all_pages(&format!("symbols=CCC,AAA,BBB&limit=97&order={order}"))
+            .await;
         assert!(pages > 20, "{pages} pages");
         let keys: Vec<(String, String)> = bars.iter().map(key).collect();
         let unique: HashSet<&(String, String)> = keys.iter().collect();
@@ -126,7 +107,7 @@ async fn aggregate_pages_add_up_to_the_whole() {
         let (status, whole) = app.get_json(&format!("/v1/bars?{query}")).await;
         assert_eq!(status, 200);
         assert_eq!(whole["next_page_token"], Value::Null);
-        let (paged, pages) = all_pages(&app, &format!("{query}&limit=4")).await;
+        let (paged, pages) = app.all_pages(&format!("{query}&limit=4")).await;
         assert_eq!(json!(paged), whole["bars"], "{query}");
         assert!(pages > 1);
     }

@@ -80,3 +80,21 @@ pub fn texts<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
         .map(|item| item[field].as_str().expect("a text field"))
         .collect()
 }
+
+/// `(symbol, time)` of every bar of the array `bars`, in order.
+pub fn symbols_and_times(bars: &Value) -> Vec<(&str, &str)> {
+    bars.as_array()
+        .expect("an array of bars")
+        .iter()
+        .map(|bar| (text(&bar["symbol"]), text(&bar["time"])))
+        .collect()
+}
+
+/// The `fields` of `item`, as one JSON array (a row to compare).
+pub fn pick(item: &Value, fields: &[&str]) -> Value {
+    fields.iter().map(|field| item[*field].clone()).collect()
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().expect("a text value")
+}

@@ -8,6 +8,7 @@ pub mod bodies;
 pub mod devtools;
 pub mod lambda_process;
 pub mod live;
+pub mod pages;
 pub mod process;
 pub mod readers;
 pub mod runtime_api;
