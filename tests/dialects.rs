@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use chrono::Duration;
+use common::answers::json_of;
 use common::bars::{Row, series, store, utc};
 use common::process::ServerProcess;
 use common::readers::python;
@@ -91,15 +92,7 @@ async fn v1_bars(setup: &Setup, query: &str) -> Vec<Value> {
         if let Some(t) = &token {
             url.push_str(&format!("&page_token={t}"));
         }
-        let page: Value = http
-            .get(url)
-            .bearer_auth(&setup.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = json_of(http.get(url).bearer_auth(&setup.key)).await;
         bars.extend(page["bars"].as_array().expect("a page").iter().cloned());
         match page["next_page_token"].as_str() {
             Some(t) => token = Some(t.to_owned()),
@@ -111,6 +104,14 @@ async fn v1_bars(setup: &Setup, query: &str) -> Vec<Value> {
 
 fn requests(transcript: &str, marker: &str) -> usize {
     transcript.lines().filter(|l| l.contains(marker)).count()
+}
+
+/// Shows the first requests a client made, as an example in the test's output.
+fn show_first_requests(transcript: &str) {
+    eprintln!(
+        "{}",
+        transcript.lines().take(3).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[tokio::test]
@@ -169,10 +170,7 @@ async fn alpaca_py_bars_span_pages_and_equal_v1() {
         assert_eq!(pages, needed.max(1), "{timeframe}: pages\n{transcript}");
         if timeframe == "1Min" {
             assert!(pages > 10, "1Min spans many pages");
-            eprintln!(
-                "{}",
-                transcript.lines().take(3).collect::<Vec<_>>().join("\n")
-            );
+            show_first_requests(&transcript);
         }
     }
 }
@@ -181,20 +179,7 @@ async fn alpaca_py_bars_span_pages_and_equal_v1() {
 async fn alpaca_py_latest_bar_equals_v1_latest() {
     let setup = setup().await;
     let (answer, _) = client(&setup, &["alpaca-latest", "AAPL,MSFT,ZZ,NOPE"]);
-    let http = reqwest::Client::new();
-    let v1: Value = http
-        .get(
-            setup
-                .server
-                .url("/v1/bars/latest?symbols=AAPL,MSFT,ZZ,NOPE"),
-        )
-        .bearer_auth(&setup.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1 = v1_get(&setup, "/v1/bars/latest?symbols=AAPL,MSFT,ZZ,NOPE").await;
     let mut expected = serde_json::Map::new();
     for b in v1["bars"].as_array().unwrap() {
         expected.insert(
@@ -339,10 +324,7 @@ async fn massive_list_aggs_returns_every_bar_once() {
         assert_eq!(pages, expected.len().div_ceil(page), "{transcript}");
         if timespan == "minute" && multiplier == "1" {
             assert!(pages > 2);
-            eprintln!(
-                "{}",
-                transcript.lines().take(3).collect::<Vec<_>>().join("\n")
-            );
+            show_first_requests(&transcript);
         }
     }
 }
@@ -443,15 +425,12 @@ async fn plain_clients_follow_next_url_and_the_query_key_is_not_logged() {
 }
 
 async fn v1_get(setup: &Setup, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(setup.server.url(path))
-        .bearer_auth(&setup.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(
+        reqwest::Client::new()
+            .get(setup.server.url(path))
+            .bearer_auth(&setup.key),
+    )
+    .await
 }
 
 fn ohlcv(b: &Value) -> Value {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
+use common::answers::ndjson_values;
 use common::{Schema, TestApp, api_defaults};
 use serde_json::{Value, json};
 use tokio_postgres::Client;
@@ -363,19 +364,15 @@ async fn many_rows_come_as_csv_and_ndjson_and_bad_parameters_are_named() {
     assert!(lines[1].contains(json["bars"][0]["symbol"].as_str().unwrap()));
 
     let ndjson = app
-        .http
-        .get(app.url("/v1/snapshots?symbols=S001,S002,NOPE"))
-        .header("accept", "application/x-ndjson")
-        .send()
+        .get_with(
+            "/v1/snapshots?symbols=S001,S002,NOPE",
+            &[("accept", "application/x-ndjson")],
+        )
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
-    let rows: Vec<Value> = ndjson
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = ndjson_values(&ndjson);
     let (_, snap) = app.get_json("/v1/snapshots?symbols=S002,S001").await;
     assert_eq!(json!(rows), snap["snapshots"]);
     assert_eq!(rows.len(), 2);

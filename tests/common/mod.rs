@@ -407,6 +407,21 @@ impl TestApp {
     }
 }
 
+/// `POST {base}{path}` with a JSON body: a request to a server other than a [`TestApp`]'s.
+pub async fn post_json_to(
+    base: &str,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("POST")
+}
+
 /// Starts the real router on 127.0.0.1:0 and returns its base URL. Auth is off, so tests
 /// of other features need no key; tests of auth build their state with [`app_state`].
 pub async fn serve(database_url: &str, api: ApiArgs) -> String {
