@@ -4,7 +4,7 @@ mod common;
 
 use chrono::Duration;
 use common::answers::{symbols_and_times, texts};
-use common::bars::{bar_json, series, store, utc};
+use common::bars::{bar_json, series, store, store_series, utc};
 use common::{TestApp, expect_problem, expect_problem_saying};
 use serde_json::{Value, json};
 
@@ -58,11 +58,7 @@ async fn symbols_lists_every_symbol_with_its_first_and_last_time() {
         ("BRK.B", "2021-11-12T15:00:00Z", 1),
     ];
     for (symbol, first, days) in spans {
-        store(
-            &app.db,
-            &series(symbol, utc(first), Duration::days(1), days),
-        )
-        .await;
+        store_series(&app.db, symbol, first, Duration::days(1), days).await;
     }
     let (status, body) = app.get_json("/v1/symbols").await;
     assert_eq!(status, 200);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Duration;
-use common::bars::{Row, bar_json, series, store, store_with, utc};
+use common::bars::{Row, bar_json, series, series_of, store, store_series, store_with, utc};
 use common::{TestApp, api_defaults, expect_problem, serve};
 use serde_json::{Value, json};
 
@@ -85,18 +85,10 @@ async fn pages_yield_every_row_exactly_once_while_rows_arrive() {
 #[tokio::test]
 async fn aggregate_pages_add_up_to_the_whole() {
     let app = TestApp::spawn().await;
-    let mut rows: Vec<Row> = series(
-        "AAA",
-        utc("2021-11-12T00:00:00Z"),
-        Duration::minutes(5),
-        600,
-    );
-    rows.extend(series(
-        "BBB",
-        utc("2021-11-12T07:00:00Z"),
-        Duration::minutes(3),
-        300,
-    ));
+    let rows = series_of(&[
+        ("AAA", "2021-11-12T00:00:00Z", Duration::minutes(5), 600),
+        ("BBB", "2021-11-12T07:00:00Z", Duration::minutes(3), 300),
+    ]);
     store(&app.db, &rows).await;
     for query in [
         "symbols=AAA,BBB&interval=1h",
@@ -116,9 +108,12 @@ async fn aggregate_pages_add_up_to_the_whole() {
 #[tokio::test]
 async fn forged_foreign_and_other_servers_tokens_are_refused() {
     let app = TestApp::spawn().await;
-    store(
+    store_series(
         &app.db,
-        &series("AAA", utc("2021-11-12T00:00:00Z"), Duration::minutes(1), 10),
+        "AAA",
+        "2021-11-12T00:00:00Z",
+        Duration::minutes(1),
+        10,
     )
     .await;
     let query = "symbols=AAA&limit=3";
@@ -201,13 +196,11 @@ async fn text(app: &TestApp, path: &str, accept: Option<&str>) -> (String, Strin
 #[tokio::test]
 async fn csv_and_ndjson_carry_the_same_rows_as_json() {
     let app = TestApp::spawn().await;
-    let mut rows = series("AAA", utc("2021-11-12T15:00:00Z"), Duration::minutes(1), 90);
-    rows.extend(series(
-        "BBB",
-        utc("2021-11-12T15:00:00Z"),
-        Duration::minutes(1),
-        90,
-    ));
+    let first = utc("2021-11-12T15:00:00Z");
+    let rows: Vec<Row> = ["AAA", "BBB"]
+        .iter()
+        .flat_map(|symbol| series(symbol, first, Duration::minutes(1), 90))
+        .collect();
     store(&app.db, &rows).await;
 
     for interval in ["", "&interval=1h"] {
@@ -293,9 +286,12 @@ async fn exports_stream_every_row_beyond_the_page_size() {
 #[tokio::test]
 async fn accept_quality_values_and_order_choose_the_format() {
     let app = TestApp::spawn().await;
-    store(
+    store_series(
         &app.db,
-        &series("AAA", utc("2021-11-12T15:00:00Z"), Duration::minutes(1), 3),
+        "AAA",
+        "2021-11-12T15:00:00Z",
+        Duration::minutes(1),
+        3,
     )
     .await;
     let path = "/v1/bars?symbols=AAA";
