@@ -3,6 +3,7 @@
 mod common;
 
 use common::process::{ServerProcess, keygen, tsapi_command};
+use common::scratch::Scratch;
 use common::{
     TUTORIAL_PAYLOAD, TestApp, api_defaults, app_state, expect_problem, expect_problem_saying,
     serve_state,
@@ -108,16 +109,11 @@ async fn public_reads_let_gets_through_but_not_writes() {
 async fn the_server_reads_keys_from_a_file_and_never_logs_them() {
     let db = common::TestDb::new(common::Schema::Migrated).await;
     let (key, entry) = keygen("file", "read+write");
-    let dir = std::env::temp_dir().join(format!("tsapi-keys-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("api_keys");
-    std::fs::write(&file, format!("# local keys\n\n{entry}\n")).unwrap();
+    let file = Scratch::new("api_keys");
+    std::fs::write(file.path(), format!("# local keys\n\n{entry}\n")).unwrap();
     let server = ServerProcess::start(
         &db.url,
-        &[
-            ("TSAPI_API_KEYS_FILE", file.to_str().unwrap()),
-            ("RUST_LOG", "debug"),
-        ],
+        &[("TSAPI_API_KEYS_FILE", file.path()), ("RUST_LOG", "debug")],
     )
     .await;
     let address = &server.base;
@@ -139,7 +135,6 @@ async fn the_server_reads_keys_from_a_file_and_never_logs_them() {
         !log.contains(&key["tsapi_".len()..]),
         "the key appears in the log"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -217,15 +212,9 @@ async fn sighup_reloads_the_keys_file_without_dropping_requests() {
     let app = TestApp::spawn().await;
     let (old_key, old_entry) = keygen("old", "read");
     let (new_key, new_entry) = keygen("new", "read");
-    let dir = std::env::temp_dir().join(format!("tsapi-keys-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("api_keys");
-    std::fs::write(&file, format!("# keys\n{old_entry}\n")).unwrap();
-    let server = ServerProcess::start(
-        &app.db.url,
-        &[("TSAPI_API_KEYS_FILE", file.to_str().unwrap())],
-    )
-    .await;
+    let file = Scratch::new("api_keys");
+    std::fs::write(file.path(), format!("# keys\n{old_entry}\n")).unwrap();
+    let server = ServerProcess::start(&app.db.url, &[("TSAPI_API_KEYS_FILE", file.path())]).await;
     let http = reqwest::Client::new();
     let status = |key: String| {
         let request = http.get(server.url("/ticker?symbol=MSFT")).bearer_auth(key);
@@ -235,14 +224,14 @@ async fn sighup_reloads_the_keys_file_without_dropping_requests() {
     assert_eq!(status(new_key.clone()).await, 401);
 
     // Revoke the old key, add the new one, and tell the server.
-    std::fs::write(&file, format!("{new_entry}\n")).unwrap();
+    std::fs::write(file.path(), format!("{new_entry}\n")).unwrap();
     server.signal("HUP");
     let reloaded = wait_for(|| status(new_key.clone()), 200).await;
     assert!(reloaded, "the new key was not accepted after SIGHUP");
     assert_eq!(status(old_key.clone()).await, 401);
 
     // A broken file keeps the keys in force.
-    std::fs::write(&file, "not an entry\n").unwrap();
+    std::fs::write(file.path(), "not an entry\n").unwrap();
     server.signal("HUP");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(status(new_key.clone()).await, 200);
@@ -250,7 +239,6 @@ async fn sighup_reloads_the_keys_file_without_dropping_requests() {
     let logs = String::from_utf8_lossy(&output.stderr);
     assert!(logs.contains("keys not reloaded"), "{logs}");
     assert!(!logs.contains(&new_key) && !logs.contains(&old_key));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Polls `check` until it gives `want`, for at most 10 s.

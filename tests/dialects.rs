@@ -182,17 +182,7 @@ async fn alpaca_py_latest_bar_equals_v1_latest() {
     let v1 = v1_get(&setup, "/v1/bars/latest?symbols=AAPL,MSFT,ZZ,NOPE").await;
     let mut expected = serde_json::Map::new();
     for b in v1["bars"].as_array().unwrap() {
-        expected.insert(
-            b["symbol"].as_str().unwrap().to_owned(),
-            json!([
-                b["time"],
-                b["price_open"],
-                b["price_high"],
-                b["price_low"],
-                b["price_close"],
-                b["trading_volume"].as_i64().map(|v| v as f64)
-            ]),
-        );
+        expected.insert(b["symbol"].as_str().unwrap().to_owned(), ohlcv(b));
     }
     assert_eq!(expected.len(), 3);
     assert_eq!(answer, Value::Object(expected));

@@ -12,6 +12,7 @@ pub mod pages;
 pub mod process;
 pub mod readers;
 pub mod runtime_api;
+pub mod scratch;
 pub mod tls_server;
 
 #[allow(unused_imports)] // the names tests import from here; not every test uses them
