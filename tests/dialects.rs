@@ -461,6 +461,11 @@ fn ms(time: &Value) -> i64 {
         .timestamp_millis()
 }
 
+/// Every bar of `bars` as a [`ticker_row`].
+fn ticker_rows(bars: &Value) -> Vec<Value> {
+    bars.as_array().unwrap().iter().map(ticker_row).collect()
+}
+
 fn ticker_row(b: &Value) -> Value {
     json!([
         b["symbol"],
@@ -478,23 +483,13 @@ async fn massive_previous_grouped_and_open_close_equal_v1() {
     let setup = setup().await;
     let (answer, _) = client(&setup, &["massive-day", "prev", "ZZ"]);
     let v1 = v1_get(&setup, "/v1/bars/previous?symbols=ZZ").await;
-    let expected: Vec<Value> = v1["bars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ticker_row)
-        .collect();
+    let expected = ticker_rows(&v1["bars"]);
     assert_eq!(expected.len(), 1);
     assert_eq!(answer["rows"], json!(expected));
 
     let (answer, _) = client(&setup, &["massive-day", "grouped", "2021-11-02"]);
     let v1 = v1_get(&setup, "/v1/bars/grouped?date=2021-11-02").await;
-    let expected: Vec<Value> = v1["bars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ticker_row)
-        .collect();
+    let expected = ticker_rows(&v1["bars"]);
     assert_eq!(expected.len(), 3, "AAPL, MSFT and ZZ traded that day");
     assert_eq!(answer["rows"], json!(expected));
 

@@ -169,13 +169,7 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
             .unwrap();
         assert_eq!(upsert.status(), 200, "round {round}");
         // The latest bar of many symbols: several lookups.
-        let latest = http
-            .get(format!("{address}/v1/bars/latest"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(latest.status(), 200, "round {round}");
-        let latest: Value = latest.json().await.unwrap();
+        let latest = get_ok(&http, format!("{address}/v1/bars/latest"), round).await;
         assert_eq!(
             latest["bars"].as_array().unwrap().len(),
             400,
@@ -192,16 +186,17 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
         assert_eq!(export.status(), 200, "round {round}");
         assert!(export.chunk().await.unwrap().is_some());
         drop(export);
-        let ticker = http
-            .get(format!("{address}/ticker?symbol=S007"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(ticker.status(), 200, "round {round}");
-        let ticker: Value = ticker.json().await.unwrap();
+        let ticker = get_ok(&http, format!("{address}/ticker?symbol=S007"), round).await;
         assert_eq!(ticker[0]["symbol"], "S007", "round {round}");
     }
     assert_eq!(db.count().await, 20_000);
+}
+
+/// `GET url`, which must answer 200 in `round`; returns the JSON body.
+async fn get_ok(http: &reqwest::Client, url: String, round: u32) -> Value {
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "round {round}");
+    response.json().await.unwrap()
 }
 
 /// Prepared statements (the default) behind PgBouncer: the server's refusal is logged in

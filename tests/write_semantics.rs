@@ -21,30 +21,30 @@ fn csv(rows: &[(u32, f64)]) -> String {
 async fn within_one_request_ignore_keeps_the_first_copy_and_update_the_last() {
     let app = TestApp::spawn().await;
     let three = csv(&[(0, 10.0), (1, 1.0), (0, 20.0), (0, 30.0)]);
-    let answer = ok(app
-        .post_as("/v1/bars?on_conflict=ignore", "text/csv", three.clone())
-        .await)
-    .await;
-    assert_eq!(answer, json!({"inserted": 2, "updated": 0, "skipped": 2}));
-    assert_eq!(
-        app.db.rows().await,
-        [
-            "AAPL|2021-11-12T15:00:00Z|10",
-            "AAPL|2021-11-12T15:01:00Z|1"
-        ]
-    );
-    let answer = ok(app
-        .post_as("/v1/bars?on_conflict=update", "text/csv", three)
-        .await)
-    .await;
-    assert_eq!(answer, json!({"inserted": 0, "updated": 2, "skipped": 2}));
-    assert_eq!(
-        app.db.rows().await,
-        [
-            "AAPL|2021-11-12T15:00:00Z|30",
-            "AAPL|2021-11-12T15:01:00Z|1"
-        ]
-    );
+    // The same body twice: first ignoring repeated keys, then updating with them.
+    for (mode, counts, rows) in [
+        (
+            "ignore",
+            json!({"inserted": 2, "updated": 0, "skipped": 2}),
+            [
+                "AAPL|2021-11-12T15:00:00Z|10",
+                "AAPL|2021-11-12T15:01:00Z|1",
+            ],
+        ),
+        (
+            "update",
+            json!({"inserted": 0, "updated": 2, "skipped": 2}),
+            [
+                "AAPL|2021-11-12T15:00:00Z|30",
+                "AAPL|2021-11-12T15:01:00Z|1",
+            ],
+        ),
+    ] {
+        let path = format!("/v1/bars?on_conflict={mode}");
+        let answer = ok(app.post_as(&path, "text/csv", three.clone()).await).await;
+        assert_eq!(answer, counts, "{mode}");
+        assert_eq!(app.db.rows().await, rows, "{mode}");
+    }
 }
 
 #[tokio::test]
