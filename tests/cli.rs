@@ -206,11 +206,16 @@ async fn after_the_grace_period_the_server_exits_anyway() {
     assert!(exited.expect("still running 10 s after SIGTERM").success());
 }
 
+/// What `tsapi ARGS` prints as help, which must succeed.
+fn help(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = tsapi(args, env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).expect("UTF-8 help")
+}
+
 #[test]
 fn help_names_each_setting_and_its_variable_but_no_secret_value() {
-    let out = tsapi(&["--help"], &[]);
-    assert!(out.status.success());
-    let top = String::from_utf8_lossy(&out.stdout);
+    let top = help(&["--help"], &[]);
     for command in [
         "serve",
         "migrate",
@@ -228,9 +233,7 @@ fn help_names_each_setting_and_its_variable_but_no_secret_value() {
         ("TSAPI_PAGE_TOKEN_KEY", "token-secret-0123456789"),
         ("TSAPI_API_KEYS", "ops:read:key-digest-secret"),
     ];
-    let out = tsapi(&["serve", "--help"], &secrets);
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
+    let help = help(&["serve", "--help"], &secrets);
     for var in [
         "DATABASE_URL",
         "DB_PASS",
@@ -256,8 +259,7 @@ fn help_names_each_setting_and_its_variable_but_no_secret_value() {
         assert!(!help.contains(secret), "{secret} shown in:\n{help}");
     }
 
-    let out = tsapi(&["load", "--help"], &[]);
-    let help = String::from_utf8_lossy(&out.stdout);
+    let help = self::help(&["load", "--help"], &[]);
     for flag in ["--workers", "--batch-rows", "--on-conflict", "--format"] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }

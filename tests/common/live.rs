@@ -56,6 +56,14 @@ impl LiveServer {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Posts JSON records to `/v1/bars`, which must store them all, and waits until `sse`
+    /// has seen a bar event for each.
+    pub async fn post_bars_seen(&self, sse: &mut Sse, records: Value) {
+        let count = records.as_array().map_or(1, Vec::len);
+        self.post_bars_ok(records).await;
+        sse.bars(count).await;
+    }
+
     /// Posts JSON records to `/v1/bars` (with `query`), returning status and body.
     pub async fn post_bars(&self, query: &str, records: Value) -> (u16, Value) {
         let r = reqwest::Client::new()
