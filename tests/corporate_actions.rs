@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::answers::ndjson_values;
+use common::answers::{error_places, ndjson_values};
 use common::{TestApp, expect_problem};
 use serde_json::{Value, json};
 
@@ -429,24 +429,9 @@ async fn writes_are_validated_whole_and_idempotent() {
         .post_json("/v1/corporate-actions", body.to_string())
         .await;
     let problem = expect_problem(response, 422).await;
-    let errors: Vec<(u64, String)> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["index"].as_u64().unwrap(),
-                e["field"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
     assert_eq!(
-        errors,
-        [
-            (1, "ex_date".to_owned()),
-            (2, "cash_amount".to_owned()),
-            (3, "type".to_owned())
-        ]
+        error_places(&problem, "index"),
+        [(1, "ex_date"), (2, "cash_amount"), (3, "type")]
     );
     let (_, listed) = app.get_json("/v1/corporate-actions?symbols=ZZZ").await;
     assert_eq!(listed["actions"], json!([]));

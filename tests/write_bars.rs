@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::answers::expect_ok_json as counts;
+use common::answers::{error_places, expect_ok_json as counts};
 use common::bodies::gzip;
 use common::{Schema, TestApp, api_defaults, expect_problem, expect_problem_saying};
 use serde_json::{Value, json};
@@ -282,14 +282,8 @@ async fn bad_records_are_named_by_line_and_field_in_every_format() {
                2021-11-12,OK,one,2\n\
                2021-11-13,OK,NaN,99999999999999999999\n";
     let problem = expect_problem(post(&app, "", CSV, csv).await, 422).await;
-    let located: Vec<(u64, &str)> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["line"].as_u64().unwrap(), e["field"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        located,
+        error_places(&problem, "line"),
         [(3, "price_open"), (4, "price_open"), (4, "trading_volume")]
     );
     assert_eq!(app.db.count().await, 0);

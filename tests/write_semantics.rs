@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::answers::{detail, expect_ok_json as ok};
+use common::answers::{detail, error_places, expect_ok_json as ok};
 use common::bodies::gzip;
 use common::{TestApp, expect_problem};
 use serde_json::{Value, json};
@@ -114,13 +114,10 @@ async fn impossible_bars_are_422_naming_the_field_and_feed_quirks_are_kept() {
         422,
     )
     .await;
-    let located: Vec<(u64, &str)> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str().unwrap()))
-        .collect();
-    assert_eq!(located, [(0, "price_high"), (1, "trading_volume")]);
+    assert_eq!(
+        error_places(&problem, "index"),
+        [(0, "price_high"), (1, "trading_volume")]
+    );
     assert_eq!(app.db.count().await, 0);
     // A close above the high, as in the tutorial's own record: stored as given.
     let quirk = json!({"records": {"time": "2021-11-12", "symbol": "AAPL",

@@ -98,3 +98,16 @@ pub fn pick(item: &Value, fields: &[&str]) -> Value {
 fn text(value: &Value) -> &str {
     value.as_str().expect("a text value")
 }
+
+/// `(at, field)` of each error of a 422 problem, where `at` is `"index"` or `"line"`.
+pub fn error_places<'a>(problem: &'a Value, at: &str) -> Vec<(u64, &'a str)> {
+    problem["errors"]
+        .as_array()
+        .expect("a list of errors")
+        .iter()
+        .map(|error| {
+            let place = error[at].as_u64().expect("a place");
+            (place, error["field"].as_str().expect("a field"))
+        })
+        .collect()
+}
