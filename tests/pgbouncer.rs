@@ -9,7 +9,8 @@ mod common;
 
 use common::process::ServerProcess;
 use common::{
-    TUTORIAL_PAYLOAD, TestDb, api_defaults, pool_defaults, post_json_to, service_url, with_database,
+    TUTORIAL_PAYLOAD, TestDb, api_defaults, get_from, pool_defaults, post_json_to, service_url,
+    with_database,
 };
 use std::time::Duration;
 
@@ -115,9 +116,7 @@ async fn bad_input_and_conflicts_keep_their_answers_through_pgbouncer() {
     let volume = r#"{"records": {"time": "2021-11-13", "symbol": "X", "trading_volume": 1.5}}"#;
     common::expect_problem(post(volume).await, 422).await;
     for _ in 0..8 {
-        let response = reqwest::get(format!("{address}/ticker?symbol=AAPL"))
-            .await
-            .unwrap();
+        let response = get_from(&address, "/ticker?symbol=AAPL").await;
         assert_eq!(response.status(), 200);
     }
 }

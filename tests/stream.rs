@@ -68,20 +68,14 @@ async fn sse_sends_committed_bars_once_and_resumes_after_a_disconnect() {
 
     // Missed while away: a new bar and a backfill of an old time, both after `last`.
     server
-        .post_bars(
-            "",
-            json!([
-                record("MSFT", "2024-03-01T14:31:00Z", 411.0, 1),
-                record("AAPL", "2020-01-02T15:00:00Z", 75.0, 2),
-            ]),
-        )
+        .post_bars_ok(json!([
+            record("MSFT", "2024-03-01T14:31:00Z", 411.0, 1),
+            record("AAPL", "2020-01-02T15:00:00Z", 75.0, 2),
+        ]))
         .await;
     let mut resumed = server.sse("?symbols=AAPL,MSFT", Some(last)).await;
     server
-        .post_bars(
-            "",
-            json!([record("AAPL", "2024-03-01T14:32:00Z", 182.0, 3)]),
-        )
+        .post_bars_ok(json!([record("AAPL", "2024-03-01T14:32:00Z", 182.0, 3)]))
         .await;
     let again = resumed.bars(3).await;
     let times: Vec<&str> = again

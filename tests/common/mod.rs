@@ -408,6 +408,11 @@ impl TestApp {
     }
 }
 
+/// `GET {base}{path}`: a request to a server other than a [`TestApp`]'s.
+pub async fn get_from(base: &str, path: &str) -> reqwest::Response {
+    reqwest::get(format!("{base}{path}")).await.expect("GET")
+}
+
 /// `POST {base}{path}` with a JSON body: a request to a server other than a [`TestApp`]'s.
 pub async fn post_json_to(
     base: &str,
