@@ -329,7 +329,7 @@ async fn malformed_bodies_are_400_naming_the_line() {
 #[tokio::test]
 async fn malformed_gzip_is_400() {
     let app = TestApp::spawn().await;
-    let mut truncated = gzip(&ndjson_body("GZ", 10_000));
+    let mut truncated = gzip(ndjson_body("GZ", 10_000));
     truncated.truncate(truncated.len() / 2);
     for body in [b"not gzip at all".to_vec(), truncated] {
         let refused = app.post_with("/v1/bars", &GZIP_NDJSON, body).await;
