@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::answers::ndjson_values;
+use common::bodies::ndjson;
 use common::{Schema, TestApp, api_defaults};
 use serde_json::{Value, json};
 use tokio_postgres::Client;
@@ -54,15 +55,10 @@ fn market(today: NaiveDate) -> Vec<Value> {
 }
 
 async fn post(app: &TestApp, bars: &[Value], on_conflict: &str) {
-    let body: String = bars.iter().map(|b| format!("{b}\n")).collect();
+    let path = format!("/v1/bars?on_conflict={on_conflict}");
     let response = app
-        .http
-        .post(app.url(&format!("/v1/bars?on_conflict={on_conflict}")))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post_as(&path, "application/x-ndjson", ndjson(bars))
+        .await;
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
 }
 
