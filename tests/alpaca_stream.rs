@@ -3,14 +3,13 @@
 //! asks. Needs python3 with venv; `scripts/alpaca-venv.sh` prepares target/alpaca-venv.
 
 mod common;
-mod live_support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use live_support::{LiveServer, record};
+use common::live::{LiveServer, record};
 use serde_json::{Value, json};
 
 fn venv_python() -> Option<String> {

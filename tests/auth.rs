@@ -2,28 +2,13 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::process::ServerProcess;
-use common::{TUTORIAL_PAYLOAD, TestApp, api_defaults, app_state, expect_problem, serve_state};
+use common::process::{ServerProcess, keygen, tsapi_command};
+use common::scratch::Scratch;
+use common::{
+    TUTORIAL_PAYLOAD, TestApp, api_defaults, app_state, expect_problem, expect_problem_saying,
+    serve_state,
+};
 use tsapi::auth::Auth;
-
-/// Runs `tsapi keygen` and returns (key, configuration entry).
-fn keygen(name: &str, scopes: &str) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["keygen", "--name", name, "--scopes", scopes])
-        .output()
-        .expect("run tsapi keygen");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
-    (lines[0].to_owned(), lines[1].to_owned())
-}
 
 /// A server whose keys are the given configuration entries.
 async fn app_with_keys(entries: &[&str], public_reads: bool) -> (TestApp, String) {
@@ -60,7 +45,7 @@ async fn keygen_prints_a_key_once_and_an_entry_with_only_its_digest() {
     assert!(!entry.contains(&key["tsapi_".len()..]));
     let (other, _) = keygen("ci", "read+write");
     assert_ne!(key, other);
-    let bad = Command::new(env!("CARGO_BIN_EXE_tsapi"))
+    let bad = tsapi_command()
         .args(["keygen", "--name", "x", "--scopes", "admin"])
         .output()
         .unwrap();
@@ -102,11 +87,8 @@ async fn writes_need_a_write_key_and_reads_a_read_key() {
 async fn without_keys_everything_but_probes_is_refused_with_a_hint() {
     let app = TestApp::spawn().await;
     let address = serve_state(app_state(&app.db.url, api_defaults())).await;
-    let body = expect_problem(ticker(&address, None).send().await.unwrap(), 401).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("tsapi keygen"),
-        "{body}"
-    );
+    let keyless = ticker(&address, None).send().await.unwrap();
+    expect_problem_saying(keyless, 401, "tsapi keygen").await;
     expect_problem(insert(&address, None).send().await.unwrap(), 401).await;
     let http = reqwest::Client::new();
     for probe in ["/healthz", "/readyz"] {
@@ -127,49 +109,25 @@ async fn public_reads_let_gets_through_but_not_writes() {
 async fn the_server_reads_keys_from_a_file_and_never_logs_them() {
     let db = common::TestDb::new(common::Schema::Migrated).await;
     let (key, entry) = keygen("file", "read+write");
-    let dir = std::env::temp_dir().join(format!("tsapi-keys-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("api_keys");
-    std::fs::write(&file, format!("# local keys\n\n{entry}\n")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("TSAPI_LISTEN", &listen)
-        .env("TSAPI_API_KEYS_FILE", &file)
-        .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+    let file = Scratch::new("api_keys");
+    std::fs::write(file.path(), format!("# local keys\n\n{entry}\n")).unwrap();
+    let server = ServerProcess::start(
+        &db.url,
+        &[("TSAPI_API_KEYS_FILE", file.path()), ("RUST_LOG", "debug")],
+    )
+    .await;
+    let address = &server.base;
+    let allowed = ticker(address, Some(("authorization", format!("Bearer {key}"))))
+        .send()
+        .await
         .unwrap();
-    let address = format!("http://{listen}");
-    let mut status = None;
-    for _ in 0..200 {
-        if let Ok(r) = ticker(&address, Some(("authorization", format!("Bearer {key}"))))
-            .send()
-            .await
-        {
-            status = Some(r.status().as_u16());
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, Some(200));
-    let refused = ticker(&address, Some(("x-api-key", format!("{key}x"))))
+    assert_eq!(allowed.status(), 200);
+    let refused = ticker(address, Some(("x-api-key", format!("{key}x"))))
         .send()
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = server.finish();
     assert!(out.status.success());
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("API keys loaded"), "{log}");
@@ -177,7 +135,6 @@ async fn the_server_reads_keys_from_a_file_and_never_logs_them() {
         !log.contains(&key["tsapi_".len()..]),
         "the key appears in the log"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -240,12 +197,8 @@ async fn cors_preflight_needs_no_key_and_names_the_allowed_origin() {
 async fn without_cors_origins_answers_carry_no_cors_headers() {
     let app = TestApp::spawn().await;
     let answer = app
-        .http
-        .get(app.url("/healthz"))
-        .header("origin", "https://app.example")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/healthz", &[("origin", "https://app.example")])
+        .await;
     assert!(
         answer
             .headers()
@@ -259,15 +212,9 @@ async fn sighup_reloads_the_keys_file_without_dropping_requests() {
     let app = TestApp::spawn().await;
     let (old_key, old_entry) = keygen("old", "read");
     let (new_key, new_entry) = keygen("new", "read");
-    let dir = std::env::temp_dir().join(format!("tsapi-keys-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("api_keys");
-    std::fs::write(&file, format!("# keys\n{old_entry}\n")).unwrap();
-    let server = ServerProcess::start(
-        &app.db.url,
-        &[("TSAPI_API_KEYS_FILE", file.to_str().unwrap())],
-    )
-    .await;
+    let file = Scratch::new("api_keys");
+    std::fs::write(file.path(), format!("# keys\n{old_entry}\n")).unwrap();
+    let server = ServerProcess::start(&app.db.url, &[("TSAPI_API_KEYS_FILE", file.path())]).await;
     let http = reqwest::Client::new();
     let status = |key: String| {
         let request = http.get(server.url("/ticker?symbol=MSFT")).bearer_auth(key);
@@ -277,14 +224,14 @@ async fn sighup_reloads_the_keys_file_without_dropping_requests() {
     assert_eq!(status(new_key.clone()).await, 401);
 
     // Revoke the old key, add the new one, and tell the server.
-    std::fs::write(&file, format!("{new_entry}\n")).unwrap();
+    std::fs::write(file.path(), format!("{new_entry}\n")).unwrap();
     server.signal("HUP");
     let reloaded = wait_for(|| status(new_key.clone()), 200).await;
     assert!(reloaded, "the new key was not accepted after SIGHUP");
     assert_eq!(status(old_key.clone()).await, 401);
 
     // A broken file keeps the keys in force.
-    std::fs::write(&file, "not an entry\n").unwrap();
+    std::fs::write(file.path(), "not an entry\n").unwrap();
     server.signal("HUP");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(status(new_key.clone()).await, 200);
@@ -292,7 +239,6 @@ async fn sighup_reloads_the_keys_file_without_dropping_requests() {
     let logs = String::from_utf8_lossy(&output.stderr);
     assert!(logs.contains("keys not reloaded"), "{logs}");
     assert!(!logs.contains(&new_key) && !logs.contains(&old_key));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Polls `check` until it gives `want`, for at most 10 s.

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::answers::detail;
 use common::{Schema, TestApp, api_defaults, expect_problem};
 use serde_json::{Value, json};
 
@@ -130,12 +131,7 @@ async fn one_bad_record_at_the_end_of_a_large_body_stores_nothing() {
         fields(&problem),
         vec![(5000, Some("trading_volume".into()))]
     );
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was stored")
-    );
+    assert!(detail(&problem).contains("nothing was stored"), "{problem}");
 }
 
 #[tokio::test]
@@ -154,7 +150,7 @@ async fn oversized_bodies_are_413() {
     let app = TestApp::spawn_with(Schema::Migrated, api).await;
     let records = vec![serde_json::from_str::<Value>(GOOD).unwrap(); 20];
     let problem = assert_refused(&app, &json!({ "records": records }).to_string(), 413).await;
-    assert!(problem["detail"].as_str().unwrap().contains("1024"));
+    assert!(detail(&problem).contains("1024"), "{problem}");
 }
 
 #[tokio::test]
@@ -168,30 +164,21 @@ async fn too_many_rows_are_refused() {
     let body = format!(r#"{{"records": [{}]}}"#, records.join(", "));
     // Too large, like a body over the byte limit (and as `POST /v1/bars` answers).
     let problem = assert_refused(&app, &body, 413).await;
-    assert!(problem["detail"].as_str().unwrap().contains("limit of 2"));
+    assert!(detail(&problem).contains("limit of 2"), "{problem}");
 }
 
 #[tokio::test]
 async fn other_content_types_are_415() {
     let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .post(app.url("/insert"))
-        .header("content-type", "text/csv")
-        .body("time,symbol\n2021-11-12,X\n")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(response, 415).await;
+    let csv = app
+        .post_as("/insert", "text/csv", "time,symbol\n2021-11-12,X\n")
+        .await;
+    expect_problem(csv, 415).await;
     // `curl -d` without a type sends the form type; the tutorial's examples rely on it.
+    let form = "application/x-www-form-urlencoded";
     let response = app
-        .http
-        .post(app.url("/insert"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(r#"{{"records": {GOOD}}}"#))
-        .send()
-        .await
-        .unwrap();
+        .post_as("/insert", form, format!(r#"{{"records": {GOOD}}}"#))
+        .await;
     assert_eq!(response.status(), 200);
 }
 

@@ -3,8 +3,6 @@
 //! target/screenshots/ for people to look at.
 
 mod common;
-mod devtools;
-mod live_support;
 
 use std::path::Path;
 use std::process::Command;
@@ -12,8 +10,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::TestApp;
-use devtools::{Browser, chromium};
-use live_support::{LiveServer, record};
+use common::devtools::{Browser, chromium};
+use common::live::{LiveServer, record};
 use tsapi::domain::Symbol;
 
 /// Chromium, or `None` outside CI (where the test is skipped with a word).
@@ -52,7 +50,7 @@ async fn store_demo_week(db: &common::TestDb) {
 fn run_chromium(binary: &Path, url: &str, extra: &[&str]) -> (String, String) {
     let profile = std::env::temp_dir().join(format!("tsapi-chromium-{}", uuid::Uuid::new_v4()));
     let output = Command::new(binary)
-        .args(devtools::HEADLESS)
+        .args(common::devtools::HEADLESS)
         .args([
             "--enable-logging=stderr",
             "--v=0",

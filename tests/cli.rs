@@ -5,7 +5,7 @@ mod common;
 use std::process::Output;
 use std::time::Duration;
 
-use common::process::{ServerProcess, tsapi_command};
+use common::process::{DEMO_TWO_DAYS, ServerProcess, tsapi_command};
 use common::{Schema, TestDb};
 
 fn tsapi(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -57,15 +57,7 @@ async fn migrate_is_idempotent_and_demo_data_is_deterministic() {
         let out = tsapi(&["migrate"], env);
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let args = [
-        "demo-data",
-        "--symbols",
-        "AAPL,MSFT",
-        "--days",
-        "2",
-        "--from",
-        "2021-11-11",
-    ];
+    let args = DEMO_TWO_DAYS;
     let out = tsapi(&args, &env);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -151,20 +143,41 @@ async fn serve_answers_and_exits_cleanly_on_sigterm() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn sigterm_lets_in_flight_requests_finish_within_the_grace_period() {
+/// A server with `grace` to finish its requests, sent SIGTERM while a read waits on a
+/// lock held here.
+struct SigtermInFlight {
+    db: TestDb,
+    server: ServerProcess,
+    lock: tokio_postgres::Client,
+    in_flight: tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+}
+
+async fn sigterm_with_a_read_in_flight(grace: &str) -> SigtermInFlight {
     let db = TestDb::new(Schema::Migrated).await;
-    let mut server = ServerProcess::start(
-        &db.url,
-        &[("TSAPI_AUTH", "none"), ("TSAPI_SHUTDOWN_GRACE", "30s")],
-    )
-    .await;
-    let http = reqwest::Client::new();
-    // A read that waits on a lock held here is in flight when SIGTERM arrives.
+    let env = [("TSAPI_AUTH", "none"), ("TSAPI_SHUTDOWN_GRACE", grace)];
+    let server = ServerProcess::start(&db.url, &env).await;
     let lock = db.lock_table().await;
-    let in_flight = tokio::spawn(http.get(server.url("/ticker?symbol=AAPL")).send());
+    let read = reqwest::Client::new().get(server.url("/ticker?symbol=AAPL"));
+    let in_flight = tokio::spawn(read.send());
     db.until_a_request_waits_on_the_lock().await;
     server.signal("TERM");
+    SigtermInFlight {
+        db,
+        server,
+        lock,
+        in_flight,
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_within_the_grace_period() {
+    let SigtermInFlight {
+        db: _db,
+        mut server,
+        lock,
+        in_flight,
+    } = sigterm_with_a_read_in_flight("30s").await;
+    let http = reqwest::Client::new();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Stopped accepting: a new connection is refused.
     assert!(
@@ -187,27 +200,22 @@ async fn sigterm_lets_in_flight_requests_finish_within_the_grace_period() {
 
 #[tokio::test]
 async fn after_the_grace_period_the_server_exits_anyway() {
-    let db = TestDb::new(Schema::Migrated).await;
-    let mut server = ServerProcess::start(
-        &db.url,
-        &[("TSAPI_AUTH", "none"), ("TSAPI_SHUTDOWN_GRACE", "1s")],
-    )
-    .await;
-    let http = reqwest::Client::new();
-    let _lock = db.lock_table().await;
-    let _stuck = tokio::spawn(http.get(server.url("/ticker?symbol=AAPL")).send());
-    db.until_a_request_waits_on_the_lock().await;
-    server.signal("TERM");
+    let mut stuck = sigterm_with_a_read_in_flight("1s").await;
     // Bounded wait for liveness, not a timing assertion: the lock is never released.
-    let exited = server.exit_within(Duration::from_secs(10)).await;
+    let exited = stuck.server.exit_within(Duration::from_secs(10)).await;
     assert!(exited.expect("still running 10 s after SIGTERM").success());
+}
+
+/// What `tsapi ARGS` prints as help, which must succeed.
+fn help(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = tsapi(args, env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).expect("UTF-8 help")
 }
 
 #[test]
 fn help_names_each_setting_and_its_variable_but_no_secret_value() {
-    let out = tsapi(&["--help"], &[]);
-    assert!(out.status.success());
-    let top = String::from_utf8_lossy(&out.stdout);
+    let top = help(&["--help"], &[]);
     for command in [
         "serve",
         "migrate",
@@ -225,9 +233,7 @@ fn help_names_each_setting_and_its_variable_but_no_secret_value() {
         ("TSAPI_PAGE_TOKEN_KEY", "token-secret-0123456789"),
         ("TSAPI_API_KEYS", "ops:read:key-digest-secret"),
     ];
-    let out = tsapi(&["serve", "--help"], &secrets);
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
+    let help = help(&["serve", "--help"], &secrets);
     for var in [
         "DATABASE_URL",
         "DB_PASS",
@@ -253,8 +259,7 @@ fn help_names_each_setting_and_its_variable_but_no_secret_value() {
         assert!(!help.contains(secret), "{secret} shown in:\n{help}");
     }
 
-    let out = tsapi(&["load", "--help"], &[]);
-    let help = String::from_utf8_lossy(&out.stdout);
+    let help = self::help(&["load", "--help"], &[]);
     for flag in ["--workers", "--batch-rows", "--on-conflict", "--format"] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }

@@ -353,16 +353,11 @@ async fn export_writes_files_that_the_readers_load_as_the_api_answers() {
     let dir = std::env::temp_dir().join(format!("tsapi-export-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let export = |args: &[&str]| {
-        let out = common::process::tsapi_command()
-            .arg("export")
-            .args(args)
-            .env("DATABASE_URL", &setup.db.url)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::process::run_ok(
+            common::process::tsapi_command()
+                .arg("export")
+                .args(args)
+                .env("DATABASE_URL", &setup.db.url),
         );
         String::from_utf8_lossy(&out.stderr).into_owned()
     };

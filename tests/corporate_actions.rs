@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::answers::{error_places, ndjson_values};
 use common::{TestApp, expect_problem};
 use serde_json::{Value, json};
 
@@ -30,65 +31,38 @@ const AAA: [Day; 4] = [
     ("2020-09-01", 130.0, 135.0, 128.0, 134.0, 5000),
 ];
 
+/// Bars of one price a day: (symbol, day, price, volume).
+const FLAT_DAYS: [(&str, &str, f64, i64); 20] = [
+    ("BBB", "2014-06-06", 645.57, 700),
+    ("BBB", "2014-06-09", 93.70, 1000),
+    ("BBB", "2020-08-28", 499.23, 100),
+    ("BBB", "2020-08-31", 129.04, 100),
+    ("CCC", "2021-02-26", 1.5, 12340),
+    ("CCC", "2021-03-01", 15.2, 1000),
+    ("DDD", "2020-08-05", 440.25, 100),
+    ("DDD", "2020-08-06", 455.61, 100),
+    ("DDD", "2020-08-07", 444.45, 100),
+    ("EEE", "2020-12-31", 100.0, 10),
+    ("EEE", "2021-01-04", 51.0, 10),
+    ("FFF", "2021-01-08", 10.0, 5),
+    ("FFF", "2021-01-11", 5.1, 10),
+    ("FFF", "2021-01-15", 5.0, 10),
+    ("FFF", "2021-01-19", 4.6, 10),
+    ("FB", "2022-06-07", 190.0, 10),
+    ("FB", "2022-06-08", 196.64, 10),
+    ("META", "2022-06-09", 188.64, 10),
+    ("META", "2022-06-10", 175.57, 10),
+    ("HHH", "2021-01-04", 10.0, 10),
+];
+
 async fn setup() -> TestApp {
     let app = TestApp::spawn().await;
     let mut records: Vec<Value> = AAA.iter().map(|d| record("AAA", *d)).collect();
-    for (symbol, days) in [
-        (
-            "BBB",
-            vec![
-                flat("2014-06-06", 645.57, 700),
-                flat("2014-06-09", 93.70, 1000),
-                flat("2020-08-28", 499.23, 100),
-                flat("2020-08-31", 129.04, 100),
-            ],
-        ),
-        (
-            "CCC",
-            vec![
-                flat("2021-02-26", 1.5, 12340),
-                flat("2021-03-01", 15.2, 1000),
-            ],
-        ),
-        (
-            "DDD",
-            vec![
-                flat("2020-08-05", 440.25, 100),
-                flat("2020-08-06", 455.61, 100),
-                flat("2020-08-07", 444.45, 100),
-            ],
-        ),
-        (
-            "EEE",
-            vec![flat("2020-12-31", 100.0, 10), flat("2021-01-04", 51.0, 10)],
-        ),
-        (
-            "FFF",
-            vec![
-                flat("2021-01-08", 10.0, 5),
-                flat("2021-01-11", 5.1, 10),
-                flat("2021-01-15", 5.0, 10),
-                flat("2021-01-19", 4.6, 10),
-            ],
-        ),
-        (
-            "FB",
-            vec![
-                flat("2022-06-07", 190.0, 10),
-                flat("2022-06-08", 196.64, 10),
-            ],
-        ),
-        (
-            "META",
-            vec![
-                flat("2022-06-09", 188.64, 10),
-                flat("2022-06-10", 175.57, 10),
-            ],
-        ),
-        ("HHH", vec![flat("2021-01-04", 10.0, 10)]),
-    ] {
-        records.extend(days.into_iter().map(|d| record(symbol, d)));
-    }
+    records.extend(
+        FLAT_DAYS
+            .iter()
+            .map(|&(symbol, day, price, volume)| record(symbol, flat(day, price, volume))),
+    );
     app.insert(records).await;
     let actions = json!([
         {"type": "split", "symbol": "AAA", "ex_date": "2020-08-31", "split_from": 1, "split_to": 4},
@@ -148,6 +122,17 @@ fn flat_row(price: f64, volume: i64) -> (f64, f64, f64, f64, i64) {
     (price, price, price, price, volume)
 }
 
+/// DDD adjusted for its 0.82 dividend of 2020-08-07: the previous close is 455.61
+/// (2020-08-06), so earlier prices are multiplied by 1 - 0.82 / 455.61.
+fn ddd_after_its_dividend() -> [(f64, f64, f64, f64, i64); 3] {
+    let factor = 1.0 - 0.82 / 455.61;
+    [
+        flat_row(440.25 * factor, 100),
+        flat_row(455.61 * factor, 100),
+        flat_row(444.45, 100),
+    ]
+}
+
 #[tokio::test]
 async fn adjusted_bars_equal_the_hand_computed_values() {
     let app = setup().await;
@@ -190,14 +175,9 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
     );
 
     // A 0.82 dividend; the previous close is 455.61 (2020-08-06).
-    let factor = 1.0 - 0.82 / 455.61;
     assert_bars(
         &bars(&app, "symbols=DDD&adjustment=dividend").await,
-        &[
-            flat_row(440.25 * factor, 100),
-            flat_row(455.61 * factor, 100),
-            flat_row(444.45, 100),
-        ],
+        &ddd_after_its_dividend(),
         "dividend",
     );
 
@@ -309,19 +289,7 @@ async fn every_format_and_every_page_has_the_same_numbers() {
     let json_bars = bars(&app, query).await;
     assert_eq!(json_bars.len(), 8);
     // Pages of 3 rows, across symbols and across the ex-dates.
-    let mut paged = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (status, page) = app
-            .get_json(&format!("/v1/bars?{query}&limit=3{token}"))
-            .await;
-        assert_eq!(status, 200, "{page}");
-        paged.extend(page["bars"].as_array().unwrap().iter().cloned());
-        match page["next_page_token"].as_str() {
-            Some(t) => token = format!("&page_token={t}"),
-            None => break,
-        }
-    }
+    let (paged, _) = app.all_pages(&format!("{query}&limit=3")).await;
     assert_eq!(paged, json_bars);
     // Descending pages too.
     let (_, desc) = app
@@ -344,11 +312,7 @@ async fn every_format_and_every_page_has_the_same_numbers() {
         .text()
         .await
         .unwrap();
-    let lines: Vec<Value> = ndjson
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines, json_bars);
+    assert_eq!(ndjson_values(&ndjson), json_bars);
 
     let csv = app
         .get(&format!("/v1/bars?{query}&format=csv"))
@@ -465,24 +429,9 @@ async fn writes_are_validated_whole_and_idempotent() {
         .post_json("/v1/corporate-actions", body.to_string())
         .await;
     let problem = expect_problem(response, 422).await;
-    let errors: Vec<(u64, String)> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["index"].as_u64().unwrap(),
-                e["field"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
     assert_eq!(
-        errors,
-        [
-            (1, "ex_date".to_owned()),
-            (2, "cash_amount".to_owned()),
-            (3, "type".to_owned())
-        ]
+        error_places(&problem, "index"),
+        [(1, "ex_date"), (2, "cash_amount"), (3, "type")]
     );
     let (_, listed) = app.get_json("/v1/corporate-actions?symbols=ZZZ").await;
     assert_eq!(listed["actions"], json!([]));
@@ -503,34 +452,15 @@ async fn writes_are_validated_whole_and_idempotent() {
     // CSV and NDJSON bodies.
     let csv = "type,symbol,ex_date,split_from,split_to,cash_amount\n\
                split,ZZZ,2021-01-04,1,2,\ndividend,ZZZ,2021-03-01,,,0.25\n";
-    let response = app
-        .http
-        .post(app.url("/v1/corporate-actions"))
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let path = "/v1/corporate-actions";
+    let response = app.post_as(path, "text/csv", csv).await;
     assert_eq!(response.status(), 200);
-    let response = app
-        .http
-        .post(app.url("/v1/corporate-actions"))
-        .header("content-type", "application/x-ndjson")
-        .body("{\"type\":\"split\",\"symbol\":\"ZZZ\",\"ex_date\":\"2021-01-04\"}\n")
-        .send()
-        .await
-        .unwrap();
+    let no_ratio = "{\"type\":\"split\",\"symbol\":\"ZZZ\",\"ex_date\":\"2021-01-04\"}\n";
+    let response = app.post_as(path, "application/x-ndjson", no_ratio).await;
     let problem = expect_problem(response, 422).await;
     assert_eq!(problem["errors"][0]["line"], 1);
     assert_eq!(problem["errors"][0]["field"], "split_from");
-    let wrong_type = app
-        .http
-        .post(app.url("/v1/corporate-actions"))
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = app.post_as(path, "text/plain", "x").await;
     expect_problem(wrong_type, 415).await;
 }
 
@@ -652,14 +582,9 @@ async fn previous_closes_come_from_the_table_when_the_catalogue_has_other_days()
         .batch_execute("UPDATE tsapi_catalog_meta SET zone = 'UTC'")
         .await
         .unwrap();
-    let factor = 1.0 - 0.82 / 455.61;
     assert_bars(
         &bars(&app, "symbols=DDD&adjustment=all").await,
-        &[
-            flat_row(440.25 * factor, 100),
-            flat_row(455.61 * factor, 100),
-            flat_row(444.45, 100),
-        ],
+        &ddd_after_its_dividend(),
         "dividend, previous close from the table",
     );
 }

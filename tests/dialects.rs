@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use chrono::Duration;
+use common::answers::json_of;
 use common::bars::{Row, series, store, utc};
 use common::process::ServerProcess;
 use common::readers::python;
@@ -47,16 +48,7 @@ async fn setup() -> Setup {
     let db = TestDb::new(Schema::Migrated).await;
     store(&db, &known_rows()).await;
     // Written around tsapi: bring the catalogue up to date now rather than after its delay.
-    let out = common::process::tsapi_command()
-        .args(["catalog", "refresh"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::tsapi_ok(&["catalog", "refresh"], &db.url);
     let key = generate_key().unwrap();
     let entry = ApiKey::entry("clients", Scopes::parse("read").unwrap(), &key);
     let server = ServerProcess::start(
@@ -100,15 +92,7 @@ async fn v1_bars(setup: &Setup, query: &str) -> Vec<Value> {
         if let Some(t) = &token {
             url.push_str(&format!("&page_token={t}"));
         }
-        let page: Value = http
-            .get(url)
-            .bearer_auth(&setup.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = json_of(http.get(url).bearer_auth(&setup.key)).await;
         bars.extend(page["bars"].as_array().expect("a page").iter().cloned());
         match page["next_page_token"].as_str() {
             Some(t) => token = Some(t.to_owned()),
@@ -120,6 +104,14 @@ async fn v1_bars(setup: &Setup, query: &str) -> Vec<Value> {
 
 fn requests(transcript: &str, marker: &str) -> usize {
     transcript.lines().filter(|l| l.contains(marker)).count()
+}
+
+/// Shows the first requests a client made, as an example in the test's output.
+fn show_first_requests(transcript: &str) {
+    eprintln!(
+        "{}",
+        transcript.lines().take(3).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[tokio::test]
@@ -178,10 +170,7 @@ async fn alpaca_py_bars_span_pages_and_equal_v1() {
         assert_eq!(pages, needed.max(1), "{timeframe}: pages\n{transcript}");
         if timeframe == "1Min" {
             assert!(pages > 10, "1Min spans many pages");
-            eprintln!(
-                "{}",
-                transcript.lines().take(3).collect::<Vec<_>>().join("\n")
-            );
+            show_first_requests(&transcript);
         }
     }
 }
@@ -190,33 +179,10 @@ async fn alpaca_py_bars_span_pages_and_equal_v1() {
 async fn alpaca_py_latest_bar_equals_v1_latest() {
     let setup = setup().await;
     let (answer, _) = client(&setup, &["alpaca-latest", "AAPL,MSFT,ZZ,NOPE"]);
-    let http = reqwest::Client::new();
-    let v1: Value = http
-        .get(
-            setup
-                .server
-                .url("/v1/bars/latest?symbols=AAPL,MSFT,ZZ,NOPE"),
-        )
-        .bearer_auth(&setup.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1 = v1_get(&setup, "/v1/bars/latest?symbols=AAPL,MSFT,ZZ,NOPE").await;
     let mut expected = serde_json::Map::new();
     for b in v1["bars"].as_array().unwrap() {
-        expected.insert(
-            b["symbol"].as_str().unwrap().to_owned(),
-            json!([
-                b["time"],
-                b["price_open"],
-                b["price_high"],
-                b["price_low"],
-                b["price_close"],
-                b["trading_volume"].as_i64().map(|v| v as f64)
-            ]),
-        );
+        expected.insert(b["symbol"].as_str().unwrap().to_owned(), ohlcv(b));
     }
     assert_eq!(expected.len(), 3);
     assert_eq!(answer, Value::Object(expected));
@@ -348,10 +314,7 @@ async fn massive_list_aggs_returns_every_bar_once() {
         assert_eq!(pages, expected.len().div_ceil(page), "{transcript}");
         if timespan == "minute" && multiplier == "1" {
             assert!(pages > 2);
-            eprintln!(
-                "{}",
-                transcript.lines().take(3).collect::<Vec<_>>().join("\n")
-            );
+            show_first_requests(&transcript);
         }
     }
 }
@@ -452,15 +415,12 @@ async fn plain_clients_follow_next_url_and_the_query_key_is_not_logged() {
 }
 
 async fn v1_get(setup: &Setup, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(setup.server.url(path))
-        .bearer_auth(&setup.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(
+        reqwest::Client::new()
+            .get(setup.server.url(path))
+            .bearer_auth(&setup.key),
+    )
+    .await
 }
 
 fn ohlcv(b: &Value) -> Value {
@@ -501,6 +461,11 @@ fn ms(time: &Value) -> i64 {
         .timestamp_millis()
 }
 
+/// Every bar of `bars` as a [`ticker_row`].
+fn ticker_rows(bars: &Value) -> Vec<Value> {
+    bars.as_array().unwrap().iter().map(ticker_row).collect()
+}
+
 fn ticker_row(b: &Value) -> Value {
     json!([
         b["symbol"],
@@ -518,23 +483,13 @@ async fn massive_previous_grouped_and_open_close_equal_v1() {
     let setup = setup().await;
     let (answer, _) = client(&setup, &["massive-day", "prev", "ZZ"]);
     let v1 = v1_get(&setup, "/v1/bars/previous?symbols=ZZ").await;
-    let expected: Vec<Value> = v1["bars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ticker_row)
-        .collect();
+    let expected = ticker_rows(&v1["bars"]);
     assert_eq!(expected.len(), 1);
     assert_eq!(answer["rows"], json!(expected));
 
     let (answer, _) = client(&setup, &["massive-day", "grouped", "2021-11-02"]);
     let v1 = v1_get(&setup, "/v1/bars/grouped?date=2021-11-02").await;
-    let expected: Vec<Value> = v1["bars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ticker_row)
-        .collect();
+    let expected = ticker_rows(&v1["bars"]);
     assert_eq!(expected.len(), 3, "AAPL, MSFT and ZZ traded that day");
     assert_eq!(answer["rows"], json!(expected));
 

@@ -3,29 +3,26 @@
 //! writes never do, and `off` removes the trigger.
 
 mod common;
-mod live_support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use live_support::{LiveServer, Sse, record};
+use common::live::{LiveServer, Sse, record};
+use common::process::tsapi_ok;
 use serde_json::json;
 
 fn migrate(url: &str, feed_trigger: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["migrate", "--feed-trigger", feed_trigger])
-        .env("DATABASE_URL", url)
-        .output()
-        .expect("run tsapi migrate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tsapi_ok(&["migrate", "--feed-trigger", feed_trigger], url);
+}
+
+/// One AAPL bar written through tsapi's API, which announces its own writes.
+async fn write_one_bar_through_tsapi(server: &LiveServer) {
+    server
+        .post_bars_ok(json!([record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100)]))
+        .await;
 }
 
 /// Every event id of `events` follows the previous one: none lost, none twice.
-fn assert_consecutive(events: &[live_support::SseEvent]) {
+fn assert_consecutive(events: &[common::live::SseEvent]) {
     for pair in events.windows(2) {
         assert_eq!(pair[1].id, pair[0].id.map(|id| id + 1), "{:?}", &pair);
     }
@@ -78,9 +75,7 @@ async fn writes_by_other_tools_are_streamed_once_in_commit_order() {
         .await
         .unwrap();
     // tsapi's own write (which announces itself) comes once, not twice.
-    server
-        .post_bars_ok(json!([record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100)]))
-        .await;
+    write_one_bar_through_tsapi(&server).await;
     let next = sse.bars(2).await;
     assert_eq!(next[0].id, bulk[11_999].id.map(|id| id + 1));
     assert_consecutive(&next);
@@ -142,9 +137,7 @@ async fn feed_trigger_off_removes_it() {
         )
         .await
         .unwrap();
-    server
-        .post_bars_ok(json!([record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100)]))
-        .await;
+    write_one_bar_through_tsapi(&server).await;
     // Ids follow commit order, so the direct write would have come first.
     let first = sse.bars(1).await;
     assert_eq!(first[0].data["symbol"], "AAPL");

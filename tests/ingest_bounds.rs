@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
+use common::process::ServerProcess;
 use common::{Schema, TestApp, TestDb, api_defaults, expect_problem};
 use flate2::{Compress, Compression, Crc, FlushCompress};
 use serde_json::Value;
@@ -14,58 +14,14 @@ use serde_json::Value;
 /// How much one value expands to: far beyond any sane bound.
 const BOMB_BYTES: usize = 400 * 1024 * 1024;
 
-/// A running `tsapi serve`, killed on drop.
-struct Server {
-    child: Child,
-    address: String,
-    _db: TestDb,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    async fn start() -> Self {
-        let db = TestDb::new(Schema::Migrated).await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
-            .env("TSAPI_LISTEN", &listen)
-            .env("TSAPI_AUTH", "none")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tsapi serve");
-        let address = format!("http://{listen}");
-        for _ in 0..400 {
-            if reqwest::get(format!("{address}/readyz")).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            child,
-            address,
-            _db: db,
-        }
-    }
-
-    /// Peak resident memory of the server process so far, in KiB.
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
+/// The real binary over its own database, so that its peak memory is its own.
+async fn start_server() -> (TestDb, ServerProcess) {
+    let db = TestDb::new(Schema::Migrated).await;
+    let server = ServerProcess::start_with(&db.url, &[("TSAPI_AUTH", "none")], |command| {
+        command.stderr(Stdio::null());
+    })
+    .await;
+    (db, server)
 }
 
 /// A gzip stream of `prefix`, then `fill` repeated `BOMB_BYTES` times, then `suffix`, built
@@ -116,10 +72,10 @@ async fn refuses_the_bomb(path: &str, content_type: &str, body: Vec<u8>, field: 
         "the gzip is {} bytes",
         body.len()
     );
-    let server = Server::start().await;
-    let before = server.peak_rss_kib();
+    let (_db, server) = start_server().await;
+    let before = server.memory_kb("VmHWM");
     let response = reqwest::Client::new()
-        .post(format!("{}{path}", server.address))
+        .post(server.url(path))
         .header("content-type", content_type)
         .header("content-encoding", "gzip")
         .body(body)
@@ -128,7 +84,7 @@ async fn refuses_the_bomb(path: &str, content_type: &str, body: Vec<u8>, field: 
         .expect("an answer");
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    let after = server.peak_rss_kib();
+    let after = server.memory_kb("VmHWM");
     eprintln!(
         "{path} {content_type}: {status}, answer {} bytes, VmHWM {before} KiB -> {after} KiB",
         text.len()
@@ -199,14 +155,7 @@ async fn error_messages_quote_at_most_80_characters_of_input() {
         ("text/csv", format!("time,symbol,{long}\n")),
     ];
     for (content_type, body) in bodies {
-        let response = app
-            .http
-            .post(app.url("/v1/bars"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_as("/v1/bars", content_type, body).await;
         let status = response.status().as_u16();
         assert!(status == 400 || status == 422, "{status}");
         let problem = expect_problem(response, status).await;
@@ -276,14 +225,7 @@ async fn values_and_rows_over_their_bounds_are_refused_by_record_and_field() {
         ),
     ];
     for (content_type, body, index, field) in cases {
-        let response = app
-            .http
-            .post(app.url("/v1/bars"))
-            .header("content-type", content_type)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_as("/v1/bars", content_type, body.clone()).await;
         let problem = expect_problem(response, 422).await;
         let error = &problem["errors"][0];
         assert_eq!(error["index"], index, "{body}: {problem}");

@@ -2,9 +2,8 @@
 //! from them, and a backfilled bar never passes for a symbol's latest.
 
 mod common;
-mod live_support;
 
-use live_support::{LiveServer, record};
+use common::live::{LiveServer, record};
 use serde_json::{Value, json};
 
 async fn ticker(server: &LiveServer, symbol: &str) -> Value {
@@ -48,9 +47,11 @@ async fn a_backfill_never_passes_for_the_latest_bar() {
 
     // A bar of last year for OLD: streamed, but OLD's latest stays the stored one.
     server
-        .post_bars_ok(json!([record("OLD", "2023-06-01T15:00:00Z", 5.0, 1)]))
+        .post_bars_seen(
+            &mut sse,
+            json!([record("OLD", "2023-06-01T15:00:00Z", 5.0, 1)]),
+        )
         .await;
-    sse.bars(1).await;
     assert_eq!(ticker(&server, "OLD").await["time"], "2024-01-10T15:00:00Z");
     assert_eq!(
         latest(&server, "OLD,NEW").await,
@@ -62,12 +63,14 @@ async fn a_backfill_never_passes_for_the_latest_bar() {
 
     // A newer bar for each: both answers follow (ordered by symbol; GONE has no bars).
     server
-        .post_bars_ok(json!([
-            record("OLD", "2024-03-02T15:00:00Z", 12.0, 1),
-            record("NEW", "2024-03-02T15:00:00Z", 21.0, 1),
-        ]))
+        .post_bars_seen(
+            &mut sse,
+            json!([
+                record("OLD", "2024-03-02T15:00:00Z", 12.0, 1),
+                record("NEW", "2024-03-02T15:00:00Z", 21.0, 1),
+            ]),
+        )
         .await;
-    sse.bars(2).await;
     assert_eq!(ticker(&server, "OLD").await["price_close"], 12.0);
     assert_eq!(
         latest(&server, "NEW,GONE,OLD").await,
@@ -83,14 +86,12 @@ async fn latest_bars_come_from_memory_while_the_feed_is_live() {
     let db = common::TestDb::new(common::Schema::Migrated).await;
     let server = LiveServer::start(&db.url, &[]).await;
     let mut sse = server.sse("?symbols=*", None).await;
-    let (status, _) = server
-        .post_bars(
-            "",
+    server
+        .post_bars_seen(
+            &mut sse,
             json!([record("AAPL", "2024-03-01T14:30:00Z", 180.0, 1)]),
         )
         .await;
-    assert_eq!(status, 200);
-    sse.bars(1).await;
     // Deleted behind the feed's back (deletes are not streamed): memory still answers,
     // which shows where the answer came from.
     db.client()

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, api_defaults, expect_problem, pool_defaults};
+use common::{TestApp, api_defaults, expect_problem_saying, get_from, pool_defaults};
 use tsapi::auth::Auth;
 use tsapi::state::AppState;
 
@@ -26,15 +26,9 @@ async fn a_request_over_the_deadline_is_a_503() {
     api.request_timeout = Duration::from_millis(800);
     let address = server(&app, api, pool_defaults()).await;
     let _lock = app.db.lock_table().await;
-    let slow = reqwest::get(format!("{address}/ticker?symbol=AAPL"))
-        .await
-        .unwrap();
+    let slow = get_from(&address, "/ticker?symbol=AAPL").await;
     assert!(slow.headers().contains_key("retry-after"));
-    let body = expect_problem(slow, 503).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("longer than"),
-        "{body}"
-    );
+    expect_problem_saying(slow, 503, "longer than").await;
 }
 
 #[tokio::test]
@@ -48,28 +42,14 @@ async fn past_the_concurrency_cap_requests_are_shed_with_503() {
     let first = tokio::spawn(reqwest::get(format!("{address}/ticker?symbol=AAPL")));
     // Wait until the first request really waits on the lock.
     app.db.until_a_request_waits_on_the_lock().await;
-    let second = reqwest::get(format!("{address}/ticker?symbol=MSFT"))
-        .await
-        .unwrap();
-    let body = expect_problem(second, 503).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("at once"),
-        "{body}"
-    );
+    let second = get_from(&address, "/ticker?symbol=MSFT").await;
+    expect_problem_saying(second, 503, "at once").await;
     // Liveness still answers while saturated.
-    assert_eq!(
-        reqwest::get(format!("{address}/healthz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get_from(&address, "/healthz").await.status(), 200);
     lock.batch_execute("COMMIT").await.unwrap();
     assert_eq!(first.await.unwrap().unwrap().status(), 200);
     // With the slot free again, requests are served.
-    let after = reqwest::get(format!("{address}/ticker?symbol=MSFT"))
-        .await
-        .unwrap();
+    let after = get_from(&address, "/ticker?symbol=MSFT").await;
     assert_eq!(after.status(), 200);
 }
 
@@ -80,17 +60,8 @@ async fn a_statement_over_its_timeout_is_a_503() {
     pool.statement_timeout = Duration::from_millis(500);
     let address = server(&app, api_defaults(), pool).await;
     let _lock = app.db.lock_table().await;
-    let slow = reqwest::get(format!("{address}/ticker/daily?symbol=AAPL"))
-        .await
-        .unwrap();
-    let body = expect_problem(slow, 503).await;
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("statement timeout"),
-        "{body}"
-    );
+    let slow = get_from(&address, "/ticker/daily?symbol=AAPL").await;
+    expect_problem_saying(slow, 503, "statement timeout").await;
 }
 
 #[tokio::test]
@@ -104,12 +75,9 @@ async fn an_exhausted_pool_is_a_503_with_retry_after() {
     // Daily buckets take a pooled connection each (latest-bar lookups share one).
     let first = tokio::spawn(reqwest::get(format!("{address}/ticker/daily?symbol=AAPL")));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let second = reqwest::get(format!("{address}/ticker/daily?symbol=MSFT"))
-        .await
-        .unwrap();
+    let second = get_from(&address, "/ticker/daily?symbol=MSFT").await;
     assert!(second.headers().contains_key("retry-after"));
-    let body = expect_problem(second, 503).await;
-    assert!(body["detail"].as_str().unwrap().contains("busy"), "{body}");
+    expect_problem_saying(second, 503, "busy").await;
     lock.batch_execute("COMMIT").await.unwrap();
     assert_eq!(first.await.unwrap().unwrap().status(), 200);
 }

@@ -3,9 +3,11 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use common::bodies::gzip;
+use common::process::DEMO_TWO_DAYS;
+use common::scratch::Scratch;
 use common::{Schema, TestDb};
 
 fn tsapi(args: &[&str], db: &TestDb, stdin: Option<&[u8]>) -> Output {
@@ -28,46 +30,9 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A scratch file, removed at the end of the test.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "tsapi-load-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir.join(name))
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-const DEMO: [&str; 7] = [
-    "demo-data",
-    "--symbols",
-    "AAPL,MSFT",
-    "--days",
-    "2",
-    "--from",
-    "2021-11-11",
-];
-
 fn demo_file(db: &TestDb, name: &str) -> Scratch {
     let file = Scratch::new(name);
-    let mut args = DEMO.to_vec();
+    let mut args = DEMO_TWO_DAYS.to_vec();
     args.extend(["--output", file.path()]);
     let out = tsapi(&args, db, None);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -78,7 +43,7 @@ fn demo_file(db: &TestDb, name: &str) -> Scratch {
 async fn loads_demo_data_written_in_every_format_the_same_as_demo_data_itself() {
     // The reference: demo-data straight into a database.
     let reference = TestDb::new(Schema::Migrated).await;
-    let out = tsapi(&DEMO, &reference, None);
+    let out = tsapi(&DEMO_TWO_DAYS, &reference, None);
     assert!(out.status.success(), "{}", stderr(&out));
     let expected = reference.rows().await;
     assert_eq!(expected.len(), 1560);
@@ -170,7 +135,7 @@ async fn a_bad_line_is_named_with_the_rows_committed_before_it() {
     body.push_str(
         "{\"time\": \"2021-11-12T16:01:00Z\", \"symbol\": \"X\", \"trading_volume\": \"many\"}\n",
     );
-    std::fs::write(&file.0, body).unwrap();
+    std::fs::write(file.path(), body).unwrap();
     let out = tsapi(&["load", file.path(), "--batch-rows", "10"], &db, None);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -181,7 +146,7 @@ async fn a_bad_line_is_named_with_the_rows_committed_before_it() {
 
     let csv = Scratch::new("bad.csv");
     std::fs::write(
-        &csv.0,
+        csv.path(),
         "time,symbol\n2021-11-13 15:00:00,Y\n2021-11-13 15:01:00,Y,extra\n",
     )
     .unwrap();
@@ -199,10 +164,8 @@ async fn a_bad_line_is_named_with_the_rows_committed_before_it() {
 async fn gzip_files_are_read_by_their_name() {
     let db = TestDb::new(Schema::Migrated).await;
     let file = Scratch::new("bars.csv.gz");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(b"time,symbol,trading_volume\n2021-11-12,GZ,7\n")
-        .unwrap();
-    std::fs::write(&file.0, gz.finish().unwrap()).unwrap();
+    let body = gzip("time,symbol,trading_volume\n2021-11-12,GZ,7\n");
+    std::fs::write(file.path(), body).unwrap();
     let out = tsapi(&["load", file.path()], &db, None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.rows().await, ["GZ|2021-11-12T00:00:00Z|7"]);

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
+use common::answers::ndjson_values;
+use common::bodies::ndjson;
 use common::{Schema, TestApp, api_defaults};
 use serde_json::{Value, json};
 use tokio_postgres::Client;
@@ -53,15 +55,10 @@ fn market(today: NaiveDate) -> Vec<Value> {
 }
 
 async fn post(app: &TestApp, bars: &[Value], on_conflict: &str) {
-    let body: String = bars.iter().map(|b| format!("{b}\n")).collect();
+    let path = format!("/v1/bars?on_conflict={on_conflict}");
     let response = app
-        .http
-        .post(app.url(&format!("/v1/bars?on_conflict={on_conflict}")))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post_as(&path, "application/x-ndjson", ndjson(bars))
+        .await;
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
 }
 
@@ -337,16 +334,7 @@ async fn whole_market_reads_match_hand_written_sql_through_every_kind_of_write()
         ))
         .await
         .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["catalog", "refresh"])
-        .env("DATABASE_URL", &app.db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::process::tsapi_ok(&["catalog", "refresh"], &app.db.url);
     assert_exact(&app, "after `tsapi catalog refresh`").await;
 }
 
@@ -372,19 +360,15 @@ async fn many_rows_come_as_csv_and_ndjson_and_bad_parameters_are_named() {
     assert!(lines[1].contains(json["bars"][0]["symbol"].as_str().unwrap()));
 
     let ndjson = app
-        .http
-        .get(app.url("/v1/snapshots?symbols=S001,S002,NOPE"))
-        .header("accept", "application/x-ndjson")
-        .send()
+        .get_with(
+            "/v1/snapshots?symbols=S001,S002,NOPE",
+            &[("accept", "application/x-ndjson")],
+        )
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
-    let rows: Vec<Value> = ndjson
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = ndjson_values(&ndjson);
     let (_, snap) = app.get_json("/v1/snapshots?symbols=S002,S001").await;
     assert_eq!(json!(rows), snap["snapshots"]);
     assert_eq!(rows.len(), 2);

@@ -7,7 +7,11 @@
 
 mod common;
 
-use common::{TUTORIAL_PAYLOAD, TestDb, api_defaults, pool_defaults, service_url, with_database};
+use common::process::ServerProcess;
+use common::{
+    TUTORIAL_PAYLOAD, TestDb, api_defaults, get_from, pool_defaults, post_json_to, service_url,
+    with_database,
+};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -18,15 +22,14 @@ use tsapi::state::AppState;
 const HOW: &str =
     "scripts/pgbouncer.sh start and TSAPI_TEST_PGBOUNCER_URL=$(scripts/pgbouncer.sh url)";
 
-/// A tsapi server reaching its database through PgBouncer, with unnamed statements.
-async fn server_behind_pgbouncer(bouncer: &str, db: &TestDb) -> String {
-    server_with_connections(bouncer, db, 12).await
-}
-
-/// [`server_behind_pgbouncer`] with `connections` pooled connections. A request that
-/// hangs is answered 503 after 10 s.
-async fn server_with_connections(bouncer: &str, db: &TestDb, connections: usize) -> String {
-    let url = with_database(bouncer, &db.name);
+/// A migrated database and a tsapi server reaching it through PgBouncer, with unnamed
+/// statements and `connections` pooled connections (more than PgBouncer's server
+/// connections), a request that hangs answered 503 after 10 s. `None` without PgBouncer:
+/// the test is skipped.
+async fn behind_pgbouncer(connections: usize) -> Option<(TestDb, String)> {
+    let bouncer = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW)?;
+    let db = TestDb::new(common::Schema::Migrated).await;
+    let url = with_database(&bouncer, &db.name);
     let mut pool = pool_defaults();
     pool.pool_size = connections;
     pool.statement_cache = false;
@@ -36,27 +39,20 @@ async fn server_with_connections(bouncer: &str, db: &TestDb, connections: usize)
     let state = AppState::new(pool, api)
         .with_auth(Auth::Disabled)
         .with_statements(StatementMode::Unnamed);
-    common::serve_state(state).await
+    let address = common::serve_state(state).await;
+    Some((db, address))
 }
 
 #[tokio::test]
 async fn every_endpoint_works_through_pgbouncer_in_transaction_mode() {
-    let Some(bouncer) = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW) else {
+    let Some((db, address)) = behind_pgbouncer(12).await else {
         return;
     };
-    let db = TestDb::new(common::Schema::Migrated).await;
-    let address = server_behind_pgbouncer(&bouncer, &db).await;
     let http = reqwest::Client::new();
     let get = |path: String| http.get(format!("{address}{path}")).send();
 
     assert_eq!(get("/readyz".into()).await.unwrap().status(), 200);
-    let inserted = http
-        .post(format!("{address}/insert"))
-        .header("content-type", "application/json")
-        .body(TUTORIAL_PAYLOAD)
-        .send()
-        .await
-        .unwrap();
+    let inserted = post_json_to(&address, "/insert", TUTORIAL_PAYLOAD).await;
     assert_eq!(inserted.status(), 200);
     assert_eq!(db.count().await, 3);
 
@@ -108,31 +104,19 @@ async fn json(response: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn bad_input_and_conflicts_keep_their_answers_through_pgbouncer() {
-    let Some(bouncer) = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW) else {
+    let Some((db, address)) = behind_pgbouncer(12).await else {
         return;
     };
-    let db = TestDb::new(common::Schema::Migrated).await;
-    let address = server_behind_pgbouncer(&bouncer, &db).await;
-    let http = reqwest::Client::new();
-    let post = |body: &'static str| {
-        http.post(format!("{address}/insert"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
-    assert_eq!(post(TUTORIAL_PAYLOAD).await.unwrap().status(), 200);
+    let post = |body: &'static str| post_json_to(&address, "/insert", body);
+    assert_eq!(post(TUTORIAL_PAYLOAD).await.status(), 200);
     // A duplicate aborts the transaction on whichever backend it ran: 409, nothing stored,
     // and the connection is usable afterwards.
-    common::expect_problem(post(TUTORIAL_PAYLOAD).await.unwrap(), 409).await;
+    common::expect_problem(post(TUTORIAL_PAYLOAD).await, 409).await;
     assert_eq!(db.count().await, 3);
     let volume = r#"{"records": {"time": "2021-11-13", "symbol": "X", "trading_volume": 1.5}}"#;
-    common::expect_problem(post(volume).await.unwrap(), 422).await;
+    common::expect_problem(post(volume).await, 422).await;
     for _ in 0..8 {
-        let response = http
-            .get(format!("{address}/ticker?symbol=AAPL"))
-            .send()
-            .await
-            .unwrap();
+        let response = get_from(&address, "/ticker?symbol=AAPL").await;
         assert_eq!(response.status(), 200);
     }
 }
@@ -142,11 +126,9 @@ async fn bad_input_and_conflicts_keep_their_answers_through_pgbouncer() {
 /// PgBouncer hands the answer to nobody and the next request waits forever.
 #[tokio::test]
 async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
-    let Some(bouncer) = service_url("TSAPI_TEST_PGBOUNCER_URL", HOW) else {
+    let Some((db, address)) = behind_pgbouncer(1).await else {
         return;
     };
-    let db = TestDb::new(common::Schema::Migrated).await;
-    let address = server_with_connections(&bouncer, &db, 1).await;
     let http = reqwest::Client::new();
     // Record i: symbol S(i mod 400) at minute i / 400 of 2021-11-12.
     let ndjson = |rows: std::ops::Range<u32>, tail: &str| {
@@ -186,13 +168,7 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
             .unwrap();
         assert_eq!(upsert.status(), 200, "round {round}");
         // The latest bar of many symbols: several lookups.
-        let latest = http
-            .get(format!("{address}/v1/bars/latest"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(latest.status(), 200, "round {round}");
-        let latest: Value = latest.json().await.unwrap();
+        let latest = get_ok(&http, format!("{address}/v1/bars/latest"), round).await;
         assert_eq!(
             latest["bars"].as_array().unwrap().len(),
             400,
@@ -209,16 +185,17 @@ async fn one_connection_stays_usable_after_failures_and_cut_off_exports() {
         assert_eq!(export.status(), 200, "round {round}");
         assert!(export.chunk().await.unwrap().is_some());
         drop(export);
-        let ticker = http
-            .get(format!("{address}/ticker?symbol=S007"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(ticker.status(), 200, "round {round}");
-        let ticker: Value = ticker.json().await.unwrap();
+        let ticker = get_ok(&http, format!("{address}/ticker?symbol=S007"), round).await;
         assert_eq!(ticker[0]["symbol"], "S007", "round {round}");
     }
     assert_eq!(db.count().await, 20_000);
+}
+
+/// `GET url`, which must answer 200 in `round`; returns the JSON body.
+async fn get_ok(http: &reqwest::Client, url: String, round: u32) -> Value {
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "round {round}");
+    response.json().await.unwrap()
 }
 
 /// Prepared statements (the default) behind PgBouncer: the server's refusal is logged in
@@ -229,44 +206,26 @@ async fn pgbouncer_refusing_the_options_parameter_is_logged_with_the_fix() {
         return;
     };
     let db = TestDb::new(common::Schema::Migrated).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .arg("serve")
-        .env("DATABASE_URL", with_database(&bouncer, &db.name))
-        .env("TSAPI_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TSAPI_AUTH", "none")
-        .env("TSAPI_STATEMENT_CACHE", "true")
-        .env("TSAPI_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start tsapi serve");
-    let url = format!("http://127.0.0.1:{port}/ticker?symbol=MSFT");
-    let mut status = None;
-    for _ in 0..100 {
-        if let Ok(response) = reqwest::get(&url).await {
-            status = Some(response.status().as_u16());
-            let body = response.text().await.unwrap();
-            assert!(
-                !body.contains("options"),
-                "no server detail to clients: {body}"
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let env = [
+        ("TSAPI_AUTH", "none"),
+        ("TSAPI_STATEMENT_CACHE", "true"),
+        ("TSAPI_LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+    ];
+    let server = ServerProcess::start(&with_database(&bouncer, &db.name), &env).await;
+    let response = reqwest::get(server.url("/ticker?symbol=MSFT"))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert!(
+        !body.contains("options"),
+        "no server detail to clients: {body}"
+    );
     // SIGTERM, so the server flushes its logs as it exits.
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let output = child.wait_with_output().unwrap();
+    let output = server.finish();
     let logs = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(status, Some(503), "{logs}");
+    assert_eq!(status, 503, "{logs}");
     let line = logs
         .lines()
         .find(|l| l.contains("database refused to connect"))

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::TestApp;
+use common::answers::texts;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -53,13 +54,7 @@ async fn concurrent_lookups_each_get_their_own_symbol() {
         .await;
     let wanted: Vec<String> = (0..SYMBOLS).map(|n| format!("P{n:02}")).collect();
     assert_eq!(status, 200, "{body}");
-    let got: Vec<&str> = body["bars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|bar| bar["symbol"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, wanted);
+    assert_eq!(texts(&body["bars"], "symbol"), wanted);
 }
 
 #[tokio::test]

@@ -7,9 +7,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
+use common::process::{ServerProcess, run_ok, tsapi_ok};
 use common::{Schema, TestDb};
 use serde_json::Value;
 
@@ -81,38 +81,11 @@ fn steps(block: &str) -> Vec<Step> {
     steps
 }
 
-/// `tsapi serve` as a child process, killed when dropped.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tsapi(args: &[&str], database_url: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .output()
-        .expect("run tsapi");
-    assert!(
-        out.status.success(),
-        "tsapi {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
 /// `make run` in a directory of its own: schema, demo data, a key in `.data/`, the server.
-async fn make_run(db: &TestDb, dir: &Path) -> Server {
-    tsapi(&["migrate"], &db.url);
-    tsapi(&["demo-data"], &db.url);
-    let keygen = tsapi(
+async fn make_run(db: &TestDb, dir: &Path) -> ServerProcess {
+    tsapi_ok(&["migrate"], &db.url);
+    tsapi_ok(&["demo-data"], &db.url);
+    let keygen = tsapi_ok(
         &["keygen", "--name", "local", "--scopes", "read+write"],
         &db.url,
     );
@@ -120,36 +93,16 @@ async fn make_run(db: &TestDb, dir: &Path) -> Server {
     std::fs::create_dir_all(dir.join(".data")).unwrap();
     std::fs::write(dir.join(".data/api_key"), format!("{key}\n")).unwrap();
     std::fs::write(dir.join(".data/api_keys"), entry).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .arg("serve")
-        .current_dir(dir)
-        .env_remove("TSAPI_AUTH")
-        .env_remove("TSAPI_PUBLIC_READS")
-        .env_remove("TSAPI_API_KEYS")
-        .env("DATABASE_URL", &db.url)
-        .env("TSAPI_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TSAPI_API_KEYS_FILE", ".data/api_keys")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tsapi serve");
-    let server = Server {
-        child,
-        address: format!("http://127.0.0.1:{port}"),
-    };
-    let health = format!("{}/healthz", server.address);
-    for _ in 0..100 {
-        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("tsapi serve did not answer /healthz within 10 s");
+    let keys_file = [("TSAPI_API_KEYS_FILE", ".data/api_keys")];
+    ServerProcess::start_with(&db.url, &keys_file, |command| {
+        command
+            .current_dir(dir)
+            .env_remove("TSAPI_AUTH")
+            .env_remove("TSAPI_PUBLIC_READS")
+            .env_remove("TSAPI_API_KEYS")
+            .stderr(Stdio::null());
+    })
+    .await
 }
 
 /// `...` in the documented answers, made into JSON the matcher knows.
@@ -305,21 +258,16 @@ async fn every_curl_example_in_the_readme_works_as_pasted() {
     // curl is wrapped to write each response's headers to a file of that step.
     let mut script = String::from("curl() { command curl -D \"$STEP_HEADERS\" \"$@\"; }\n");
     for (i, step) in steps.iter().enumerate() {
-        let command = step.command.replace(README_ADDRESS, &server.address);
+        let command = step.command.replace(README_ADDRESS, &server.base);
         script.push_str(&format!(
             "STEP_HEADERS=headers.{i}\n{{\n{command}\n}} > out.{i} 2> err.{i}\necho $? > rc.{i}\n"
         ));
     }
-    let run = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(&dir)
-        .output()
-        .expect("run bash");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    run_ok(
+        Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&dir),
     );
 
     let short = |text: &str| text.chars().take(400).collect::<String>();

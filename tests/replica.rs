@@ -9,7 +9,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{api_defaults, connect, pool_defaults, service_url};
+use common::answers::text_of;
+use common::{api_defaults, connect, pool_defaults, post_json_to, service_url};
 use serde_json::Value;
 use tsapi::auth::Auth;
 use tsapi::state::AppState;
@@ -78,19 +79,8 @@ async fn gets_read_the_replica_and_fall_back_to_the_primary_when_it_is_down() {
     // A symbol of this run only: the clusters outlive the test.
     let symbol = format!("R{}", &uuid::Uuid::new_v4().simple().to_string()[..8]).to_uppercase();
 
-    let post = |body: String| {
-        http.post(format!("{address}/insert"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
-    assert_eq!(
-        post(bar(&symbol, "2021-11-12T15:00:00Z"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let insert = |time: &str| post_json_to(&address, "/insert", bar(&symbol, time));
+    assert_eq!(insert("2021-11-12T15:00:00Z").await.status(), 200);
     let mut replayed = false;
     for _ in 0..200 {
         if latest(&http, &address, &symbol)
@@ -112,13 +102,7 @@ async fn gets_read_the_replica_and_fall_back_to_the_primary_when_it_is_down() {
         .batch_execute("SELECT pg_wal_replay_pause()")
         .await
         .unwrap();
-    assert_eq!(
-        post(bar(&symbol, "2021-11-12T16:00:00Z"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(insert("2021-11-12T16:00:00Z").await.status(), 200);
     let (status, seen) = latest(&http, &address, &symbol).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -132,14 +116,7 @@ async fn gets_read_the_replica_and_fall_back_to_the_primary_when_it_is_down() {
     drop(standby);
 
     // The metrics page shows both pools, and the replica's lookup connection is open.
-    let page = http
-        .get(format!("{address}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(http.get(format!("{address}/metrics"))).await;
     for series in [
         "tsapi_db_shared_connection_open{pool=\"replica\"} 1",
         "tsapi_db_pool_max_connections{pool=\"replica\"} 4",

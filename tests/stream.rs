@@ -3,12 +3,11 @@
 //! rolled-back writes never do; slow subscribers are told they lagged.
 
 mod common;
-mod live_support;
 
 use std::time::Duration;
 
+use common::live::{LiveServer, record};
 use futures_util::{SinkExt, StreamExt};
-use live_support::{LiveServer, record};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -20,27 +19,18 @@ async fn sse_sends_committed_bars_once_and_resumes_after_a_disconnect() {
     let server = LiveServer::start(&db.url, &[]).await;
     let mut sse = server.sse("?symbols=AAPL,MSFT", None).await;
 
-    let (status, _) = server
-        .post_bars(
-            "",
-            json!([
-                record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100),
-                record("IBM", "2024-03-01T14:30:00Z", 190.0, 5),
-                record("MSFT", "2024-03-01T14:30:00Z", 410.25, 200),
-            ]),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let at_the_open = json!([
+        record("AAPL", "2024-03-01T14:30:00Z", 180.5, 100),
+        record("IBM", "2024-03-01T14:30:00Z", 190.0, 5),
+        record("MSFT", "2024-03-01T14:30:00Z", 410.25, 200),
+    ]);
+    server.post_bars_ok(at_the_open).await;
     // A rolled-back write (a duplicate refuses the whole request) is never announced.
-    let (status, _) = server
-        .post_bars(
-            "",
-            json!([
-                record("AAPL", "2024-03-01T14:31:00Z", 1.0, 1),
-                record("AAPL", "2024-03-01T14:30:00Z", 1.0, 1),
-            ]),
-        )
-        .await;
+    let duplicate = json!([
+        record("AAPL", "2024-03-01T14:31:00Z", 1.0, 1),
+        record("AAPL", "2024-03-01T14:30:00Z", 1.0, 1),
+    ]);
+    let (status, _) = server.post_bars("", duplicate).await;
     assert_eq!(status, 409);
     let (status, counts) = server
         .post_bars(
@@ -78,20 +68,14 @@ async fn sse_sends_committed_bars_once_and_resumes_after_a_disconnect() {
 
     // Missed while away: a new bar and a backfill of an old time, both after `last`.
     server
-        .post_bars(
-            "",
-            json!([
-                record("MSFT", "2024-03-01T14:31:00Z", 411.0, 1),
-                record("AAPL", "2020-01-02T15:00:00Z", 75.0, 2),
-            ]),
-        )
+        .post_bars_ok(json!([
+            record("MSFT", "2024-03-01T14:31:00Z", 411.0, 1),
+            record("AAPL", "2020-01-02T15:00:00Z", 75.0, 2),
+        ]))
         .await;
     let mut resumed = server.sse("?symbols=AAPL,MSFT", Some(last)).await;
     server
-        .post_bars(
-            "",
-            json!([record("AAPL", "2024-03-01T14:32:00Z", 182.0, 3)]),
-        )
+        .post_bars_ok(json!([record("AAPL", "2024-03-01T14:32:00Z", 182.0, 3)]))
         .await;
     let again = resumed.bars(3).await;
     let times: Vec<&str> = again

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::answers::symbols_and_times;
 use common::{Schema, TUTORIAL_PAYLOAD, TestApp, api_defaults};
 use serde_json::{Value, json};
 
@@ -59,12 +60,7 @@ async fn ticker_without_symbol_lists_the_latest_bar_of_every_symbol() {
         .await;
     let (status, body) = app.get_json("/ticker").await;
     assert_eq!(status, 200);
-    let summary: Vec<(&str, &str)> = body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| (b["symbol"].as_str().unwrap(), b["time"].as_str().unwrap()))
-        .collect();
+    let summary = symbols_and_times(&body);
     assert_eq!(
         summary,
         vec![

@@ -67,18 +67,23 @@ async fn a_volume_beyond_the_integer_column_is_422() {
     assert_eq!(app.db.count().await, 0);
 }
 
+/// Runs the migration, whose report must have a note that says `word`.
+async fn migrate_noting(client: &mut tokio_postgres::Client, word: &str) {
+    let report = tsapi::db::migrate(client).await.unwrap();
+    assert!(
+        report.notes.iter().any(|n| n.contains(word)),
+        "no note about {word:?}: {:?}",
+        report.notes
+    );
+}
+
 #[tokio::test]
 async fn migrate_keeps_a_tutorial_table_and_its_rows() {
     let app = tutorial_app().await;
     app.post_json("/insert", TUTORIAL_PAYLOAD).await;
     let before = app.db.rows().await;
     let mut client = app.db.client().await;
-    let report = tsapi::db::migrate(&mut client).await.unwrap();
-    assert!(
-        report.notes.iter().any(|n| n.contains("integer")),
-        "{:?}",
-        report.notes
-    );
+    migrate_noting(&mut client, "integer").await;
     tsapi::db::migrate(&mut client).await.unwrap();
     assert_eq!(app.db.rows().await, before);
     let unique: bool = client
@@ -99,12 +104,7 @@ async fn migrate_reports_duplicates_instead_of_failing() {
     app.post_json("/insert", TUTORIAL_PAYLOAD).await; // no unique index yet: stored twice
     assert_eq!(app.db.count().await, 6);
     let mut client = app.db.client().await;
-    let report = tsapi::db::migrate(&mut client).await.unwrap();
-    assert!(
-        report.notes.iter().any(|n| n.contains("duplicate")),
-        "{:?}",
-        report.notes
-    );
+    migrate_noting(&mut client, "duplicate").await;
     assert_eq!(app.db.count().await, 6);
 }
 

@@ -5,7 +5,9 @@ mod common;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::New_York;
 use common::TestApp;
-use common::bars::{Row, bar_json, expected_aggregates, series, store, utc};
+use common::bars::{
+    Row, bar_json, expected_aggregates, series, series_of, store, store_series, utc,
+};
 use serde_json::{Value, json};
 
 async fn bars(app: &TestApp, query: &str) -> Value {
@@ -17,19 +19,11 @@ async fn bars(app: &TestApp, query: &str) -> Value {
 #[tokio::test]
 async fn stored_bars_come_sorted_by_symbol_then_time_within_the_range() {
     let app = TestApp::spawn().await;
-    let mut rows = series("MSFT", utc("2021-11-12T15:00:00Z"), Duration::minutes(1), 5);
-    rows.extend(series(
-        "AAPL",
-        utc("2021-11-12T15:00:00Z"),
-        Duration::minutes(1),
-        5,
-    ));
-    rows.extend(series(
-        "FB",
-        utc("2021-11-12T15:00:00Z"),
-        Duration::minutes(1),
-        5,
-    ));
+    let first = utc("2021-11-12T15:00:00Z");
+    let rows: Vec<Row> = ["MSFT", "AAPL", "FB"]
+        .iter()
+        .flat_map(|symbol| series(symbol, first, Duration::minutes(1), 5))
+        .collect();
     store(&app.db, &rows).await;
 
     // start inclusive, end exclusive; symbols in any order, duplicates ignored.
@@ -75,18 +69,15 @@ async fn stored_bars_come_sorted_by_symbol_then_time_within_the_range() {
 async fn aggregates_match_values_computed_from_the_bars() {
     let app = TestApp::spawn().await;
     // Three days of minute bars for two symbols, one of them starting mid-hour.
-    let mut rows = series(
-        "AAPL",
-        utc("2021-11-10T14:30:00Z"),
-        Duration::minutes(1),
-        3 * 1440,
-    );
-    rows.extend(series(
-        "MSFT",
-        utc("2021-11-10T14:47:00Z"),
-        Duration::minutes(7),
-        600,
-    ));
+    let rows = series_of(&[
+        (
+            "AAPL",
+            "2021-11-10T14:30:00Z",
+            Duration::minutes(1),
+            3 * 1440,
+        ),
+        ("MSFT", "2021-11-10T14:47:00Z", Duration::minutes(7), 600),
+    ]);
     store(&app.db, &rows).await;
 
     let floor = |width: i64| {
@@ -227,13 +218,10 @@ async fn days_and_weeks_follow_new_york_across_the_end_of_daylight_saving() {
 async fn gaps_are_left_out_filled_with_nulls_or_with_the_previous_close() {
     let app = TestApp::spawn().await;
     // Bars at hours 1, 2 and 5 of the day; hours 0, 3, 4, 6 and 7 are empty.
-    let mut rows = series("GAP", utc("2021-11-12T01:00:00Z"), Duration::minutes(30), 4);
-    rows.extend(series(
-        "GAP",
-        utc("2021-11-12T05:10:00Z"),
-        Duration::minutes(20),
-        2,
-    ));
+    let rows = series_of(&[
+        ("GAP", "2021-11-12T01:00:00Z", Duration::minutes(30), 4),
+        ("GAP", "2021-11-12T05:10:00Z", Duration::minutes(20), 2),
+    ]);
     store(&app.db, &rows).await;
     let range = "symbols=GAP&interval=1h&start=2021-11-12T00:00:00Z&end=2021-11-12T08:00:00Z";
     let hour = |h: u32| format!("2021-11-12T{h:02}:00:00Z");
@@ -311,9 +299,12 @@ async fn gaps_are_left_out_filled_with_nulls_or_with_the_previous_close() {
 #[tokio::test]
 async fn bad_parameters_are_400_naming_the_parameter() {
     let app = TestApp::spawn().await;
-    store(
+    store_series(
         &app.db,
-        &series("AAPL", utc("2021-11-12T15:00:00Z"), Duration::minutes(1), 3),
+        "AAPL",
+        "2021-11-12T15:00:00Z",
+        Duration::minutes(1),
+        3,
     )
     .await;
     for (query, param) in [

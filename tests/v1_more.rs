@@ -3,8 +3,9 @@
 mod common;
 
 use chrono::Duration;
-use common::bars::{bar_json, series, store, utc};
-use common::{TestApp, expect_problem};
+use common::answers::{symbols_and_times, texts};
+use common::bars::{bar_json, series, store, store_series, utc};
+use common::{TestApp, expect_problem, expect_problem_saying};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -28,12 +29,7 @@ async fn latest_gives_the_newest_bar_of_each_symbol() {
     assert_eq!(body, json!({"bars": expected}));
 
     let (_, all) = app.get_json("/v1/bars/latest").await;
-    let all: Vec<(&str, &str)> = all["bars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| (b["symbol"].as_str().unwrap(), b["time"].as_str().unwrap()))
-        .collect();
+    let all = symbols_and_times(&all["bars"]);
     assert_eq!(
         all,
         [
@@ -44,11 +40,8 @@ async fn latest_gives_the_newest_bar_of_each_symbol() {
     );
 
     for bad in ["symbols=", "symbols=A%20B", "symbols=A,,B", "symbol=A"] {
-        let problem = expect_problem(app.get(&format!("/v1/bars/latest?{bad}")).await, 400).await;
-        assert!(
-            problem["detail"].as_str().unwrap().contains("symbol"),
-            "{problem}"
-        );
+        let refused = app.get(&format!("/v1/bars/latest?{bad}")).await;
+        expect_problem_saying(refused, 400, "symbol").await;
     }
 }
 
@@ -65,11 +58,7 @@ async fn symbols_lists_every_symbol_with_its_first_and_last_time() {
         ("BRK.B", "2021-11-12T15:00:00Z", 1),
     ];
     for (symbol, first, days) in spans {
-        store(
-            &app.db,
-            &series(symbol, utc(first), Duration::days(1), days),
-        )
-        .await;
+        store_series(&app.db, symbol, first, Duration::days(1), days).await;
     }
     let (status, body) = app.get_json("/v1/symbols").await;
     assert_eq!(status, 200);
@@ -112,12 +101,7 @@ async fn openapi_describes_every_endpoint() {
         assert!(paths.contains_key(path), "{path} is missing");
     }
     let bars = &doc["paths"]["/v1/bars"]["get"];
-    let params: Vec<&str> = bars["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let params = texts(&bars["parameters"], "name");
     for name in [
         "symbols",
         "start",

@@ -8,29 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Duration;
-use common::bars::{Row, bar_json, series, store, store_with, utc};
+use common::bars::{Row, bar_json, series, series_of, store, store_series, store_with, utc};
 use common::{TestApp, api_defaults, expect_problem, serve};
 use serde_json::{Value, json};
-
-/// Follows `next_page_token` from the first page to the last; returns every bar.
-async fn all_pages(app: &TestApp, query: &str) -> (Vec<Value>, usize) {
-    let mut bars = vec![];
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let extra = token
-            .map(|t| format!("&page_token={t}"))
-            .unwrap_or_default();
-        let (status, page) = app.get_json(&format!("/v1/bars?{query}{extra}")).await;
-        assert_eq!(status, 200, "{page}");
-        pages += 1;
-        bars.extend(page["bars"].as_array().unwrap().iter().cloned());
-        match page["next_page_token"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return (bars, pages),
-        }
-    }
-}
 
 fn key(bar: &Value) -> (String, String) {
     (
@@ -69,8 +49,9 @@ async fn pages_yield_every_row_exactly_once_while_rows_arrive() {
     };
 
     for order in ["asc", "desc"] {
-        let (bars, pages) =
-            all_pages(&app, &format!("symbols=CCC,AAA,BBB&limit=97&order={order}")).await;
+        let (bars, pages) = app
+            .all_pages(&format!("symbols=CCC,AAA,BBB&limit=97&order={order}"))
+            .await;
         assert!(pages > 20, "{pages} pages");
         let keys: Vec<(String, String)> = bars.iter().map(key).collect();
         let unique: HashSet<&(String, String)> = keys.iter().collect();
@@ -104,18 +85,10 @@ async fn pages_yield_every_row_exactly_once_while_rows_arrive() {
 #[tokio::test]
 async fn aggregate_pages_add_up_to_the_whole() {
     let app = TestApp::spawn().await;
-    let mut rows: Vec<Row> = series(
-        "AAA",
-        utc("2021-11-12T00:00:00Z"),
-        Duration::minutes(5),
-        600,
-    );
-    rows.extend(series(
-        "BBB",
-        utc("2021-11-12T07:00:00Z"),
-        Duration::minutes(3),
-        300,
-    ));
+    let rows = series_of(&[
+        ("AAA", "2021-11-12T00:00:00Z", Duration::minutes(5), 600),
+        ("BBB", "2021-11-12T07:00:00Z", Duration::minutes(3), 300),
+    ]);
     store(&app.db, &rows).await;
     for query in [
         "symbols=AAA,BBB&interval=1h",
@@ -126,7 +99,7 @@ async fn aggregate_pages_add_up_to_the_whole() {
         let (status, whole) = app.get_json(&format!("/v1/bars?{query}")).await;
         assert_eq!(status, 200);
         assert_eq!(whole["next_page_token"], Value::Null);
-        let (paged, pages) = all_pages(&app, &format!("{query}&limit=4")).await;
+        let (paged, pages) = app.all_pages(&format!("{query}&limit=4")).await;
         assert_eq!(json!(paged), whole["bars"], "{query}");
         assert!(pages > 1);
     }
@@ -135,9 +108,12 @@ async fn aggregate_pages_add_up_to_the_whole() {
 #[tokio::test]
 async fn forged_foreign_and_other_servers_tokens_are_refused() {
     let app = TestApp::spawn().await;
-    store(
+    store_series(
         &app.db,
-        &series("AAA", utc("2021-11-12T00:00:00Z"), Duration::minutes(1), 10),
+        "AAA",
+        "2021-11-12T00:00:00Z",
+        Duration::minutes(1),
+        10,
     )
     .await;
     let query = "symbols=AAA&limit=3";
@@ -220,13 +196,11 @@ async fn text(app: &TestApp, path: &str, accept: Option<&str>) -> (String, Strin
 #[tokio::test]
 async fn csv_and_ndjson_carry_the_same_rows_as_json() {
     let app = TestApp::spawn().await;
-    let mut rows = series("AAA", utc("2021-11-12T15:00:00Z"), Duration::minutes(1), 90);
-    rows.extend(series(
-        "BBB",
-        utc("2021-11-12T15:00:00Z"),
-        Duration::minutes(1),
-        90,
-    ));
+    let first = utc("2021-11-12T15:00:00Z");
+    let rows: Vec<Row> = ["AAA", "BBB"]
+        .iter()
+        .flat_map(|symbol| series(symbol, first, Duration::minutes(1), 90))
+        .collect();
     store(&app.db, &rows).await;
 
     for interval in ["", "&interval=1h"] {
@@ -312,9 +286,12 @@ async fn exports_stream_every_row_beyond_the_page_size() {
 #[tokio::test]
 async fn accept_quality_values_and_order_choose_the_format() {
     let app = TestApp::spawn().await;
-    store(
+    store_series(
         &app.db,
-        &series("AAA", utc("2021-11-12T15:00:00Z"), Duration::minutes(1), 3),
+        "AAA",
+        "2021-11-12T15:00:00Z",
+        Duration::minutes(1),
+        3,
     )
     .await;
     let path = "/v1/bars?symbols=AAA";

@@ -3,29 +3,10 @@
 
 mod common;
 
-use std::io::Write;
-
+use common::answers::{detail, error_places, expect_ok_json as ok};
+use common::bodies::gzip;
 use common::{TestApp, expect_problem};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use serde_json::{Value, json};
-
-async fn post(app: &TestApp, path: &str, content_type: &str, body: String) -> reqwest::Response {
-    app.http
-        .post(app.url(path))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("POST")
-}
-
-async fn ok(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body: Value = response.json().await.expect("JSON answer");
-    assert_eq!(status, 200, "{body}");
-    body
-}
 
 /// CSV of (minute, close) bars of AAPL.
 fn csv(rows: &[(u32, f64)]) -> String {
@@ -40,31 +21,30 @@ fn csv(rows: &[(u32, f64)]) -> String {
 async fn within_one_request_ignore_keeps_the_first_copy_and_update_the_last() {
     let app = TestApp::spawn().await;
     let three = csv(&[(0, 10.0), (1, 1.0), (0, 20.0), (0, 30.0)]);
-    let answer = ok(post(
-        &app,
-        "/v1/bars?on_conflict=ignore",
-        "text/csv",
-        three.clone(),
-    )
-    .await)
-    .await;
-    assert_eq!(answer, json!({"inserted": 2, "updated": 0, "skipped": 2}));
-    assert_eq!(
-        app.db.rows().await,
-        [
-            "AAPL|2021-11-12T15:00:00Z|10",
-            "AAPL|2021-11-12T15:01:00Z|1"
-        ]
-    );
-    let answer = ok(post(&app, "/v1/bars?on_conflict=update", "text/csv", three).await).await;
-    assert_eq!(answer, json!({"inserted": 0, "updated": 2, "skipped": 2}));
-    assert_eq!(
-        app.db.rows().await,
-        [
-            "AAPL|2021-11-12T15:00:00Z|30",
-            "AAPL|2021-11-12T15:01:00Z|1"
-        ]
-    );
+    // The same body twice: first ignoring repeated keys, then updating with them.
+    for (mode, counts, rows) in [
+        (
+            "ignore",
+            json!({"inserted": 2, "updated": 0, "skipped": 2}),
+            [
+                "AAPL|2021-11-12T15:00:00Z|10",
+                "AAPL|2021-11-12T15:01:00Z|1",
+            ],
+        ),
+        (
+            "update",
+            json!({"inserted": 0, "updated": 2, "skipped": 2}),
+            [
+                "AAPL|2021-11-12T15:00:00Z|30",
+                "AAPL|2021-11-12T15:01:00Z|1",
+            ],
+        ),
+    ] {
+        let path = format!("/v1/bars?on_conflict={mode}");
+        let answer = ok(app.post_as(&path, "text/csv", three.clone()).await).await;
+        assert_eq!(answer, counts, "{mode}");
+        assert_eq!(app.db.rows().await, rows, "{mode}");
+    }
 }
 
 #[tokio::test]
@@ -80,7 +60,7 @@ async fn with_on_conflict_error_a_repeated_key_names_both_records() {
         (6, 1.0),
         (3, 2.0),
     ];
-    let problem = expect_problem(post(&app, "/v1/bars", "text/csv", csv(&rows)).await, 409).await;
+    let problem = expect_problem(app.post_as("/v1/bars", "text/csv", csv(&rows)).await, 409).await;
     let detail = problem["detail"].as_str().unwrap();
     assert!(
         detail.contains("appears twice in this request: records 3 and 7 (lines 5 and 9)"),
@@ -92,7 +72,7 @@ async fn with_on_conflict_error_a_repeated_key_names_both_records() {
         .map(|(m, c)| json!({"time": format!("2021-11-12T15:{m:02}:00Z"), "symbol": "AAPL", "price_close": c}))
         .collect();
     let body = json!({ "records": records }).to_string();
-    let problem = expect_problem(post(&app, "/insert", "application/json", body).await, 409).await;
+    let problem = expect_problem(app.post_as("/insert", "application/json", body).await, 409).await;
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.contains("records 3 and 7"), "{detail}");
     assert!(!detail.contains("already exists"), "{detail}");
@@ -104,15 +84,15 @@ async fn an_update_keeps_the_stored_value_of_every_field_it_leaves_out() {
     let app = TestApp::spawn().await;
     let full = "time,symbol,price_open,price_high,price_low,price_close,trading_volume\n\
                 2021-11-12T15:00:00Z,AAPL,1,4,0.5,2,100\n";
-    ok(post(&app, "/v1/bars", "text/csv", full.into()).await).await;
+    ok(app.post_as("/v1/bars", "text/csv", full).await).await;
     let partial = r#"{"time": "2021-11-12T15:00:00Z", "symbol": "AAPL", "price_close": 3, "price_low": null}"#;
-    let answer = ok(post(
-        &app,
-        "/v1/bars?on_conflict=update",
-        "application/x-ndjson",
-        partial.into(),
-    )
-    .await)
+    let answer = ok(app
+        .post_as(
+            "/v1/bars?on_conflict=update",
+            "application/x-ndjson",
+            partial,
+        )
+        .await)
     .await;
     assert_eq!(answer, json!({"inserted": 0, "updated": 1, "skipped": 0}));
     assert_eq!(
@@ -129,22 +109,23 @@ async fn impossible_bars_are_422_naming_the_field_and_feed_quirks_are_kept() {
         {"time": "2021-11-12", "symbol": "MSFT", "trading_volume": -5},
     ]});
     let problem = expect_problem(
-        post(&app, "/insert", "application/json", records.to_string()).await,
+        app.post_as("/insert", "application/json", records.to_string())
+            .await,
         422,
     )
     .await;
-    let located: Vec<(u64, &str)> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str().unwrap()))
-        .collect();
-    assert_eq!(located, [(0, "price_high"), (1, "trading_volume")]);
+    assert_eq!(
+        error_places(&problem, "index"),
+        [(0, "price_high"), (1, "trading_volume")]
+    );
     assert_eq!(app.db.count().await, 0);
     // A close above the high, as in the tutorial's own record: stored as given.
     let quirk = json!({"records": {"time": "2021-11-12", "symbol": "AAPL",
         "price_open": 1, "price_high": 2, "price_low": 0.5, "price_close": 3}});
-    ok(post(&app, "/insert", "application/json", quirk.to_string()).await).await;
+    ok(app
+        .post_as("/insert", "application/json", quirk.to_string())
+        .await)
+    .await;
     assert_eq!(app.db.count().await, 1);
 }
 
@@ -152,51 +133,28 @@ async fn impossible_bars_are_422_naming_the_field_and_feed_quirks_are_kept() {
 async fn insert_reads_a_gzip_body() {
     let app = TestApp::spawn().await;
     let body = json!({"records": [{"time": "2021-11-12", "symbol": "AAPL", "price_close": 1}]});
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    gz.write_all(body.to_string().as_bytes()).unwrap();
+    let gzipped = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
     let response = app
-        .http
-        .post(app.url("/insert"))
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .body(gz.finish().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .post_with("/insert", &gzipped, gzip(body.to_string()))
+        .await;
     assert_eq!(ok(response).await, json!({"inserted": 1}));
-    let response = app
-        .http
-        .post(app.url("/insert"))
-        .header("content-encoding", "br")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let brotli = [("content-encoding", "br")];
+    let response = app.post_with("/insert", &brotli, body.to_string()).await;
     expect_problem(response, 415).await;
 }
 
 #[tokio::test]
 async fn more_bad_rows_than_are_listed_are_counted_as_at_least() {
     let app = TestApp::spawn().await;
-    let mut body = String::from("time,symbol\n");
-    for _ in 0..150 {
-        body.push_str("soon,AAPL\n");
+    for (bad_rows, count) in [
+        (150, "at least 100 invalid records"),
+        (7, "7 invalid records"),
+    ] {
+        let body = format!("time,symbol\n{}", "soon,AAPL\n".repeat(bad_rows));
+        let problem = expect_problem(app.post_as("/v1/bars", "text/csv", body).await, 422).await;
+        assert!(detail(&problem).starts_with(count), "{problem}");
     }
-    let problem = expect_problem(post(&app, "/v1/bars", "text/csv", body).await, 422).await;
-    let detail = problem["detail"].as_str().unwrap();
-    assert!(
-        detail.starts_with("at least 100 invalid records"),
-        "{detail}"
-    );
-    let mut body = String::from("time,symbol\n");
-    for _ in 0..7 {
-        body.push_str("soon,AAPL\n");
-    }
-    let problem = expect_problem(post(&app, "/v1/bars", "text/csv", body).await, 422).await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("7 invalid records")
-    );
 }

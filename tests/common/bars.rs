@@ -116,3 +116,24 @@ pub fn expected_aggregates(
         .map(|(_, start, members)| aggregate_json(*start, members))
         .collect()
 }
+
+/// Several [`series`] one after another, each `(symbol, first time, step, count)`.
+pub fn series_of(specs: &[(&str, &str, Duration, i64)]) -> Vec<Row> {
+    specs
+        .iter()
+        .flat_map(|&(symbol, first, step, count)| series(symbol, utc(first), step, count))
+        .collect()
+}
+
+/// Stores one [`series`] (see [`store`]) and returns its rows.
+pub async fn store_series(
+    db: &TestDb,
+    symbol: &str,
+    first: &str,
+    step: Duration,
+    count: i64,
+) -> Vec<Row> {
+    let rows = series(symbol, utc(first), step, count);
+    store(db, &rows).await;
+    rows
+}

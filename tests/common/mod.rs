@@ -2,12 +2,21 @@
 //! migrated template, so tests run in parallel) and a real tsapi server on a free port.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod answers;
 pub mod bars;
+pub mod bodies;
+pub mod devtools;
 pub mod lambda_process;
+pub mod live;
+pub mod pages;
 pub mod process;
 pub mod readers;
 pub mod runtime_api;
+pub mod scratch;
 pub mod tls_server;
+
+#[allow(unused_imports)] // the names tests import from here; not every test uses them
+pub use answers::{expect_problem, expect_problem_saying};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -349,14 +358,42 @@ impl TestApp {
         (status, response.json().await.expect("JSON body"))
     }
 
+    /// `GET path` with these request headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.http.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("GET")
+    }
+
     pub async fn post_json(&self, path: &str, body: impl Into<String>) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.into())
-            .send()
+        self.post_as(path, "application/json", body.into()).await
+    }
+
+    /// `POST path` with `body` of `content_type`.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.post_with(path, &[("content-type", content_type)], body)
             .await
-            .expect("POST")
+    }
+
+    /// `POST path` with these request headers (`content-type`, `content-encoding`, none).
+    pub async fn post_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url(path)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("POST")
     }
 
     /// Stores `records` through `POST /insert`, which must accept them all.
@@ -370,6 +407,26 @@ impl TestApp {
         let status = response.status();
         assert_eq!(status, 200, "{:?}", response.text().await);
     }
+}
+
+/// `GET {base}{path}`: a request to a server other than a [`TestApp`]'s.
+pub async fn get_from(base: &str, path: &str) -> reqwest::Response {
+    reqwest::get(format!("{base}{path}")).await.expect("GET")
+}
+
+/// `POST {base}{path}` with a JSON body: a request to a server other than a [`TestApp`]'s.
+pub async fn post_json_to(
+    base: &str,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("POST")
 }
 
 /// Starts the real router on 127.0.0.1:0 and returns its base URL. Auth is off, so tests
@@ -394,33 +451,6 @@ pub async fn serve_state(state: AppState) -> String {
     let address = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     address
-}
-
-/// Checks the problem+json shape and status, and returns the body.
-pub async fn expect_problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    let body: Value = response.json().await.expect("problem body");
-    assert_eq!(body["status"], status);
-    assert!(
-        body["type"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert!(
-        body["title"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert!(
-        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    body
 }
 
 pub const TUTORIAL_PAYLOAD: &str = include_str!("../fixtures/tutorial_payload.json");

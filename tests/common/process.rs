@@ -25,6 +25,44 @@ pub fn tsapi_command() -> Command {
     command
 }
 
+/// Runs `command` to its end, which must succeed; returns what it wrote.
+pub fn run_ok(command: &mut Command) -> Output {
+    let out = command.output().expect("run the command");
+    assert!(
+        out.status.success(),
+        "{command:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `tsapi ARGS` over `database_url`, which must succeed; returns its standard output.
+pub fn tsapi_ok(args: &[&str], database_url: &str) -> String {
+    let out = run_ok(tsapi_command().args(args).env("DATABASE_URL", database_url));
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Runs `tsapi keygen` and returns (key, configuration entry): two lines, nothing else.
+pub fn keygen(name: &str, scopes: &str) -> (String, String) {
+    let out = run_ok(tsapi_command().args(["keygen", "--name", name, "--scopes", scopes]));
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    (lines[0].to_owned(), lines[1].to_owned())
+}
+
+/// `tsapi demo-data` for two days of AAPL and MSFT from Thursday 2021-11-11: 1,560 bars.
+pub const DEMO_TWO_DAYS: [&str; 7] = [
+    "demo-data",
+    "--symbols",
+    "AAPL,MSFT",
+    "--days",
+    "2",
+    "--from",
+    "2021-11-11",
+];
+
 /// A free loopback address, e.g. `127.0.0.1:40123`.
 pub fn free_address() -> String {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
@@ -42,16 +80,27 @@ impl ServerProcess {
     /// Starts `tsapi serve` over `database_url` with `env` on a free port (stderr kept for
     /// [`ServerProcess::finish`]), and waits until `/healthz` answers.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with(database_url, env, |_| {}).await
+    }
+
+    /// [`ServerProcess::start`], with the command changed by `adjust` first (a working
+    /// directory, a variable removed, stderr elsewhere).
+    pub async fn start_with(
+        database_url: &str,
+        env: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Self {
         let listen = free_address();
-        let child = tsapi_command()
+        let mut command = tsapi_command();
+        command
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("TSAPI_LISTEN", &listen)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tsapi serve");
+            .stderr(Stdio::piped());
+        adjust(&mut command);
+        let child = command.spawn().expect("start tsapi serve");
         let server = Self {
             base: format!("http://{listen}"),
             child: Some(child),

@@ -5,6 +5,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use super::process::run_ok;
+
 /// One row as every reader and the JSON answer can say it exactly: time in microseconds
 /// since 1970, symbol, four prices, volume, count (aggregates only).
 pub type Cells = (
@@ -20,14 +22,7 @@ pub type Cells = (
 
 /// The venv's python, prepared by scripts/py-clients.sh.
 pub fn python() -> String {
-    let out = Command::new("scripts/py-clients.sh")
-        .output()
-        .expect("run scripts/py-clients.sh");
-    assert!(
-        out.status.success(),
-        "py-clients.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&mut Command::new("scripts/py-clients.sh"));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -44,16 +39,11 @@ pub fn read(kind: &str, body: &[u8]) -> Value {
 
 /// What tests/py/columnar.py saw in the file at `path`.
 pub fn read_file(kind: &str, path: &std::path::Path) -> Value {
-    let out = Command::new(python())
-        .arg("tests/py/columnar.py")
-        .arg(kind)
-        .arg(path)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "reader failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(python())
+            .arg("tests/py/columnar.py")
+            .arg(kind)
+            .arg(path),
     );
     serde_json::from_slice(&out.stdout).expect("one JSON document")
 }

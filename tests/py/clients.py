@@ -27,20 +27,27 @@ def when(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def traced(client, method, params_name, label):
+    """Makes `client.method(path, params)` print each request (`label GET path params`) to
+    stderr, where the tests count the pages a client asked for."""
+    original = getattr(client, method)
+
+    def get(path, *args, **kwargs):
+        params = args[0] if args else kwargs.get(params_name)
+        shown = {k: v for k, v in (params or {}).items() if v is not None}
+        print(f"{label} GET {path} {shown}", file=sys.stderr)
+        return original(path, *args, **kwargs)
+
+    setattr(client, method, get)
+    return client
+
+
 def alpaca_client(base, key):
     from alpaca.data.historical import StockHistoricalDataClient
 
     # The key may go in either header; the id here is just a label.
     client = StockHistoricalDataClient("tsapi-tests", key, url_override=base + "/alpaca")
-    original = client.get
-
-    def traced(path, data=None, **kwargs):
-        shown = {k: v for k, v in (data or {}).items() if v is not None}
-        print(f"alpaca-py GET {path} {shown}", file=sys.stderr)
-        return original(path, data, **kwargs)
-
-    client.get = traced
-    return client
+    return traced(client, "get", "data", "alpaca-py")
 
 
 def alpaca_bars(base, key, symbols, timeframe, start, end, *rest):
@@ -109,15 +116,7 @@ def massive_client(base, key):
     from massive import RESTClient
 
     client = RESTClient(api_key=key, base=base + "/polygon", retries=0)
-    original = client._get
-
-    def traced(path, params=None, **kwargs):
-        shown = {k: v for k, v in (params or {}).items() if v is not None}
-        print(f"massive GET {path} {shown}", file=sys.stderr)
-        return original(path, params, **kwargs)
-
-    client._get = traced
-    return client
+    return traced(client, "_get", "params", "massive")
 
 
 def massive_aggs(base, key, ticker, multiplier, timespan, start, end, *rest):

@@ -1,74 +1,42 @@
 //! A real `tsapi serve` process with an API key, and a reader of its Server-Sent Events.
-#![allow(dead_code)] // each test file uses a part
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
 
-/// A `tsapi serve` child process on a free port, killed on drop.
+use super::answers::json_of;
+use super::process::{ServerProcess, keygen};
+
+/// A `tsapi serve` child process on a free port with a read+write key, killed on drop.
 pub struct LiveServer {
-    child: Child,
+    _process: ServerProcess,
     pub base: String,
     pub port: u16,
     /// A read+write key.
     pub key: String,
 }
 
-pub fn keygen() -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-        .args(["keygen", "--name", "live", "--scopes", "read+write"])
-        .output()
-        .expect("keygen");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
-    (
-        lines.next().unwrap().to_owned(),
-        lines.next().unwrap().to_owned(),
-    )
-}
-
 impl LiveServer {
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let (key, entry) = keygen();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tsapi"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("TSAPI_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TSAPI_API_KEYS", entry)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tsapi serve");
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
+        let (key, entry) = keygen("live", "read+write");
+        let mut env = env.to_vec();
+        env.extend([("TSAPI_API_KEYS", entry.as_str()), ("RUST_LOG", "warn")]);
+        let process = ServerProcess::start_with(database_url, &env, |command| {
+            command.stderr(std::process::Stdio::inherit());
+        })
+        .await;
+        let port = process
+            .base
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("a port in the base URL");
+        Self {
+            base: process.base.clone(),
             port,
+            _process: process,
             key,
-        };
-        server.wait_until_streaming().await;
-        server
-    }
-
-    /// Waits until the server answers and its feed is connected (a stream opens).
-    async fn wait_until_streaming(&self) {
-        for _ in 0..200 {
-            if let Ok(r) = self.get("/healthz").send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("tsapi serve did not start");
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
@@ -79,13 +47,21 @@ impl LiveServer {
 
     /// The JSON body of a GET of `path`, whatever its status.
     pub async fn get_json(&self, path: &str) -> Value {
-        self.get(path).send().await.unwrap().json().await.unwrap()
+        json_of(self.get(path)).await
     }
 
     /// Posts JSON records to `/v1/bars`, which must store them all.
     pub async fn post_bars_ok(&self, records: Value) {
         let (status, body) = self.post_bars("", records).await;
         assert_eq!(status, 200, "{body}");
+    }
+
+    /// Posts JSON records to `/v1/bars`, which must store them all, and waits until `sse`
+    /// has seen a bar event for each.
+    pub async fn post_bars_seen(&self, sse: &mut Sse, records: Value) {
+        let count = records.as_array().map_or(1, Vec::len);
+        self.post_bars_ok(records).await;
+        sse.bars(count).await;
     }
 
     /// Posts JSON records to `/v1/bars` (with `query`), returning status and body.
@@ -113,13 +89,6 @@ impl LiveServer {
             body: Box::pin(response.bytes_stream()),
             buffer: String::new(),
         }
-    }
-}
-
-impl Drop for LiveServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
