@@ -6,6 +6,7 @@ mod common;
 
 use chrono::{Duration, SecondsFormat, Utc};
 use common::TestApp;
+use common::bodies::ndjson;
 use serde_json::{Value, json};
 
 /// The value of the sample whose name-and-labels part is exactly `series` (0 when absent).
@@ -24,7 +25,7 @@ async fn counts(app: &TestApp) -> (f64, f64) {
 }
 
 async fn post(app: &TestApp, bars: &[Value]) {
-    let body: String = bars.iter().map(|b| format!("{b}\n")).collect();
+    let body = ndjson(bars);
     let response = app
         .http
         .post(app.url("/v1/bars"))
