@@ -3,7 +3,8 @@
 
 use std::pin::Pin;
 
-use arrow_schema::ArrowError;
+use arrow_array::RecordBatch;
+use arrow_schema::{ArrowError, SchemaRef};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 
@@ -48,12 +49,26 @@ struct State {
     token_for: Option<TokenFor>,
     started: bool,
     done: bool,
+    /// The last bytes of the piece before, sent only with the next piece (see
+    /// [`HELD_BACK`]).
+    held: Bytes,
+    /// A piece to send after `held`.
+    queued: Option<Bytes>,
 }
+
+/// Bytes at the end of every piece that wait for the next piece or the end of the answer.
+/// Whatever failed, the bytes a reader got then stop inside an Arrow message, or before
+/// Parquet's footer: readers fail on them, where an Arrow stream cut between two messages
+/// would read as whole with rows missing (its end marker is optional to readers).
+const HELD_BACK: usize = 8;
 
 /// Encodes `rows` into chunks: first the format's header (at once, before any row), then
 /// one chunk per full batch (Arrow) or row group (Parquet), then the end. Memory stays at
-/// one batch and one row group whatever the number of rows. After an error the stream
-/// ends; a reader then sees a truncated answer, never a silently short one.
+/// one batch and one row group whatever the number of rows.
+///
+/// After an error the stream gives the error and ends, without the bytes it held back: a
+/// client that ignores the broken connection, or a file, holds an answer that fails to
+/// read, never one that reads as complete.
 pub fn encode_stream(
     plan: Plan,
     rows: impl Stream<Item = Result<PagedBar, DbError>> + Send + 'static,
@@ -70,16 +85,35 @@ pub fn encode_stream(
         token_for: plan.token_for,
         started: false,
         done: false,
+        held: Bytes::new(),
+        queued: None,
     };
     Ok(stream::unfold(state, |mut state| async move {
+        if let Some(piece) = state.queued.take() {
+            return Some((Ok(piece), state));
+        }
         if state.done {
             return None;
         }
-        let chunk = state.next_chunk().await;
-        if chunk.is_err() {
-            state.done = true;
+        let piece = match state.next_chunk().await {
+            Ok(piece) => piece,
+            Err(error) => {
+                state.done = true;
+                return Some((Err(error), state));
+            }
+        };
+        let hold = if state.done {
+            0
+        } else {
+            piece.len().min(HELD_BACK)
+        };
+        let send = piece.slice(..piece.len() - hold);
+        let held = std::mem::replace(&mut state.held, piece.slice(piece.len() - hold..));
+        if held.is_empty() {
+            return Some((Ok(send), state));
         }
-        Some((chunk, state))
+        state.queued = Some(send);
+        Some((Ok(held), state))
     }))
 }
 
@@ -138,13 +172,27 @@ pub fn encode_all(
 ) -> Result<Bytes, ArrowError> {
     let symbols = SymbolDictionary::new(bars.iter().map(|b| b.symbol.as_str()));
     let mut batch = BarBatch::new(symbols, aggregated, bars.len().min(BATCH_ROWS));
-    let mut encoder = Encoder::new(format, batch.schema())?;
-    let mut out = encoder.take().to_vec();
-    for chunk in bars.chunks(BATCH_ROWS) {
+    let schema = batch.schema();
+    let batches = bars.chunks(BATCH_ROWS).map(|chunk| {
         for bar in chunk {
             batch.push(bar)?;
         }
-        out.extend_from_slice(&encoder.write(&batch.finish()?)?);
+        batch.finish()
+    });
+    encode_batches(format, schema, batches, next_page_token)
+}
+
+/// Record batches already made, as one answer: header, batches, end.
+pub fn encode_batches(
+    format: Columnar,
+    schema: SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch, ArrowError>>,
+    next_page_token: Option<String>,
+) -> Result<Bytes, ArrowError> {
+    let mut encoder = Encoder::new(format, schema)?;
+    let mut out = encoder.take().to_vec();
+    for batch in batches {
+        out.extend_from_slice(&encoder.write(&batch?)?);
     }
     out.extend_from_slice(&encoder.finish(next_page_token)?);
     Ok(Bytes::from(out))
