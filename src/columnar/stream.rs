@@ -1,6 +1,7 @@
 //! Rows in, encoded chunks out: the glue between the query core's row stream and a
 //! response body or a file.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 
 use arrow_array::RecordBatch;
@@ -49,11 +50,10 @@ struct State {
     token_for: Option<TokenFor>,
     started: bool,
     done: bool,
-    /// The last bytes of the piece before, sent only with the next piece (see
-    /// [`HELD_BACK`]).
+    /// Pieces ready to send, the last of them cut short by [`HELD_BACK`] bytes.
+    ready: VecDeque<Bytes>,
+    /// The bytes held back, sent before the next pieces or at the end.
     held: Bytes,
-    /// A piece to send after `held`.
-    queued: Option<Bytes>,
 }
 
 /// Bytes at the end of every piece that wait for the next piece or the end of the answer.
@@ -85,40 +85,50 @@ pub fn encode_stream(
         token_for: plan.token_for,
         started: false,
         done: false,
+        ready: VecDeque::new(),
         held: Bytes::new(),
-        queued: None,
     };
     Ok(stream::unfold(state, |mut state| async move {
-        if let Some(piece) = state.queued.take() {
-            return Some((Ok(piece), state));
-        }
-        if state.done {
-            return None;
-        }
-        let piece = match state.next_chunk().await {
-            Ok(piece) => piece,
-            Err(error) => {
-                state.done = true;
-                return Some((Err(error), state));
+        loop {
+            if let Some(piece) = state.ready.pop_front() {
+                return Some((Ok(piece), state));
             }
-        };
-        let hold = if state.done {
-            0
-        } else {
-            piece.len().min(HELD_BACK)
-        };
-        let send = piece.slice(..piece.len() - hold);
-        let held = std::mem::replace(&mut state.held, piece.slice(piece.len() - hold..));
-        if held.is_empty() {
-            return Some((Ok(send), state));
+            if state.done {
+                return None;
+            }
+            match state.next_pieces().await {
+                Ok(pieces) => state.hold_back(pieces),
+                Err(error) => {
+                    state.done = true;
+                    return Some((Err(error), state));
+                }
+            }
         }
-        state.queued = Some(send);
-        Some((Ok(held), state))
     }))
 }
 
 impl State {
-    async fn next_chunk(&mut self) -> Result<Bytes, StreamError> {
+    /// Queues `pieces` behind the bytes held back before, holding back the end of the
+    /// last one unless the answer is complete.
+    fn hold_back(&mut self, pieces: Vec<Bytes>) {
+        let held = std::mem::take(&mut self.held);
+        let pieces = std::iter::once(held).chain(pieces);
+        self.ready.extend(pieces.filter(|p| !p.is_empty()));
+        if self.done {
+            return;
+        }
+        if let Some(last) = self.ready.pop_back() {
+            let cut = last.len() - last.len().min(HELD_BACK);
+            self.held = last.slice(cut..);
+            if cut > 0 {
+                self.ready.push_back(last.slice(..cut));
+            }
+        }
+    }
+
+    /// The pieces of the next step: the header, a batch (Arrow), a row group (Parquet), or
+    /// the end.
+    async fn next_pieces(&mut self) -> Result<Vec<Bytes>, StreamError> {
         if !self.started {
             self.started = true;
             return Ok(self.encoder.take());
@@ -142,24 +152,24 @@ impl State {
             }
             if self.batch.len() >= BATCH_ROWS {
                 let batch = self.batch.finish()?;
-                let bytes = self.encoder.write(&batch)?;
-                if !bytes.is_empty() {
-                    return Ok(bytes);
+                let pieces = self.encoder.write(&batch)?;
+                if !pieces.is_empty() {
+                    return Ok(pieces);
                 }
             }
         }
     }
 
     /// The last rows and the format's end; the stream stops after it.
-    fn end(&mut self, token: Option<String>) -> Result<Bytes, StreamError> {
+    fn end(&mut self, token: Option<String>) -> Result<Vec<Bytes>, StreamError> {
         self.done = true;
-        let mut out = Vec::new();
+        let mut pieces = Vec::new();
         if !self.batch.is_empty() {
             let batch = self.batch.finish()?;
-            out.extend_from_slice(&self.encoder.write(&batch)?);
+            pieces.extend(self.encoder.write(&batch)?);
         }
-        out.extend_from_slice(&self.encoder.finish(token)?);
-        Ok(Bytes::from(out))
+        pieces.extend(self.encoder.finish(token)?);
+        Ok(pieces)
     }
 }
 
@@ -190,10 +200,10 @@ pub fn encode_batches(
     next_page_token: Option<String>,
 ) -> Result<Bytes, ArrowError> {
     let mut encoder = Encoder::new(format, schema)?;
-    let mut out = encoder.take().to_vec();
+    let mut pieces = encoder.take();
     for batch in batches {
-        out.extend_from_slice(&encoder.write(&batch?)?);
+        pieces.extend(encoder.write(&batch?)?);
     }
-    out.extend_from_slice(&encoder.finish(next_page_token)?);
-    Ok(Bytes::from(out))
+    pieces.extend(encoder.finish(next_page_token)?);
+    Ok(Bytes::from(pieces.concat()))
 }
