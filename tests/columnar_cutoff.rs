@@ -11,7 +11,6 @@ use common::process::{ServerProcess, tsapi_command};
 use common::readers::{failures, read, rows_by_reader};
 use common::{Schema, TestDb};
 use futures_util::StreamExt;
-use serde_json::Value;
 
 /// 100 symbols of one-minute buckets over two months, every empty one filled: 8.6M rows
 /// the database makes from nothing, far more than a statement of three seconds sends.
@@ -170,22 +169,4 @@ async fn an_export_whose_connection_dies_leaves_no_file_and_keeps_an_older_one()
         assert_eq!(std::fs::read(&kept).unwrap(), b"an older export");
         let _ = std::fs::remove_dir_all(&dir);
     }
-    // The export is fine when nothing cuts it.
-    let whole = std::env::temp_dir().join(format!("tsapi-cutoff-{}.parquet", uuid::Uuid::new_v4()));
-    let out = tsapi_command()
-        .args(["export", "--symbols", "MANY", "--end", "2020-01-02", "-o"])
-        .arg(&whole)
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = common::readers::read_file("parquet", &whole);
-    for (reader, rows) in rows_by_reader(&report, false) {
-        assert_eq!(rows.len(), 1440, "{reader}");
-    }
-    let _ = std::fs::remove_file(&whole);
 }

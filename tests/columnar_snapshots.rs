@@ -5,9 +5,8 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::process::ServerProcess;
+use common::TestApp;
 use common::readers::{READERS, read};
-use common::{Schema, TestDb};
 use serde_json::{Value, json};
 
 const ARROW: &str = "application/vnd.apache.arrow.stream";
@@ -15,9 +14,10 @@ const PARQUET: &str = "application/vnd.apache.parquet";
 
 /// AAPL: two old days (no bar today). LIVE: an old day and today. NEW: today only (no
 /// previous day). HOLE: today, with null prices and volume.
-async fn setup() -> (TestDb, ServerProcess) {
-    let db = TestDb::new(Schema::Migrated).await;
-    db.client()
+async fn setup() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.db
+        .client()
         .await
         .batch_execute(
             "INSERT INTO stocks_intraday VALUES
@@ -31,9 +31,8 @@ async fn setup() -> (TestDb, ServerProcess) {
         )
         .await
         .unwrap();
-    db.refresh_catalog().await;
-    let server = ServerProcess::start(&db.url, &[("TSAPI_AUTH", "none")]).await;
-    (db, server)
+    app.db.refresh_catalog().await;
+    app
 }
 
 /// The columns of the CSV answer, in order.
@@ -69,56 +68,39 @@ fn micros(time: &Value) -> Value {
     }
 }
 
+/// The fields of a bar in the order of the CSV columns, after its time.
+const BAR_FIELDS: [&str; 5] = [
+    "price_open",
+    "price_high",
+    "price_low",
+    "price_close",
+    "trading_volume",
+];
+
 /// A snapshot of the JSON answer as a flat row of [`columns`], times in microseconds.
 fn flat(snapshot: &Value) -> Vec<Value> {
     let latest = &snapshot["latest_bar"];
     let mut row = vec![snapshot["symbol"].clone(), micros(&latest["time"])];
-    for field in [
-        "price_open",
-        "price_high",
-        "price_low",
-        "price_close",
-        "trading_volume",
-    ] {
-        row.push(latest[field].clone());
-    }
+    row.extend(BAR_FIELDS.map(|field| latest[field].clone()));
     for day in ["day", "prev_day"] {
         let bar = &snapshot[day];
         row.push(micros(&bar["time"]));
-        for field in [
-            "price_open",
-            "price_high",
-            "price_low",
-            "price_close",
-            "trading_volume",
-            "count",
-        ] {
-            row.push(bar[field].clone());
-        }
+        row.extend(BAR_FIELDS.iter().chain(&["count"]).map(|f| bar[*f].clone()));
     }
     row
 }
 
 /// Reads `/v1/snapshots?{query}` as Arrow and Parquet with every reader, checks the types
 /// and the never-null columns, and compares every row with the JSON answer's.
-async fn assert_columnar_equals_json(server: &ServerProcess, query: &str) -> Vec<Value> {
-    let client = reqwest::Client::new();
-    let json: Value = client
-        .get(server.url(&format!("/v1/snapshots?{query}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn assert_columnar_equals_json(app: &TestApp, query: &str) -> Vec<Value> {
+    let (status, json) = app.get_json(&format!("/v1/snapshots?{query}")).await;
+    assert_eq!(status, 200, "{json}");
     let snapshots = json["snapshots"].as_array().unwrap().clone();
     let expected: Vec<Vec<Value>> = snapshots.iter().map(flat).collect();
     for (kind, media_type) in [("arrow", ARROW), ("parquet", PARQUET)] {
-        let response = client
-            .get(server.url(&format!("/v1/snapshots?{query}&format={kind}")))
-            .send()
-            .await
-            .unwrap();
+        let response = app
+            .get(&format!("/v1/snapshots?{query}&format={kind}"))
+            .await;
         assert_eq!(response.status(), 200, "{kind} {query}");
         assert_eq!(response.headers()["content-type"], media_type);
         let report = read(kind, &response.bytes().await.unwrap());
@@ -142,8 +124,8 @@ async fn assert_columnar_equals_json(server: &ServerProcess, query: &str) -> Vec
 
 #[tokio::test]
 async fn snapshots_read_by_pyarrow_polars_and_duckdb_equal_the_json_answer() {
-    let (_db, server) = setup().await;
-    let snapshots = assert_columnar_equals_json(&server, "symbols=NEW,AAPL,LIVE,HOLE").await;
+    let app = setup().await;
+    let snapshots = assert_columnar_equals_json(&app, "symbols=NEW,AAPL,LIVE,HOLE").await;
     let by_symbol = |s: &str| {
         snapshots
             .iter()
@@ -159,20 +141,21 @@ async fn snapshots_read_by_pyarrow_polars_and_duckdb_equal_the_json_answer() {
     assert_eq!(by_symbol("LIVE")["day"]["count"], 2);
     assert!(by_symbol("HOLE")["day"]["price_open"].is_null());
     // Every symbol, in another zone's days.
-    let all = assert_columnar_equals_json(&server, "tz=Asia/Tokyo").await;
+    let all = assert_columnar_equals_json(&app, "tz=Asia/Tokyo").await;
     assert_eq!(all.len(), 4);
 }
 
 #[tokio::test]
 async fn no_snapshot_is_a_valid_file_with_the_columns_and_accept_chooses_the_format() {
-    let (_db, server) = setup().await;
+    let app = setup().await;
     assert!(
-        assert_columnar_equals_json(&server, "symbols=NOPE")
+        assert_columnar_equals_json(&app, "symbols=NOPE")
             .await
             .is_empty()
     );
-    let response = reqwest::Client::new()
-        .get(server.url("/v1/snapshots?symbols=NEW"))
+    let response = app
+        .http
+        .get(app.url("/v1/snapshots?symbols=NEW"))
         .header("accept", PARQUET)
         .send()
         .await
