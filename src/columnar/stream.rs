@@ -207,3 +207,76 @@ pub fn encode_batches(
     pieces.extend(encoder.finish(next_page_token)?);
     Ok(Bytes::from(pieces.concat()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn rows(n: usize) -> Vec<Result<PagedBar, DbError>> {
+        let start: DateTime<Utc> = "2021-01-04T14:30:00Z".parse().unwrap();
+        (0..n)
+            .map(|i| {
+                let time = start + chrono::Duration::minutes(i as i64);
+                Ok(PagedBar {
+                    bar: QueryBar {
+                        time,
+                        symbol: "A".into(),
+                        price_open: Some(1.0),
+                        price_high: Some(2.0),
+                        price_low: Some(0.5),
+                        price_close: Some(1.5),
+                        trading_volume: Some(i as i64),
+                        count: None,
+                    },
+                    resume: time,
+                })
+            })
+            .collect()
+    }
+
+    /// Every byte the stream gives before its end or its error, and whether it failed.
+    async fn run(format: Columnar, rows: Vec<Result<PagedBar, DbError>>) -> (Vec<u8>, bool) {
+        let plan = Plan {
+            format,
+            symbols: SymbolDictionary::new(["A"]),
+            aggregated: false,
+            cap: None,
+            token_for: None,
+        };
+        let chunks = encode_stream(plan, stream::iter(rows)).unwrap();
+        let mut chunks = std::pin::pin!(chunks);
+        let mut body = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            match chunk {
+                Ok(bytes) => body.extend_from_slice(&bytes),
+                Err(_) => return (body, true),
+            }
+        }
+        (body, false)
+    }
+
+    fn arrow_rows(body: &[u8]) -> Result<usize, ArrowError> {
+        let reader = arrow_ipc::reader::StreamReader::try_new(body, None)?;
+        reader.map(|b| b.map(|b| b.num_rows())).sum()
+    }
+
+    #[tokio::test]
+    async fn an_arrow_stream_cut_off_after_whole_batches_does_not_read_as_whole() {
+        let whole = BATCH_ROWS * 2 + 10;
+        let (body, failed) = run(Columnar::Arrow, rows(whole)).await;
+        assert!(!failed);
+        assert_eq!(arrow_rows(&body).unwrap(), whole);
+
+        let mut cut = rows(BATCH_ROWS * 2);
+        cut.push(Err(DbError::Schema("the connection died".into())));
+        let (body, failed) = run(Columnar::Arrow, cut).await;
+        assert!(failed);
+        assert!(body.len() > 1000, "two batches were sent");
+        assert!(
+            arrow_rows(&body).is_err(),
+            "read {:?} rows",
+            arrow_rows(&body)
+        );
+    }
+}
