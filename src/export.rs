@@ -274,11 +274,11 @@ impl Output {
     /// Flushes, and gives a file output its name.
     fn commit(mut self) -> anyhow::Result<()> {
         self.writer.flush().context("cannot write the output")?;
-        if let Some((temporary, path)) = self.paths.take() {
-            if let Err(e) = std::fs::rename(&temporary, &path) {
-                let _ = std::fs::remove_file(&temporary);
-                return Err(e).with_context(|| format!("cannot rename {temporary:?} to {path:?}"));
-            }
+        if let Some((temporary, path)) = self.paths.take()
+            && let Err(e) = std::fs::rename(&temporary, &path)
+        {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e).with_context(|| format!("cannot rename {temporary:?} to {path:?}"));
         }
         Ok(())
     }

@@ -9,8 +9,11 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::domain::{QueryBar, Snapshot};
 
+/// Picks one daily bar of a snapshot.
+type DayOf = fn(&Snapshot) -> Option<&QueryBar>;
+
 /// The daily bars of a snapshot, by the prefix of their columns.
-const DAYS: [(&str, fn(&Snapshot) -> Option<&QueryBar>); 2] = [
+const DAYS: [(&str, DayOf); 2] = [
     ("day", |s| s.day.as_ref()),
     ("prev", |s| s.prev_day.as_ref()),
 ];
