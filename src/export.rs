@@ -67,7 +67,9 @@ pub struct ExportArgs {
     /// .arrows, .csv, .ndjson or .jsonl).
     #[arg(long, value_enum)]
     pub format: Option<ExportFormat>,
-    /// The file to write, or `-` for standard output. An existing file is replaced.
+    /// The file to write, or `-` for standard output. Rows go to a temporary file beside
+    /// it that takes this name when the export succeeds: a failed export leaves no file
+    /// (or the older one, untouched).
     #[arg(short, long)]
     pub output: PathBuf,
     /// IANA time zone in which naive times are read when `--tz` is absent.
@@ -99,17 +101,11 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let format = format_of(&args.output, args.format)?;
     let query = parse_query(&args, format)?;
     let client = connect(&args.database).await?;
-    let mut out: Box<dyn Write + Send> = if args.output.as_os_str() == "-" {
-        Box::new(BufWriter::with_capacity(1 << 20, io::stdout()))
-    } else {
-        let file = File::create(&args.output)
-            .with_context(|| format!("cannot create {:?}", args.output))?;
-        Box::new(BufWriter::with_capacity(1 << 20, file))
-    };
+    let mut out = Output::open(&args.output)?;
     let progress = progress_bar();
     let started = Instant::now();
-    let bytes = export(client, query, format, &mut out, &progress).await?;
-    out.flush().context("cannot write the output")?;
+    let bytes = export(client, query, format, out.writer(), &progress).await?;
+    out.commit()?;
     progress.finish_and_clear();
     let rows = progress.position();
     let seconds = started.elapsed().as_secs_f64();
@@ -232,6 +228,69 @@ async fn export(
         written += chunk.len() as u64;
     }
     Ok(written)
+}
+
+/// Where the export goes: standard output, or a temporary file beside the output that
+/// takes its name only once every row is written. An export that fails part way (the
+/// connection lost, the statement cancelled) leaves no file that looks complete, and an
+/// older file of that name stays as it was.
+struct Output {
+    writer: BufWriter<Box<dyn Write + Send>>,
+    /// `(temporary, final)` paths of a file output; `None` for standard output.
+    paths: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        if path.as_os_str() == "-" {
+            return Ok(Self::buffered(Box::new(io::stdout()), None));
+        }
+        let name = path
+            .file_name()
+            .with_context(|| format!("{path:?} names no file"))?;
+        let mut partial = std::ffi::OsString::from(".");
+        partial.push(name);
+        partial.push(format!(".partial-{}", std::process::id()));
+        let temporary = path.with_file_name(partial);
+        let file = File::create(&temporary)
+            .with_context(|| format!("cannot create {temporary:?} (beside {path:?})"))?;
+        Ok(Self::buffered(
+            Box::new(file),
+            Some((temporary, path.to_path_buf())),
+        ))
+    }
+
+    fn buffered(sink: Box<dyn Write + Send>, paths: Option<(PathBuf, PathBuf)>) -> Self {
+        Self {
+            writer: BufWriter::with_capacity(1 << 20, sink),
+            paths,
+        }
+    }
+
+    fn writer(&mut self) -> &mut (dyn Write + Send) {
+        &mut self.writer
+    }
+
+    /// Flushes, and gives a file output its name.
+    fn commit(mut self) -> anyhow::Result<()> {
+        self.writer.flush().context("cannot write the output")?;
+        if let Some((temporary, path)) = self.paths.take()
+            && let Err(e) = std::fs::rename(&temporary, &path)
+        {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e).with_context(|| format!("cannot rename {temporary:?} to {path:?}"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    /// An output dropped before [`Output::commit`] is an export that failed.
+    fn drop(&mut self) {
+        if let Some((temporary, _)) = &self.paths {
+            let _ = std::fs::remove_file(temporary);
+        }
+    }
 }
 
 /// Rows so far and their rate, on a terminal only (indicatif draws nothing otherwise).

@@ -329,7 +329,6 @@ async fn columnar_requests_out_of_bounds_are_problems() {
             "limit",
         ),
         ("/v1/bars?symbols=AAPL&format=feather", "format"),
-        ("/v1/snapshots?format=arrow", "format"),
     ] {
         let response = get(&setup, path, None).await;
         assert_eq!(response.status(), 400, "{path}");

@@ -1,5 +1,5 @@
-//! Arrow IPC stream and Parquet writers over an in-memory buffer that is emptied after
-//! every step, so each finished piece of the answer can be sent (or written) at once.
+//! Arrow IPC stream and Parquet writers over in-memory sinks that are emptied after every
+//! step, so each finished piece of the answer can be sent (or written) at once.
 
 use arrow_array::RecordBatch;
 use arrow_ipc::writer::StreamWriter;
@@ -21,7 +21,29 @@ pub const NEXT_PAGE_TOKEN_KEY: &str = "next_page_token";
 pub enum Encoder {
     // Boxed: both writers are large, and the encoder moves into the body stream.
     Arrow(Box<StreamWriter<Vec<u8>>>),
-    Parquet(Box<ArrowWriter<Vec<u8>>>),
+    Parquet(Box<ArrowWriter<Pieces>>),
+}
+
+/// The Parquet writer's sink: every write kept as a piece of its own, exactly sized.
+///
+/// A finished row group is written out page by page; collected in one `Vec` it was copied
+/// into a buffer that grew by doubling (up to twice the row group, next to the pages not
+/// yet copied: the largest share of the peak heap in a heap profile). As pieces, each page
+/// is copied once and the pieces go to the body one after another.
+#[derive(Debug, Default)]
+pub struct Pieces(Vec<Bytes>);
+
+impl std::io::Write for Pieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !buf.is_empty() {
+            self.0.push(Bytes::copy_from_slice(buf));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Encoder {
@@ -31,7 +53,7 @@ impl Encoder {
         Ok(match format {
             Columnar::Arrow => Self::Arrow(Box::new(StreamWriter::try_new(Vec::new(), &schema)?)),
             Columnar::Parquet => Self::Parquet(Box::new(
-                ArrowWriter::try_new(Vec::new(), schema, Some(parquet_properties()))
+                ArrowWriter::try_new(Pieces::default(), schema, Some(parquet_properties()))
                     .map_err(parquet_error)?,
             )),
         })
@@ -39,7 +61,7 @@ impl Encoder {
 
     /// Encodes one batch. Arrow writes it at once; Parquet buffers it until its row group
     /// is full.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<Bytes, ArrowError> {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<Vec<Bytes>, ArrowError> {
         match self {
             Self::Arrow(w) => w.write(batch)?,
             Self::Parquet(w) => w.write(batch).map_err(parquet_error)?,
@@ -49,7 +71,7 @@ impl Encoder {
 
     /// The end of the answer: the Arrow end-of-stream marker, or Parquet's last row group
     /// and footer (with `next_page_token` in its key-value metadata when given).
-    pub fn finish(&mut self, next_page_token: Option<String>) -> Result<Bytes, ArrowError> {
+    pub fn finish(&mut self, next_page_token: Option<String>) -> Result<Vec<Bytes>, ArrowError> {
         match self {
             Self::Arrow(w) => w.finish()?,
             Self::Parquet(w) => {
@@ -62,16 +84,32 @@ impl Encoder {
         Ok(self.take())
     }
 
-    /// The bytes written since the last call.
-    pub fn take(&mut self) -> Bytes {
-        let buffer = match self {
-            Self::Arrow(w) => w.get_mut(),
+    /// The bytes written since the last call, in order.
+    pub fn take(&mut self) -> Vec<Bytes> {
+        match self {
+            Self::Arrow(w) => {
+                let buffer = std::mem::take(w.get_mut());
+                if buffer.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Bytes::from(buffer)]
+                }
+            }
             // The writer counts what it wrote itself; emptying its sink does not disturb it.
-            Self::Parquet(w) => w.inner_mut(),
-        };
-        Bytes::from(std::mem::take(buffer))
+            Self::Parquet(w) => std::mem::take(&mut w.inner_mut().0),
+        }
     }
 }
+
+/// Most bytes of a column's dictionary in a row group (the writer's default is 1 MiB).
+///
+/// A column's dictionary page stays in memory until its row group is done; in a heap profile
+/// of a Parquet answer the dictionaries of the price columns, filled to 1 MiB each before
+/// their values stopped repeating, were the largest share left once pages went out one by
+/// one. 256 KiB still holds 32,768 distinct prices (a row group of quoted prices in ticks
+/// stays dictionary-encoded); values that do not repeat fall back to byte-stream-split
+/// sooner, which zstd compresses better than a dictionary of unique values anyway.
+const DICTIONARY_PAGE_BYTES: usize = 256 * 1024;
 
 /// zstd (level 3) for the byte goal at a small CPU cost; `time` delta-encoded (sorted
 /// microseconds compress to a few bits a row); prices dictionary-encoded while their values
@@ -84,6 +122,7 @@ fn parquet_properties() -> WriterProperties {
             ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
         .set_column_dictionary_enabled(time.clone(), false)
         .set_column_encoding(time, Encoding::DELTA_BINARY_PACKED)
         .set_created_by(concat!("tsapi ", env!("CARGO_PKG_VERSION")).into());

@@ -12,16 +12,19 @@
 //! - [`batch`]: a record-batch builder fed with typed rows.
 //! - [`encoder`]: the Arrow IPC stream and Parquet writers, which give out finished bytes.
 //! - [`stream`]: rows in, encoded chunks out, as a stream a response body or a file takes.
+//! - [`snapshots`]: `/v1/snapshots` as flat columns, one row per symbol.
 
 pub mod batch;
 pub mod encoder;
 pub mod schema;
+pub mod snapshots;
 pub mod stream;
 
 pub use batch::{BarBatch, SymbolDictionary};
 pub use encoder::{Encoder, NEXT_PAGE_TOKEN_KEY};
 pub use schema::bars_schema;
-pub use stream::{Plan, StreamError, encode_all, encode_stream};
+pub use snapshots::{snapshots_batch, snapshots_schema};
+pub use stream::{Plan, StreamError, encode_all, encode_batches, encode_stream};
 
 /// Rows per record batch (and per Arrow IPC message). Parquet row groups hold
 /// [`ROW_GROUP_ROWS`]. Large enough that per-batch costs vanish, small enough that a batch

@@ -17,30 +17,54 @@ use futures_util::StreamExt;
 use super::extract::param;
 use crate::columnar::{self, Columnar, Plan, SymbolDictionary};
 use crate::db;
-use crate::domain::{BarsQuery, Cursor, QueryBar, ResponseFormat, Symbol, bars_query};
+use crate::domain::{BarsQuery, Cursor, QueryBar, ResponseFormat, Snapshot, Symbol, bars_query};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The OpenAPI schema of an Arrow or Parquet body: bytes, described by their media type.
+/// The OpenAPI schema of an Arrow or Parquet body of bars: bytes, described by their media
+/// type.
 pub struct ColumnarBody;
 
 impl utoipa::PartialSchema for ColumnarBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-            .description(Some(
-                "Arrow IPC stream or Parquet file; columns time (timestamp[us, UTC]), \
-                 symbol (dictionary of utf8), price_open, price_high, price_low, price_close \
-                 (float64, nullable), trading_volume (int64, nullable), count (int64, \
-                 aggregates only)",
-            ))
-            .into()
+        binary_schema(
+            "Arrow IPC stream or Parquet file; columns time (timestamp[us, UTC]), \
+             symbol (dictionary of utf8), price_open, price_high, price_low, price_close \
+             (float64, nullable), trading_volume (int64, nullable), count (int64, \
+             aggregates only)",
+        )
     }
 }
 
 impl utoipa::ToSchema for ColumnarBody {}
+
+/// The OpenAPI schema of an Arrow or Parquet body of snapshots.
+pub struct SnapshotsColumnarBody;
+
+impl utoipa::PartialSchema for SnapshotsColumnarBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        binary_schema(
+            "Arrow IPC stream or Parquet file, one row per symbol with the columns of the \
+             CSV answer: symbol (utf8), time (timestamp[us, UTC]), price_open, price_high, \
+             price_low, price_close (float64, nullable), trading_volume (int64, nullable); \
+             then for today's daily bar day_time (timestamp[us, UTC]), day_open, day_high, \
+             day_low, day_close (float64), day_volume, day_count (int64), and the same with \
+             prev_ for the previous day's; all of a day's columns are null when that day \
+             has no bar",
+        )
+    }
+}
+
+impl utoipa::ToSchema for SnapshotsColumnarBody {}
+
+fn binary_schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+        .description(Some(description))
+        .into()
+}
 
 /// The response header that carries the token of the next Arrow page.
 pub const NEXT_PAGE_TOKEN: HeaderName = HeaderName::from_static("next-page-token");
@@ -135,6 +159,16 @@ pub fn in_memory(
     aggregated: bool,
 ) -> Result<Response, ApiError> {
     let body: Bytes = columnar::encode_all(format, bars, aggregated, None).map_err(internal)?;
+    Ok(body_of(format, Body::from(body)))
+}
+
+/// `/v1/snapshots` in `format`: one row per symbol, the columns of its CSV answer.
+pub fn snapshots(format: Columnar, rows: &[Snapshot]) -> Result<Response, ApiError> {
+    let batches = rows
+        .chunks(columnar::BATCH_ROWS)
+        .map(columnar::snapshots_batch);
+    let body = columnar::encode_batches(format, columnar::snapshots_schema(), batches, None)
+        .map_err(internal)?;
     Ok(body_of(format, Body::from(body)))
 }
 

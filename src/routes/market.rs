@@ -10,9 +10,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::columnar::ColumnarBody;
+use super::columnar::{ColumnarBody, SnapshotsColumnarBody};
 use super::extract::{ApiQuery, param};
 use super::market_cache::Key;
+use crate::columnar::Columnar;
 use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
@@ -34,8 +35,8 @@ pub struct MarketParams {
     /// IANA time zone whose calendar days make the daily bars; default `America/New_York`.
     #[param(example = "America/New_York")]
     tz: Option<String>,
-    /// `json` (default), `csv`, `ndjson`, `arrow` or `parquet` (`arrow` and `parquet` not
-    /// for snapshots); also chosen by the `Accept` header.
+    /// `json` (default), `csv`, `ndjson`, `arrow` or `parquet`; also chosen by the `Accept`
+    /// header.
     #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     format: Option<String>,
     /// `raw` (default), `split`, `dividend` or `all`, as in `/v1/bars`: each bar is
@@ -55,8 +56,8 @@ pub struct GroupedParams {
     /// IANA time zone whose calendar days make the daily bars; default `America/New_York`.
     #[param(example = "America/New_York")]
     tz: Option<String>,
-    /// `json` (default), `csv`, `ndjson`, `arrow` or `parquet` (`arrow` and `parquet` not
-    /// for snapshots); also chosen by the `Accept` header.
+    /// `json` (default), `csv`, `ndjson`, `arrow` or `parquet`; also chosen by the `Accept`
+    /// header.
     #[param(pattern = "^(json|csv|ndjson|arrow|parquet)$")]
     format: Option<String>,
     /// `raw` (default), `split`, `dividend` or `all`, as in `/v1/bars`: each bar is
@@ -95,8 +96,9 @@ pub struct DailyBars {
 /// previous day's daily bar (the last day before today with bars).
 ///
 /// Daily bars follow `tz`'s calendar: open of the first bar, highest high, lowest low, close
-/// of the last bar, summed volume. Every symbol in one answer (no page cap); CSV and NDJSON
-/// are one row per symbol. Served from the symbol catalogue when `tz` is its zone (default
+/// of the last bar, summed volume. Every symbol in one answer (no page cap); CSV, NDJSON,
+/// Arrow and Parquet are one row per symbol (CSV, Arrow and Parquet flat: the daily bars'
+/// fields as `day_*` and `prev_*` columns, null when that day has no bar). Served from the symbol catalogue when `tz` is its zone (default
 /// `America/New_York`), otherwise read from the table (slower).
 #[utoipa::path(
     get,
@@ -109,6 +111,8 @@ pub struct DailyBars {
                 (Snapshots = "application/json"),
                 (String = "text/csv"),
                 (Snapshot = "application/x-ndjson"),
+                (SnapshotsColumnarBody = "application/vnd.apache.arrow.stream"),
+                (SnapshotsColumnarBody = "application/vnd.apache.parquet"),
             )),
         (status = 400, description = "A parameter is invalid; `detail` names it",
             body = Problem, content_type = "application/problem+json"),
@@ -158,14 +162,8 @@ pub async fn snapshots(
                 rows.iter().map(Snapshot::csv_line),
             ),
             ResponseFormat::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
-            ResponseFormat::Arrow | ResponseFormat::Parquet => {
-                return Err(ApiError::BadRequest(
-                    "parameter `format`: snapshots are nested; they come as json, csv or ndjson \
-                 (the daily bars of /v1/bars/grouped and /v1/bars/previous come as arrow and \
-                 parquet too)"
-                        .into(),
-                ));
-            }
+            ResponseFormat::Arrow => super::columnar::snapshots(Columnar::Arrow, &rows)?,
+            ResponseFormat::Parquet => super::columnar::snapshots(Columnar::Parquet, &rows)?,
         })
     };
     kept_or_built(&state, &client, key, build).await

@@ -28,22 +28,37 @@ pub fn python() -> String {
 
 /// What tests/py/columnar.py saw in `body` (`kind`: `arrow` or `parquet`).
 pub fn read(kind: &str, body: &[u8]) -> Value {
+    in_a_file(kind, body, |path| read_file(kind, path))
+}
+
+/// Each reader's error on `body`, or null where it read `body` as a whole answer.
+pub fn failures(kind: &str, body: &[u8]) -> Value {
+    in_a_file(kind, body, |path| run_reader(kind, path, &["failures"]))
+}
+
+/// `body` written to a file of its own while `f` reads it.
+fn in_a_file(kind: &str, body: &[u8], f: impl FnOnce(&std::path::Path) -> Value) -> Value {
     let dir = std::env::temp_dir().join(format!("tsapi-columnar-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("answer.{kind}"));
     std::fs::write(&path, body).unwrap();
-    let report = read_file(kind, &path);
+    let report = f(&path);
     let _ = std::fs::remove_dir_all(&dir);
     report
 }
 
 /// What tests/py/columnar.py saw in the file at `path`.
 pub fn read_file(kind: &str, path: &std::path::Path) -> Value {
+    run_reader(kind, path, &[])
+}
+
+fn run_reader(kind: &str, path: &std::path::Path, mode: &[&str]) -> Value {
     let out = run_ok(
         Command::new(python())
             .arg("tests/py/columnar.py")
             .arg(kind)
-            .arg(path),
+            .arg(path)
+            .args(mode),
     );
     serde_json::from_slice(&out.stdout).expect("one JSON document")
 }

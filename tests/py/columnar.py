@@ -1,11 +1,13 @@
 """Reads one columnar answer with the readers DataFrame users use, and prints what each saw.
 
-    python columnar.py arrow|parquet FILE
+    python columnar.py arrow|parquet FILE [failures]
 
 Prints one JSON document: for each reader (pyarrow, polars, duckdb), the column types as
-that reader names them (in column order) and every row, with times as integer microseconds since 1970 (exact
-for any year) and nulls as null; for Parquet also the footer's key-value metadata. The Rust
-tests compare this with the JSON answer of the same request.
+that reader names them (in column order) and every row, with times as integer microseconds
+since 1970 (exact for any year) and nulls as null; for pyarrow also the columns its schema
+says are never null; for Parquet also the footer's key-value metadata. The Rust tests
+compare this with the JSON answer of the same request. With `failures`, prints for each
+reader the error it raised reading FILE, or null when it read the file.
 """
 
 import json
@@ -36,7 +38,8 @@ def with_pyarrow(kind, path):
         elif pa.types.is_dictionary(field.type):
             column = column.cast(pa.string())
         columns.append(column.to_pylist())
-    return {"types": types, "rows": rows_of(columns)}
+    not_null = [field.name for field in table.schema if not field.nullable]
+    return {"types": types, "rows": rows_of(columns), "not_null": not_null}
 
 
 def with_polars(kind, path):
@@ -70,13 +73,26 @@ def with_duckdb(kind, path):
     return {"types": types, "rows": rows}
 
 
+READERS = {"pyarrow": with_pyarrow, "polars": with_polars, "duckdb": with_duckdb}
+
+
+def failures(kind, path):
+    report = {}
+    for name, reader in READERS.items():
+        try:
+            reader(kind, path)
+            report[name] = None
+        except Exception as e:  # any reader's own error type
+            report[name] = f"{type(e).__name__}: {e}"
+    return report
+
+
 def main():
     kind, path = sys.argv[1], sys.argv[2]
-    report = {
-        "pyarrow": with_pyarrow(kind, path),
-        "polars": with_polars(kind, path),
-        "duckdb": with_duckdb(kind, path),
-    }
+    if sys.argv[3:] == ["failures"]:
+        json.dump(failures(kind, path), sys.stdout)
+        return
+    report = {name: reader(kind, path) for name, reader in READERS.items()}
     if kind == "parquet":
         metadata = pq.read_metadata(path).metadata or {}
         report["metadata"] = {
