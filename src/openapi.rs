@@ -20,6 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::domain::{FieldError, SymbolListText, SymbolText};
 use crate::error::PROBLEM_JSON;
 
+pub mod refusals;
+
 /// An error: RFC 9457 problem details, `application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
