@@ -13,7 +13,7 @@ use crate::db::actions::ActionCounts;
 use crate::domain::actions::{ActionRecord, MAX_ACTIONS_PER_REQUEST, parse_ex_date};
 use crate::domain::{SymbolListText, bars_query};
 use crate::error::ApiError;
-use crate::ingest::{BodyFormat, actions::decode_actions};
+use crate::ingest::actions::decode_actions;
 use crate::openapi::Problem;
 use crate::openapi::refusals::{
     BodyTooLarge, InvalidParameter, InvalidRecords, Unavailable, UnsupportedBody,
@@ -65,17 +65,7 @@ pub async fn write_actions(
     body_type: BodyType,
     body: Bytes,
 ) -> Result<Json<ActionCounts>, ApiError> {
-    let format = body_type
-        .media_type
-        .as_deref()
-        .and_then(BodyFormat::from_media_type)
-        .ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "/v1/corporate-actions reads application/json, application/x-ndjson or \
-                 text/csv, not {}",
-                body_type.describe()
-            ))
-        })?;
+    let format = body_type.json_ndjson_or_csv("/v1/corporate-actions")?;
     let actions = decode_actions(
         &body[..],
         body_type.gzip,

@@ -88,16 +88,7 @@ pub async fn write_bars(
         "on_conflict",
         OnConflict::parse(query.on_conflict.as_deref().unwrap_or("error")),
     )?;
-    let format = body_type
-        .media_type
-        .as_deref()
-        .and_then(BodyFormat::from_media_type)
-        .ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
-                body_type.describe()
-            ))
-        })?;
+    let format = body_type.json_ndjson_or_csv("/v1/bars")?;
     let gzip = body_type.gzip;
     let limits = StreamLimits {
         body_bytes: state.settings.bulk_body_limit,
