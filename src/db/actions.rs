@@ -441,7 +441,7 @@ async fn events_from_table(
          {OF_SYMBOLS_AND_KINDS}",
         zone = EX_DATE_ZONE.name()
     );
-    let rows = event_rows(client, &sql, stored, &kinds).await?;
+    let rows = event_rows(client, &sql, stored, kinds).await?;
     Ok(rows.iter().filter_map(event_of).collect())
 }
 
