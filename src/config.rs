@@ -47,18 +47,20 @@ pub struct DatabaseArgs {
     pub db_sslrootcert: Option<std::path::PathBuf>,
 }
 
+/// How a secret setting shows in `Debug` (and so in logs): whether it is set, never its value.
+fn hidden<T>(secret: &Option<T>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<hidden>")
+}
+
 impl fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseArgs")
-            .field(
-                "database_url",
-                &self.database_url.as_ref().map(|_| "<hidden>"),
-            )
+            .field("database_url", &hidden(&self.database_url))
             .field("db_host", &self.db_host)
             .field("db_port", &self.db_port)
             .field("db_name", &self.db_name)
             .field("db_user", &self.db_user)
-            .field("db_pass", &self.db_pass.as_ref().map(|_| "<hidden>"))
+            .field("db_pass", &hidden(&self.db_pass))
             .field("db_sslmode", &self.db_sslmode)
             .field("db_sslrootcert", &self.db_sslrootcert)
             .finish()
@@ -189,10 +191,7 @@ pub struct StreamArgs {
 impl fmt::Debug for StreamArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamArgs")
-            .field(
-                "listen_database_url",
-                &self.listen_database_url.as_ref().map(|_| "<hidden>"),
-            )
+            .field("listen_database_url", &hidden(&self.listen_database_url))
             .field("stream", &self.stream)
             .field("stream_replay_window", &self.stream_replay_window)
             .field("stream_queue", &self.stream_queue)
@@ -271,7 +270,7 @@ impl fmt::Debug for AuthArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthArgs")
             .field("auth", &self.auth)
-            .field("api_keys", &self.api_keys.as_ref().map(|_| "<hidden>"))
+            .field("api_keys", &hidden(&self.api_keys))
             .field("api_keys_file", &self.api_keys_file)
             .field("public_reads", &self.public_reads)
             .finish()

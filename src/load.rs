@@ -26,7 +26,7 @@ use crate::config::DatabaseArgs;
 use crate::db::{
     self, BulkWrite, CopyEncoder, EncodedBatch, OnConflict, Prepared, TableInfo, WriteCounts,
 };
-use crate::domain::{InputBounds, RecordRules, TimeParser};
+use crate::domain::{FieldError, InputBounds, RecordRules, TimeParser};
 use crate::error::ApiError;
 use crate::ingest::body::{FaultSlot, Gunzip};
 use crate::ingest::{Batcher, BodyFormat, IngestError, decode_batches};
@@ -177,17 +177,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     } = tally.into_inner();
     let failure = failure.or_else(|| match decoded {
         Ok(_) | Err(IngestError::WriterGone) => None,
-        Err(IngestError::Invalid { errors, .. }) => errors.first().map(|e| {
-            let at = match e.line {
-                Some(line) => format!("line {line}"),
-                None => format!("record {}", e.index),
-            };
-            let field = e
-                .field
-                .as_deref()
-                .map_or(String::new(), |f| format!(", field {f}"));
-            format!("{at}{field}: {}", e.message)
-        }),
+        Err(IngestError::Invalid { errors, .. }) => errors.first().map(where_and_why),
         Err(other) => Some(other.to_string()),
     });
     if let Some(failure) = failure {
@@ -295,17 +285,7 @@ async fn load_actions(
     let actions = match decoded {
         Ok(actions) => actions,
         Err(IngestError::Invalid { errors, .. }) => {
-            let first = errors.first().map(|e| {
-                let at = match e.line {
-                    Some(line) => format!("line {line}"),
-                    None => format!("record {}", e.index),
-                };
-                let field = e
-                    .field
-                    .as_deref()
-                    .map_or(String::new(), |f| format!(", field {f}"));
-                format!("{at}{field}: {}", e.message)
-            });
+            let first = errors.first().map(where_and_why);
             bail!(
                 "{name}: {} invalid record(s), first {}; nothing was stored",
                 errors.len(),
@@ -410,4 +390,18 @@ impl Progress {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// An invalid record as a file's reader finds it: `line 7, field price_low: ...`, or by
+/// its place (`record 3`) where the format has no lines.
+fn where_and_why(error: &FieldError) -> String {
+    let at = match error.line {
+        Some(line) => format!("line {line}"),
+        None => format!("record {}", error.index),
+    };
+    let field = error
+        .field
+        .as_deref()
+        .map_or(String::new(), |f| format!(", field {f}"));
+    format!("{at}{field}: {}", error.message)
 }

@@ -4,7 +4,8 @@
 //! To document a new operation: put `#[utoipa::path]` on its handler and register it with
 //! `routes!` in `router.rs`, which adds both the route and its entry here. Security is not
 //! written per handler: [`mark_keyed`] and [`mark_public`] set it from the table a route
-//! sits in.
+//! sits in. The refusals many operations give (a bad parameter, a body too large, the
+//! database unavailable, ...) are described once in [`refusals`] and named in `responses`.
 
 use axum::Extension;
 use axum::http::header;
@@ -19,6 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::domain::{FieldError, SymbolListText, SymbolText};
 use crate::error::PROBLEM_JSON;
+
+pub mod refusals;
 
 /// An error: RFC 9457 problem details, `application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]

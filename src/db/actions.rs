@@ -369,15 +369,10 @@ async fn split_and_dividend_events(
            SELECT d.price_close AS close FROM tsapi_daily d \
            WHERE a.kind = 'dividend' AND d.symbol = a.symbol AND d.day < a.ex_date \
            ORDER BY d.day DESC LIMIT 1) d ON true \
-         WHERE a.symbol = ANY($1::text[]) AND a.kind = ANY($2::text[])",
+         {OF_SYMBOLS_AND_KINDS}",
         zone = EX_DATE_ZONE.name()
     );
-    let rows = client
-        .query(
-            &sql,
-            &[(&stored, Type::TEXT_ARRAY), (&kinds, Type::TEXT_ARRAY)],
-        )
-        .await?;
+    let rows = event_rows(client, &sql, stored, &kinds).await?;
     if rows
         .iter()
         .any(|r| !r.get::<_, Option<bool>>(7).unwrap_or(false))
@@ -385,6 +380,24 @@ async fn split_and_dividend_events(
         return events_from_table(client, stored, &kinds).await;
     }
     Ok(rows.iter().filter_map(event_of).collect())
+}
+
+/// The filter of both event reads: `$1` the stored symbols, `$2` the kinds of action.
+const OF_SYMBOLS_AND_KINDS: &str = "WHERE a.symbol = ANY($1::text[]) AND a.kind = ANY($2::text[])";
+
+/// The rows of `sql`, an event read filtered by [`OF_SYMBOLS_AND_KINDS`].
+async fn event_rows(
+    client: &Conn,
+    sql: &str,
+    stored: &[String],
+    kinds: &[&str],
+) -> Result<Vec<tokio_postgres::Row>, DbError> {
+    client
+        .query(
+            sql,
+            &[(&stored, Type::TEXT_ARRAY), (&kinds, Type::TEXT_ARRAY)],
+        )
+        .await
 }
 
 /// Dividend factors need the splits of their ex-date (see `Factors::from_events`).
@@ -425,15 +438,10 @@ async fn events_from_table(
            WHERE a.kind = 'dividend' AND t.symbol = a.symbol \
              AND t.time < (a.ex_date::timestamp AT TIME ZONE '{zone}') \
            ORDER BY t.time DESC LIMIT 1) p ON true \
-         WHERE a.symbol = ANY($1::text[]) AND a.kind = ANY($2::text[])",
+         {OF_SYMBOLS_AND_KINDS}",
         zone = EX_DATE_ZONE.name()
     );
-    let rows = client
-        .query(
-            &sql,
-            &[(&stored, Type::TEXT_ARRAY), (&kinds, Type::TEXT_ARRAY)],
-        )
-        .await?;
+    let rows = event_rows(client, &sql, stored, kinds).await?;
     Ok(rows.iter().filter_map(event_of).collect())
 }
 

@@ -124,38 +124,36 @@ mod tests {
     #[test]
     fn reads_rfc3339_with_offsets() {
         let p = TimeParser::default();
-        assert_eq!(
-            p.parse("2021-11-12T15:00:00Z").unwrap(),
-            utc("2021-11-12T15:00:00Z")
-        );
-        assert_eq!(
-            p.parse("2021-11-12T16:00:00+01:00").unwrap(),
-            utc("2021-11-12T15:00:00Z")
-        );
-        assert_eq!(
-            p.parse("2021-11-12 10:00:00-05:00").unwrap(),
-            utc("2021-11-12T15:00:00Z")
-        );
+        for given in [
+            "2021-11-12T15:00:00Z",
+            "2021-11-12T16:00:00+01:00",
+            "2021-11-12 10:00:00-05:00",
+        ] {
+            assert_eq!(
+                p.parse(given).unwrap(),
+                utc("2021-11-12T15:00:00Z"),
+                "{given}"
+            );
+        }
     }
 
     #[test]
     fn reads_naive_times_in_the_configured_zone() {
-        let p = TimeParser::default();
-        assert_eq!(
-            p.parse("2021-11-12 15:00:00").unwrap(),
-            utc("2021-11-12T15:00:00Z")
-        );
-        assert_eq!(
-            p.parse("2021-11-12 15:00:00.250").unwrap(),
-            utc("2021-11-12T15:00:00.25Z")
-        );
-        assert_eq!(p.parse("2021-11-12").unwrap(), utc("2021-11-12T00:00:00Z"));
+        let in_utc = TimeParser::default();
         let ny = TimeParser::new(chrono_tz::America::New_York);
-        assert_eq!(
-            ny.parse("2021-11-12 10:00:00").unwrap(),
-            utc("2021-11-12T15:00:00Z")
-        );
-        assert_eq!(ny.parse("2021-07-12").unwrap(), utc("2021-07-12T04:00:00Z"));
+        for (parser, given, expected) in [
+            (&in_utc, "2021-11-12 15:00:00", "2021-11-12T15:00:00Z"),
+            (
+                &in_utc,
+                "2021-11-12 15:00:00.250",
+                "2021-11-12T15:00:00.25Z",
+            ),
+            (&in_utc, "2021-11-12", "2021-11-12T00:00:00Z"),
+            (&ny, "2021-11-12 10:00:00", "2021-11-12T15:00:00Z"),
+            (&ny, "2021-07-12", "2021-07-12T04:00:00Z"),
+        ] {
+            assert_eq!(parser.parse(given).unwrap(), utc(expected), "{given}");
+        }
     }
 
     #[test]

@@ -13,8 +13,11 @@ use crate::db::actions::ActionCounts;
 use crate::domain::actions::{ActionRecord, MAX_ACTIONS_PER_REQUEST, parse_ex_date};
 use crate::domain::{SymbolListText, bars_query};
 use crate::error::ApiError;
-use crate::ingest::{BodyFormat, actions::decode_actions};
+use crate::ingest::actions::decode_actions;
 use crate::openapi::Problem;
+use crate::openapi::refusals::{
+    BodyTooLarge, InvalidParameter, InvalidRecords, Unavailable, UnsupportedBody,
+};
 use crate::state::AppState;
 
 /// Rows of `GET /v1/corporate-actions` when `limit` is absent, and the most.
@@ -51,14 +54,10 @@ const MAX_LIMIT: i64 = 10_000;
         (status = 200, description = "All records stored", body = ActionCounts),
         (status = 400, description = "Malformed body; `detail` says where",
             body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Over the body size or record limit",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported Content-Type or Content-Encoding",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid records; `errors` name index, line and field",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        BodyTooLarge,
+        UnsupportedBody,
+        InvalidRecords,
+        Unavailable,
     )
 )]
 pub async fn write_actions(
@@ -66,17 +65,7 @@ pub async fn write_actions(
     body_type: BodyType,
     body: Bytes,
 ) -> Result<Json<ActionCounts>, ApiError> {
-    let format = body_type
-        .media_type
-        .as_deref()
-        .and_then(BodyFormat::from_media_type)
-        .ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "/v1/corporate-actions reads application/json, application/x-ndjson or \
-                 text/csv, not {}",
-                body_type.describe()
-            ))
-        })?;
+    let format = body_type.json_ndjson_or_csv("/v1/corporate-actions")?;
     let actions = decode_actions(
         &body[..],
         body_type.gzip,
@@ -129,10 +118,8 @@ pub struct Actions {
     params(ActionsParams),
     responses(
         (status = 200, description = "The matching actions", body = Actions),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn list_actions(

@@ -20,6 +20,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::openapi::Problem;
+use crate::openapi::refusals::{InvalidParameter, Unavailable};
 use crate::state::AppState;
 
 /// One page of bars.
@@ -55,12 +56,10 @@ pub struct BarsPage {
                 (ColumnarBody = "application/vnd.apache.arrow.stream"),
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
         (status = 406, description = "`Accept` allows none of JSON, CSV, NDJSON, Arrow and Parquet",
             body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        Unavailable,
     )
 )]
 pub async fn bars(
@@ -246,10 +245,8 @@ pub struct LatestBars {
                 (ColumnarBody = "application/vnd.apache.arrow.stream"),
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn latest(

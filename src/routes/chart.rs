@@ -18,6 +18,7 @@ use crate::domain::signed_url;
 use crate::domain::{BarsQuery, Interval, Order, Symbol, SymbolText, TimeParser};
 use crate::error::ApiError;
 use crate::openapi::Problem;
+use crate::openapi::refusals::{InvalidParameter, Unavailable};
 use crate::state::AppState;
 
 /// Candles drawn when no `start` is given: the most recent ones.
@@ -139,12 +140,10 @@ impl ChartQuery {
             content_type = "image/svg+xml",
             headers(("X-Chart-Truncated" = u32,
                 description = "Present when the range holds more than 1,000 candles: the first 1,000 are drawn"))),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
         (status = 401, description = "No key, or a chart link that is altered or expired",
             body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        Unavailable,
     ))]
 pub async fn chart(
     State(state): State<AppState>,
@@ -229,8 +228,7 @@ pub struct ChartLink {
     params(ChartParams, LinkLifetime),
     responses(
         (status = 200, description = "A signed chart URL", body = ChartLink),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
     ))]
 pub async fn chart_link(
     State(state): State<AppState>,

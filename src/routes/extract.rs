@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::ingest::BodyFormat;
 
 /// Query parameters into `T`; unknown or repeated parameters are refused with a 400 that
 /// names them, so a typo like `symbl=` is not silently ignored.
@@ -95,6 +96,20 @@ impl<S: Send + Sync> FromRequestParts<S> for BodyType {
 }
 
 impl BodyType {
+    /// The decoder of a route (`route` names it) that reads JSON, NDJSON or CSV; any other
+    /// media type is a 415 naming it.
+    pub fn json_ndjson_or_csv(&self, route: &str) -> Result<BodyFormat, ApiError> {
+        self.media_type
+            .as_deref()
+            .and_then(BodyFormat::from_media_type)
+            .ok_or_else(|| {
+                ApiError::UnsupportedMediaType(format!(
+                    "{route} reads application/json, application/x-ndjson or text/csv, not {}",
+                    self.describe()
+                ))
+            })
+    }
+
     /// The media type for messages: quoted, or said to be missing.
     pub fn describe(&self) -> String {
         self.media_type.as_deref().map_or_else(

@@ -12,6 +12,7 @@ use super::write::ingest_body;
 use crate::db::OnConflict;
 use crate::error::ApiError;
 use crate::ingest::{BodyFormat, StreamLimits};
+use crate::openapi::refusals::{BodyTooLarge, InvalidRecords, Unavailable};
 use crate::openapi::{InsertBody, Problem};
 use crate::state::AppState;
 
@@ -35,14 +36,11 @@ pub struct Inserted {
         (status = 409, description = "A bar for a (symbol, time) already exists or appears twice in \
             the body; nothing was stored",
             body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Over the body size or row limit",
-            body = Problem, content_type = "application/problem+json"),
+        BodyTooLarge,
         (status = 415, description = "The body is not JSON, or its Content-Encoding is not gzip",
             body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Some records are invalid (listed in `errors`); nothing was stored",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidRecords,
+        Unavailable,
     )
 )]
 pub async fn insert(

@@ -18,7 +18,7 @@ use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
 use crate::error::ApiError;
-use crate::openapi::Problem;
+use crate::openapi::refusals::{InvalidParameter, Unavailable};
 use crate::state::AppState;
 
 /// Query parameters of `/v1/snapshots` and `/v1/bars/previous`.
@@ -114,10 +114,8 @@ pub struct DailyBars {
                 (SnapshotsColumnarBody = "application/vnd.apache.arrow.stream"),
                 (SnapshotsColumnarBody = "application/vnd.apache.parquet"),
             )),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn snapshots(
@@ -187,10 +185,8 @@ pub async fn snapshots(
                 (ColumnarBody = "application/vnd.apache.arrow.stream"),
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn grouped(
@@ -233,10 +229,8 @@ pub async fn grouped(
                 (ColumnarBody = "application/vnd.apache.arrow.stream"),
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
-        (status = 400, description = "A parameter is invalid; `detail` names it",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn previous(

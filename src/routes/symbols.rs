@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::extract::ApiQuery;
 use crate::db::{self, SymbolSpan};
 use crate::error::ApiError;
-use crate::openapi::Problem;
+use crate::openapi::refusals::{InvalidParameter, Unavailable};
 use crate::state::AppState;
 
 /// No parameters; declared so that unknown ones are refused like everywhere else.
@@ -31,10 +31,8 @@ pub struct SymbolList {
     responses(
         (status = 200, description = "Every symbol with its first and last bar time",
             body = SymbolList),
-        (status = 400, description = "An unknown query parameter was given",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn symbols(

@@ -9,7 +9,7 @@ use super::extract::{ApiQuery, param};
 use crate::db;
 use crate::domain::{Bar, DailyBar, Symbol, SymbolText, TimeRange};
 use crate::error::ApiError;
-use crate::openapi::Problem;
+use crate::openapi::refusals::{InvalidParameter, Unavailable};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -31,10 +31,8 @@ pub struct TickerQuery {
     responses(
         (status = 200, description = "The latest bar of the symbol (`[]` when unknown), or of \
             every symbol", body = Vec<Bar>),
-        (status = 400, description = "A parameter is invalid",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn latest(
@@ -88,10 +86,8 @@ pub struct DailyQuery {
     params(DailyQuery),
     responses(
         (status = 200, description = "One row per UTC day, oldest first", body = Vec<DailyBar>),
-        (status = 400, description = "A parameter is invalid",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        InvalidParameter,
+        Unavailable,
     )
 )]
 pub async fn daily(

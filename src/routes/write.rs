@@ -12,6 +12,7 @@ use crate::domain::{InputBounds, RecordRules};
 use crate::error::ApiError;
 use crate::ingest::{self, BodyFormat, StreamLimits};
 use crate::openapi::Problem;
+use crate::openapi::refusals::{BodyTooLarge, InvalidRecords, Unavailable, UnsupportedBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -70,14 +71,10 @@ pub struct WriteQuery {
             the request (`on_conflict=error`), \
             or the table lacks the unique (symbol, time) index that `ignore` and `update` need",
             body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Over the body size or row limit",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported Content-Type or Content-Encoding",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid records; `errors` name index, line and field",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable or too slow",
-            body = Problem, content_type = "application/problem+json"),
+        BodyTooLarge,
+        UnsupportedBody,
+        InvalidRecords,
+        Unavailable,
     )
 )]
 pub async fn write_bars(
@@ -91,16 +88,7 @@ pub async fn write_bars(
         "on_conflict",
         OnConflict::parse(query.on_conflict.as_deref().unwrap_or("error")),
     )?;
-    let format = body_type
-        .media_type
-        .as_deref()
-        .and_then(BodyFormat::from_media_type)
-        .ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "/v1/bars reads application/json, application/x-ndjson or text/csv, not {}",
-                body_type.describe()
-            ))
-        })?;
+    let format = body_type.json_ndjson_or_csv("/v1/bars")?;
     let gzip = body_type.gzip;
     let limits = StreamLimits {
         body_bytes: state.settings.bulk_body_limit,
