@@ -21,6 +21,8 @@ macro_rules! refusals {
 refusals! {
     /// 400 of a read: a query parameter is unknown, repeated or out of range.
     InvalidParameter = 400, "A parameter is invalid; `detail` names it";
+    /// 406 of a read that answers in several formats: `Accept` allows none of them.
+    NotAcceptable = 406, "`Accept` allows none of JSON, CSV, NDJSON, Arrow and Parquet";
     /// 413 of a write: the body is over its byte limit, or holds too many records.
     BodyTooLarge = 413, "Over the body size or record limit";
     /// 415 of a write that reads JSON, NDJSON or CSV.

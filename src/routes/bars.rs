@@ -19,8 +19,7 @@ use crate::domain::{
     SymbolListText, bars_query,
 };
 use crate::error::ApiError;
-use crate::openapi::Problem;
-use crate::openapi::refusals::{InvalidParameter, Unavailable};
+use crate::openapi::refusals::{InvalidParameter, NotAcceptable, Unavailable};
 use crate::state::AppState;
 
 /// One page of bars.
@@ -57,8 +56,7 @@ pub struct BarsPage {
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         InvalidParameter,
-        (status = 406, description = "`Accept` allows none of JSON, CSV, NDJSON, Arrow and Parquet",
-            body = Problem, content_type = "application/problem+json"),
+        NotAcceptable,
         Unavailable,
     )
 )]
@@ -246,6 +244,7 @@ pub struct LatestBars {
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         InvalidParameter,
+        NotAcceptable,
         Unavailable,
     )
 )]

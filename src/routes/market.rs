@@ -18,7 +18,7 @@ use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
 use crate::error::ApiError;
-use crate::openapi::refusals::{InvalidParameter, Unavailable};
+use crate::openapi::refusals::{InvalidParameter, NotAcceptable, Unavailable};
 use crate::state::AppState;
 
 /// Query parameters of `/v1/snapshots` and `/v1/bars/previous`.
@@ -115,6 +115,7 @@ pub struct DailyBars {
                 (SnapshotsColumnarBody = "application/vnd.apache.parquet"),
             )),
         InvalidParameter,
+        NotAcceptable,
         Unavailable,
     )
 )]
@@ -186,6 +187,7 @@ pub async fn snapshots(
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         InvalidParameter,
+        NotAcceptable,
         Unavailable,
     )
 )]
@@ -230,6 +232,7 @@ pub async fn grouped(
                 (ColumnarBody = "application/vnd.apache.parquet"),
             )),
         InvalidParameter,
+        NotAcceptable,
         Unavailable,
     )
 )]
