@@ -8,6 +8,8 @@ use super::Symbol;
 use crate::render::serialize_time;
 
 /// One bar as stored and as returned. Prices are finite or absent; volume is an integer.
+/// `trade_count` and `vwap` are null on tables without those columns (made before
+/// `tsapi migrate` added them).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Bar {
     #[serde(serialize_with = "serialize_time")]
@@ -21,6 +23,11 @@ pub struct Bar {
     pub price_low: Option<f64>,
     pub price_close: Option<f64>,
     pub trading_volume: Option<i64>,
+    /// Trades in the bar.
+    #[schema(minimum = 0)]
+    pub trade_count: Option<i64>,
+    /// Volume-weighted average price of the bar's trades.
+    pub vwap: Option<f64>,
 }
 
 fn serialize_symbol<S: serde::Serializer>(s: &Symbol, ser: S) -> Result<S::Ok, S::Error> {
@@ -107,6 +114,8 @@ mod tests {
             price_low: None,
             price_close: Some(149.81),
             trading_volume: Some(17291),
+            trade_count: Some(212),
+            vwap: Some(149.77),
         };
         let json = serde_json::to_value(&bar).unwrap();
         assert_eq!(
@@ -114,7 +123,7 @@ mod tests {
             serde_json::json!({
                 "time": "2021-11-12T15:00:00Z", "symbol": "AAPL", "price_open": 149.8,
                 "price_high": 149.73, "price_low": null, "price_close": 149.81,
-                "trading_volume": 17291
+                "trading_volume": 17291, "trade_count": 212, "vwap": 149.77
             })
         );
     }

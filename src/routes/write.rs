@@ -126,6 +126,7 @@ pub(crate) async fn ingest_body(
     let rules = RecordRules {
         times: state.time_parser(),
         volume: table.volume,
+        trade_stats: table.trade_stats,
         bounds: InputBounds {
             value_bytes: state.settings.max_value_bytes,
             line_bytes: state.settings.max_line_bytes,

@@ -46,6 +46,7 @@ fn template_name() -> String {
         include_str!("../../src/db/migrate.rs"),
         include_str!("../../src/db/catalog.rs"),
         include_str!("../../src/db/feed_trigger.rs"),
+        include_str!("../../src/db/feed_log.rs"),
         include_str!("../../src/db/actions.rs"),
     ];
     let hash = source
