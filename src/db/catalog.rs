@@ -35,7 +35,11 @@ pub async fn create_tables(client: &impl GenericClient, zone: Tz) -> Result<bool
         .query_one("SELECT to_regclass('tsapi_catalog_meta') IS NOT NULL", &[])
         .await?
         .get(0);
-    let current = existed && client.query_one(HAS_TRADE_STATS, &[]).await?.get::<_, bool>(0);
+    let current = existed
+        && client
+            .query_one(HAS_TRADE_STATS, &[])
+            .await?
+            .get::<_, bool>(0);
     let day = |p: &str| {
         format!(
             "{p} date, {p}_open float8, {p}_high float8, {p}_low float8, {p}_close float8, \
@@ -43,7 +47,9 @@ pub async fn create_tables(client: &impl GenericClient, zone: Tz) -> Result<bool
         )
     };
     let day_stats = |p: &str| {
-        format!("ADD COLUMN IF NOT EXISTS {p}_trade_count int8, ADD COLUMN IF NOT EXISTS {p}_vwap float8")
+        format!(
+            "ADD COLUMN IF NOT EXISTS {p}_trade_count int8, ADD COLUMN IF NOT EXISTS {p}_vwap float8"
+        )
     };
     client
         .batch_execute(&format!(

@@ -484,9 +484,15 @@ fn decode_arrays(
     // Null in batches staged before the columns existed.
     let trade_counts: Vec<Option<i64>> = row.try_get::<_, Option<_>>(13)?.unwrap_or(vec![None; n]);
     let vwaps: Vec<Option<f64>> = row.try_get::<_, Option<_>>(14)?.unwrap_or(vec![None; n]);
-    if [times.len(), volumes.len(), updated.len(), trade_counts.len(), vwaps.len()]
-        .iter()
-        .any(|len| *len != n)
+    if [
+        times.len(),
+        volumes.len(),
+        updated.len(),
+        trade_counts.len(),
+        vwaps.len(),
+    ]
+    .iter()
+    .any(|len| *len != n)
     {
         return Err(bad("arrays of different lengths"));
     }
