@@ -334,7 +334,7 @@ async fn upserts_keep_the_stored_trade_count_and_vwap_unless_given() {
     );
     // The catalogue followed the upserts.
     let (_, latest) = app.get_json("/v1/snapshots?symbols=UP").await;
-    let day = &latest["snapshots"][0]["day"];
+    let day = &latest["snapshots"][0]["prev_day"];
     assert_eq!(
         (&day["trade_count"], &day["vwap"]),
         (&json!(9), &json!(1.75))
@@ -458,7 +458,7 @@ async fn a_tutorial_table_answers_nulls_and_refuses_the_fields_until_migrated() 
     for query in [
         "symbols=TT",
         "symbols=TT&interval=1h",
-        "symbols=TT&interval=1d&fill=null",
+        "symbols=TT&interval=1d&fill=null&start=2024-02-29&end=2024-03-03",
     ] {
         for bar in bars(&app, query).await {
             assert_eq!(

@@ -47,7 +47,7 @@ fn functions() -> String {
             IF to_regclass('pg_temp.tsapi_feed_rows') IS NULL THEN
                 CREATE TEMP TABLE tsapi_feed_rows (
                     ord bigint, symbol text, time timestamptz, o float8, h float8, l float8,
-                    c float8, v int8, updated bool, n int8, vw float8
+                    c float8, v int8, updated bool, tc int8, vw float8
                 ) ON COMMIT DELETE ROWS;
             END IF;
             INSERT INTO tsapi_feed_pending VALUES (pg_current_xact_id());
@@ -75,7 +75,7 @@ fn functions() -> String {
                array_agg(symbol ORDER BY ord), array_agg(time ORDER BY ord),
                array_agg(o ORDER BY ord), array_agg(h ORDER BY ord), array_agg(l ORDER BY ord),
                array_agg(c ORDER BY ord), array_agg(v ORDER BY ord),
-               array_agg(updated ORDER BY ord), array_agg(n ORDER BY ord),
+               array_agg(updated ORDER BY ord), array_agg(tc ORDER BY ord),
                array_agg(vw ORDER BY ord)
         FROM pg_temp.tsapi_feed_rows GROUP BY ord / {ROWS_PER_PART};
         PERFORM pg_advisory_xact_lock({FEED_LOCK});

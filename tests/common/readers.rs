@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::Value;
 
 /// One row as every reader and the JSON answer can say it exactly: time in microseconds
-/// since 1970, symbol, four prices, volume, count (aggregates only).
+/// since 1970, symbol, four prices, volume, trade count, vwap, count (aggregates only).
 pub type Cells = (
     i64,
     String,
@@ -15,6 +15,8 @@ pub type Cells = (
     Option<f64>,
     Option<f64>,
     Option<i64>,
+    Option<i64>,
+    Option<f64>,
     Option<i64>,
 );
 
@@ -86,6 +88,8 @@ pub fn expected_types(aggregated: bool) -> Vec<(&'static str, [&'static str; 3])
         ("price_low", float),
         ("price_close", float),
         ("trading_volume", int),
+        ("trade_count", int),
+        ("vwap", float),
     ];
     if aggregated {
         columns.push(("count", int));
@@ -140,7 +144,9 @@ fn cells(row: &[Value], aggregated: bool) -> Cells {
         float(&row[4]),
         float(&row[5]),
         int(&row[6]),
-        if aggregated { int(&row[7]) } else { None },
+        int(&row[7]),
+        float(&row[8]),
+        if aggregated { int(&row[9]) } else { None },
     )
 }
 
@@ -161,6 +167,8 @@ pub fn json_cells(bar: &Value) -> Cells {
         float("price_low"),
         float("price_close"),
         int("trading_volume"),
+        int("trade_count"),
+        float("vwap"),
         int("count"),
     )
 }
