@@ -30,34 +30,28 @@ pub struct Bar {
     pub vwap: Option<f64>,
 }
 
-/// A bar as the tutorial's `/ticker` answers it: its seven columns, nothing added, so that
-/// the tutorial's clients see the shape they were written for.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct TickerBar {
-    #[serde(serialize_with = "serialize_time")]
-    #[schema(value_type = String, format = DateTime, example = "2021-11-12T15:00:00Z")]
-    pub time: DateTime<Utc>,
-    #[serde(serialize_with = "serialize_symbol")]
-    #[schema(value_type = String, example = "AAPL")]
-    pub symbol: Symbol,
-    pub price_open: Option<f64>,
-    pub price_high: Option<f64>,
-    pub price_low: Option<f64>,
-    pub price_close: Option<f64>,
-    pub trading_volume: Option<i64>,
-}
+/// A bar as the tutorial's `/ticker` answers it: its seven columns, without `trade_count`
+/// and `vwap`, so that the tutorial's clients see the shape they were written for.
+pub struct TickerBar(pub Bar);
 
-impl From<Bar> for TickerBar {
-    fn from(bar: Bar) -> Self {
-        Self {
-            time: bar.time,
-            symbol: bar.symbol,
-            price_open: bar.price_open,
-            price_high: bar.price_high,
-            price_low: bar.price_low,
-            price_close: bar.price_close,
-            trading_volume: bar.trading_volume,
+impl Serialize for TickerBar {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let bar = &self.0;
+        let mut out = ser.serialize_struct("TickerBar", 7)?;
+        out.serialize_field("time", &crate::render::rfc3339(bar.time))?;
+        out.serialize_field("symbol", bar.symbol.as_str())?;
+        let prices = [
+            ("price_open", bar.price_open),
+            ("price_high", bar.price_high),
+            ("price_low", bar.price_low),
+            ("price_close", bar.price_close),
+        ];
+        for (name, price) in prices {
+            out.serialize_field(name, &price)?;
         }
+        out.serialize_field("trading_volume", &bar.trading_volume)?;
+        out.end()
     }
 }
 

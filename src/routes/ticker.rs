@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 
 use super::extract::{ApiQuery, param};
 use crate::db;
-use crate::domain::{DailyBar, Symbol, SymbolText, TickerBar, TimeRange};
+use crate::domain::{Bar, DailyBar, Symbol, SymbolText, TickerBar, TimeRange};
 use crate::error::ApiError;
 use crate::openapi::Problem;
 use crate::state::AppState;
@@ -30,7 +30,8 @@ pub struct TickerQuery {
     params(TickerQuery),
     responses(
         (status = 200, description = "The latest bar of the symbol (`[]` when unknown), or of \
-            every symbol", body = Vec<TickerBar>),
+            every symbol, with the tutorial's seven fields (no `trade_count`, no `vwap`)",
+            body = Vec<Bar>),
         (status = 400, description = "A parameter is invalid",
             body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable or too slow",
@@ -49,7 +50,7 @@ pub async fn latest(
         Some(symbol) => {
             // From memory while the change feed is current (see `Feed::latest`).
             if let Some(bar) = state.feed.as_ref().and_then(|f| f.latest(symbol.as_str())) {
-                return Ok(Json(vec![bar.into()]));
+                return Ok(Json(vec![TickerBar(bar)]));
             }
             let bound = state.recent_bound().await?;
             let client = state.point_read_db().await?;
@@ -64,7 +65,7 @@ pub async fn latest(
             db::all_latest(&client, catalog).await?
         }
     };
-    Ok(Json(bars.into_iter().map(TickerBar::from).collect()))
+    Ok(Json(bars.into_iter().map(TickerBar).collect()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -26,6 +26,23 @@ pub fn tsapi_command() -> Command {
 }
 
 /// A free loopback address, e.g. `127.0.0.1:40123`.
+/// Runs `tsapi ARGS` against `database_url`: its standard output, or a panic that shows
+/// its standard error.
+pub fn run_ok(args: &[&str], database_url: &str) -> String {
+    let out = tsapi_command()
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output();
+    let out = out.expect("run tsapi");
+    match out.status.success() {
+        true => String::from_utf8_lossy(&out.stdout).into_owned(),
+        false => panic!(
+            "tsapi {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
 pub fn free_address() -> String {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     probe.local_addr().expect("local address").to_string()
