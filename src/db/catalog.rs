@@ -137,25 +137,12 @@ pub async fn spans(client: &Conn) -> Result<Vec<(String, DateTime<Utc>, DateTime
 pub async fn latest_bars(client: &Conn) -> Result<Vec<Bar>, DbError> {
     let rows = client
         .query(
-            "SELECT symbol, last_time, price_open, price_high, price_low, price_close, \
+            "SELECT last_time, symbol, price_open, price_high, price_low, price_close, \
                     trading_volume, trade_count, vwap FROM tsapi_catalog",
             &[],
         )
         .await?;
-    let mut bars: Vec<Bar> = rows
-        .iter()
-        .map(|r| Bar {
-            time: r.get(1),
-            symbol: Symbol::from_stored(r.get(0)),
-            price_open: r.get(2),
-            price_high: r.get(3),
-            price_low: r.get(4),
-            price_close: r.get(5),
-            trading_volume: r.get(6),
-            trade_count: r.get(7),
-            vwap: r.get(8),
-        })
-        .collect();
+    let mut bars: Vec<Bar> = rows.iter().map(super::ticker::bar_from_row).collect();
     bars.sort_unstable_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
     Ok(bars)
 }

@@ -362,21 +362,11 @@ pub async fn latest_recent(
         .await?;
     let mut bars: Vec<Bar> = Vec::new();
     for row in rows {
-        let symbol: String = row.get(1);
+        let symbol: &str = row.get(1);
         if bars.last().is_some_and(|b| b.symbol.as_str() == symbol) {
             continue;
         }
-        bars.push(Bar {
-            time: row.get(0),
-            symbol: Symbol::from_stored(symbol),
-            price_open: row.get(2),
-            price_high: row.get(3),
-            price_low: row.get(4),
-            price_close: row.get(5),
-            trading_volume: row.get(6),
-            trade_count: row.get(7),
-            vwap: row.get(8),
-        });
+        bars.push(super::ticker::bar_from_row(&row));
     }
     Ok(RecentBars {
         complete_since,

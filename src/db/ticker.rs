@@ -23,7 +23,9 @@ fn bar_columns(stats: bool) -> String {
     )
 }
 
-fn bar_from_row(row: &Row) -> Bar {
+/// A bar from the first nine columns of `row`, in [`bar_columns`] order (every read of
+/// whole bars selects them so).
+pub(super) fn bar_from_row(row: &Row) -> Bar {
     Bar {
         time: row.get(0),
         symbol: Symbol::from_stored(row.get(1)),
