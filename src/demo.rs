@@ -44,6 +44,8 @@ pub fn generate(symbols: &[Symbol], from: NaiveDate, days: u32, seed: u64) -> Ve
                 let x = f64::from(minute) / f64::from(SESSION_MINUTES) - 0.5;
                 let profile = 0.5 + 6.0 * x * x;
                 let volume = base_volume * profile * (0.5 + rng.random::<f64>());
+                // Trades of about a hundred shares, priced around the bar's middle.
+                let vwap = (cents(open) + cents(close) + cents(high) + cents(low)) / 4.0;
                 bars.push(Bar {
                     time,
                     symbol: symbol.clone(),
@@ -52,6 +54,8 @@ pub fn generate(symbols: &[Symbol], from: NaiveDate, days: u32, seed: u64) -> Ve
                     price_low: Some(cents(low)),
                     price_close: Some(cents(close)),
                     trading_volume: Some(volume as i64),
+                    trade_count: Some((volume / 97.0).ceil() as i64),
+                    vwap: Some((vwap * 10_000.0).round() / 10_000.0),
                 });
                 price = close;
             }
@@ -194,6 +198,9 @@ mod tests {
             );
             assert!(h >= o.max(c) && l <= o.min(c) && l > 0.0, "{bar:?}");
             assert!(bar.trading_volume.unwrap() > 0);
+            let vwap = bar.vwap.unwrap();
+            assert!(l <= vwap && vwap <= h, "{bar:?}");
+            assert!((1..=bar.trading_volume.unwrap()).contains(&bar.trade_count.unwrap()));
         }
     }
 }

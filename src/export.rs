@@ -167,7 +167,8 @@ async fn connect(database: &DatabaseArgs) -> anyhow::Result<Conn> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
     let mode = StatementMode::Cached;
-    Ok(Conn::pooled(PooledClient::new(client, mode), mode))
+    let trade_stats = db::TableInfo::load(&**client).await?.trade_stats;
+    Ok(Conn::pooled(PooledClient::new(client, mode), mode).with_trade_stats(trade_stats))
 }
 
 /// Writes every row of `query` to `out` in `format`; returns the bytes written.

@@ -127,6 +127,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let rules = RecordRules {
         times: TimeParser::new(args.timezone),
         volume: table.volume,
+        trade_stats: table.trade_stats,
         bounds: InputBounds {
             value_bytes: args.max_value_bytes,
             line_bytes: args.max_line_bytes,

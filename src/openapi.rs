@@ -66,6 +66,15 @@ pub struct InsertRecord {
     pub price_close: Option<f64>,
     /// An integer (`17291.0` is read as 17291).
     pub trading_volume: Option<i64>,
+    /// Trades in the bar: an integer ≥ 0, by the rules of `trading_volume`. A table
+    /// without the column (made before `tsapi migrate` added it) refuses a non-null value
+    /// with 422.
+    #[schema(minimum = 0)]
+    pub trade_count: Option<i64>,
+    /// Volume-weighted average price: a finite number above 0. Refused (422) like
+    /// `trade_count` by a table without the column.
+    #[schema(exclusive_minimum = 0)]
+    pub vwap: Option<f64>,
 }
 
 /// The tutorial's insert body: one record or a list of them.

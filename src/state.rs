@@ -137,15 +137,23 @@ impl AppState {
 
     /// A connection for reads: the replica when one is configured and up, else the primary.
     pub async fn read_db(&self) -> Result<Conn, DbError> {
+        let trade_stats = self.trade_stats().await;
         if let Some(replica) = &self.replica
             && let Some(client) = replica.get().await
         {
-            return Ok(Conn::pooled(
-                PooledClient::new(client, self.statements),
-                self.statements,
-            ));
+            let client = PooledClient::new(client, self.statements);
+            return Ok(Conn::pooled(client, self.statements).with_trade_stats(trade_stats));
         }
-        Ok(Conn::pooled(self.db().await?, self.statements))
+        Ok(Conn::pooled(self.db().await?, self.statements).with_trade_stats(trade_stats))
+    }
+
+    /// Whether the table has `trade_count` and `vwap` (looked up once, with the table's
+    /// facts). A failed lookup reads as "no": reads then answer nulls until it succeeds.
+    pub async fn trade_stats(&self) -> bool {
+        self.table
+            .get(self.db())
+            .await
+            .is_ok_and(|table| table.trade_stats)
     }
 
     /// The symbol catalogue's zone, or `None` when the database has no catalogue (looked
@@ -165,11 +173,13 @@ impl AppState {
         if !self.pipelined_reads || self.statements != StatementMode::Cached {
             return self.read_db().await;
         }
+        let trade_stats = self.trade_stats().await;
         if let Some(replica) = &self.replica
             && let Some(client) = replica.get_shared().await
         {
-            return Ok(Conn::shared(client, self.statements));
+            return Ok(Conn::shared(client, self.statements).with_trade_stats(trade_stats));
         }
-        Ok(Conn::shared(self.point_reads.get().await?, self.statements))
+        let client = self.point_reads.get().await?;
+        Ok(Conn::shared(client, self.statements).with_trade_stats(trade_stats))
     }
 }

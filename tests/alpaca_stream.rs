@@ -79,7 +79,8 @@ async fn alpaca_py_stock_data_stream_receives_bars_and_updated_bars() {
     assert_eq!(
         got[0],
         json!({"kind": "bar", "symbol": "AAPL", "timestamp": "2024-03-01T14:30:00+00:00",
-               "open": 179.5, "high": 181.5, "low": 178.5, "close": 180.5, "volume": 1200.0})
+               "open": 179.5, "high": 181.5, "low": 178.5, "close": 180.5, "volume": 1200.0,
+               "trade_count": 120.0, "vwap": 180.25})
     );
     assert_eq!(got[1]["symbol"], "MSFT");
     assert_eq!(got[1]["timestamp"], "2024-03-01T14:30:00.250000+00:00");
@@ -88,9 +89,17 @@ async fn alpaca_py_stock_data_stream_receives_bars_and_updated_bars() {
         (
             got[2]["kind"].as_str(),
             got[2]["close"].as_f64(),
-            got[2]["volume"].as_f64()
+            got[2]["volume"].as_f64(),
+            got[2]["trade_count"].as_f64(),
+            got[2]["vwap"].as_f64()
         ),
-        (Some("updated"), Some(181.0), Some(1500.0))
+        (
+            Some("updated"),
+            Some(181.0),
+            Some(1500.0),
+            Some(150.0),
+            Some(180.75)
+        )
     );
     let status = child.wait().unwrap();
     assert!(status.success(), "alpaca-py exited with {status}");

@@ -51,7 +51,7 @@ async fn writes_by_other_tools_are_streamed_once_in_commit_order() {
         .batch_execute(
             "INSERT INTO stocks_intraday \
              SELECT '2024-01-02 14:30Z'::timestamptz + i * interval '1 minute', 'BULK', \
-                    1, 2, 0.5, i, i FROM generate_series(0, 11999) i",
+                    1, 2, 0.5, i, i, i % 7, 1 + i / 4.0 FROM generate_series(0, 11999) i",
         )
         .await
         .unwrap();
@@ -60,6 +60,14 @@ async fn writes_by_other_tools_are_streamed_once_in_commit_order() {
     assert!(bulk.iter().all(|e| e.event == "bar"));
     assert_eq!(bulk[0].data["price_close"], 0.0);
     assert_eq!(bulk[11_999].data["trading_volume"], 11_999);
+    // The trigger captures trade counts and vwaps too.
+    assert_eq!(
+        (
+            &bulk[11_999].data["trade_count"],
+            &bulk[11_999].data["vwap"]
+        ),
+        (&json!(11_999 % 7), &json!(1.0 + 11_999.0 / 4.0))
+    );
     // 11,999 minutes after 2024-01-02 14:30 is 8 days 7:59 later.
     assert_eq!(bulk[11_999].data["time"], "2024-01-10T22:29:00Z");
 

@@ -20,6 +20,7 @@ fn rules(zone: chrono_tz::Tz) -> RecordRules {
     RecordRules {
         times: TimeParser::new(zone),
         volume: VolumeRange::INTEGER,
+        trade_stats: true,
         bounds: InputBounds::default(),
     }
 }

@@ -1,7 +1,8 @@
 //! The whole market at once, against the SQL a user would write by hand on the same table:
 //! `/v1/symbols`, `/ticker`, `/v1/bars/latest`, `/v1/snapshots`, `/v1/bars/grouped` and
 //! `/v1/bars/previous`, through writes by tsapi (plain, backfill, upserts) and by psql
-//! (inserts, deletes), on a migrated database and on a tutorial table.
+//! (inserts, deletes), on a migrated database and on a tutorial table. Trade counts and
+//! vwaps are part of every comparison: summed and volume-weighted, with nulls among them.
 
 mod common;
 
@@ -30,9 +31,22 @@ fn bar(symbol: &str, day: NaiveDate, hour: u32, k: i64) -> Value {
         .with_timezone(&Utc);
     let open = 50.0 + (k % 97) as f64 / 4.0;
     let close = open + ((k * 7) % 11 - 5) as f64 / 8.0;
+    // Quarters times whole volumes: the vwap's sums are exact in any order. Some bars lack
+    // a vwap or a trade count, as bars of real feeds do.
+    let vwap = (k % 13 != 4).then(|| (open + close) / 2.0 + (k % 3) as f64 / 4.0);
+    let trade_count = (k % 17 != 6).then_some(1 + k % 50);
     json!({"time": time(at), "symbol": symbol, "price_open": open,
            "price_high": open.max(close) + (k % 3) as f64, "price_low": open.min(close) - 0.5,
-           "price_close": close, "trading_volume": 100 + k % 1000})
+           "price_close": close, "trading_volume": 100 + k % 1000,
+           "trade_count": trade_count, "vwap": vwap})
+}
+
+/// `bar` without the fields a tutorial table has no columns for.
+fn tutorial_bar(mut bar: Value) -> Value {
+    let fields = bar.as_object_mut().unwrap();
+    fields.remove("trade_count");
+    fields.remove("vwap");
+    bar
 }
 
 /// 300 symbols over the 12 New York days up to today, three bars a day. Every tenth
@@ -65,16 +79,45 @@ async fn post(app: &TestApp, bars: &[Value], on_conflict: &str) {
 const BAR: &str = "price_open::float8, price_high::float8, price_low::float8, \
                    price_close::float8, trading_volume::int8";
 
-fn bar_json(symbol: &str, t: DateTime<Utc>, v: [Option<f64>; 4], volume: Option<i64>) -> Value {
+/// A bar's trade count and vwap, or nulls on a table without them (`stats` false).
+fn stats_of(stats: bool) -> &'static str {
+    match stats {
+        true => "trade_count, vwap",
+        false => "NULL::int8, NULL::float8",
+    }
+}
+
+/// A day's trade count and vwap, by hand: summed counts, Σ(vwap × volume) / Σ volume over
+/// the bars with both.
+fn day_stats_of(stats: bool) -> &'static str {
+    match stats {
+        true => {
+            "sum(trade_count)::int8, sum(vwap * trading_volume) \
+             / (sum(trading_volume) FILTER (WHERE vwap IS NOT NULL AND trading_volume IS NOT NULL \
+                AND trading_volume > 0))::float8"
+        }
+        false => "NULL::int8, NULL::float8",
+    }
+}
+
+fn bar_json(
+    symbol: &str,
+    t: DateTime<Utc>,
+    v: [Option<f64>; 4],
+    volume: Option<i64>,
+    (trade_count, vwap): (Option<i64>, Option<f64>),
+) -> Value {
     json!({"time": time(t), "symbol": symbol, "price_open": v[0], "price_high": v[1],
-           "price_low": v[2], "price_close": v[3], "trading_volume": volume})
+           "price_low": v[2], "price_close": v[3], "trading_volume": volume,
+           "trade_count": trade_count, "vwap": vwap})
 }
 
 /// The latest bar of every symbol: `DISTINCT ON`.
-async fn hand_latest(db: &Client) -> Vec<Value> {
+async fn hand_latest(db: &Client, stats: bool) -> Vec<Value> {
     let sql = format!(
-        "SELECT DISTINCT ON (symbol) symbol, time, {BAR} FROM stocks_intraday \
-         WHERE symbol IS NOT NULL ORDER BY symbol, time DESC"
+        "SELECT DISTINCT ON (symbol) symbol, time, {BAR}, {} FROM stocks_intraday \
+         WHERE symbol IS NOT NULL ORDER BY symbol, time DESC",
+        stats_of(stats)
     );
     let mut rows: Vec<Value> = db
         .query(&sql, &[])
@@ -87,6 +130,7 @@ async fn hand_latest(db: &Client) -> Vec<Value> {
                 r.get(1),
                 [r.get(2), r.get(3), r.get(4), r.get(5)],
                 r.get(6),
+                (r.get(7), r.get(8)),
             )
         })
         .collect();
@@ -115,20 +159,19 @@ async fn hand_symbols(db: &Client) -> Value {
 }
 
 /// Every (symbol, day) daily bar in `tz`, as `/v1/bars/grouped` rows, keyed by day.
-async fn hand_days(db: &Client, tz: Tz) -> Vec<(NaiveDate, Value)> {
-    let rows = db
-        .query(
-            "SELECT symbol, day, day::timestamp AT TIME ZONE $1, o, h, l, c, v, n FROM ( \
-               SELECT symbol, (time AT TIME ZONE $1)::date AS day, \
-                 first(price_open::float8, time) o, max(price_high)::float8 h, \
-                 min(price_low)::float8 l, last(price_close::float8, time) c, \
-                 sum(trading_volume)::int8 v, count(*) n \
-               FROM stocks_intraday WHERE symbol IS NOT NULL GROUP BY 1, 2) d \
-             ORDER BY day, symbol COLLATE \"C\"",
-            &[&tz.name()],
-        )
-        .await
-        .unwrap();
+async fn hand_days(db: &Client, tz: Tz, stats: bool) -> Vec<(NaiveDate, Value)> {
+    let sql = format!(
+        "SELECT symbol, day, day::timestamp AT TIME ZONE $1, o, h, l, c, v, n, tc, vw FROM ( \
+           SELECT symbol, (time AT TIME ZONE $1)::date AS day, \
+             first(price_open::float8, time) o, max(price_high)::float8 h, \
+             min(price_low)::float8 l, last(price_close::float8, time) c, \
+             sum(trading_volume)::int8 v, count(*) n, {} \
+           FROM stocks_intraday WHERE symbol IS NOT NULL GROUP BY 1, 2) d(symbol, day, o, h, \
+             l, c, v, n, tc, vw) \
+         ORDER BY day, symbol COLLATE \"C\"",
+        day_stats_of(stats)
+    );
+    let rows = db.query(&sql, &[&tz.name()]).await.unwrap();
     rows.iter()
         .map(|r| {
             let mut bar = bar_json(
@@ -136,6 +179,7 @@ async fn hand_days(db: &Client, tz: Tz) -> Vec<(NaiveDate, Value)> {
                 r.get(2),
                 [r.get(3), r.get(4), r.get(5), r.get(6)],
                 r.get(7),
+                (r.get(9), r.get(10)),
             );
             bar["count"] = json!(r.get::<_, i64>(8));
             (r.get(1), bar)
@@ -162,7 +206,7 @@ fn hand_snapshots(latest: &[Value], days: &[(NaiveDate, Value)], today: NaiveDat
 }
 
 /// Every endpoint compared with the hand-written SQL; the differences, by request.
-async fn mismatches(app: &TestApp) -> Vec<String> {
+async fn mismatches(app: &TestApp, stats: bool) -> Vec<String> {
     let db = app.db.client().await;
     let mut wrong = Vec::new();
     let mut check = |what: &str, got: &Value, want: &Value| {
@@ -170,20 +214,26 @@ async fn mismatches(app: &TestApp) -> Vec<String> {
             wrong.push(format!("{what}:\n got  {got}\n want {want}"));
         }
     };
-    let latest = hand_latest(&db).await;
+    let latest = hand_latest(&db, stats).await;
     check(
         "/v1/symbols",
         &app.get_json("/v1/symbols").await.1,
         &hand_symbols(&db).await,
     );
-    check("/ticker", &app.get_json("/ticker").await.1, &json!(latest));
+    // The tutorial's path keeps the tutorial's seven fields.
+    let tutorial: Vec<Value> = latest.iter().cloned().map(tutorial_bar).collect();
+    check(
+        "/ticker",
+        &app.get_json("/ticker").await.1,
+        &json!(tutorial),
+    );
     check(
         "/v1/bars/latest",
         &app.get_json("/v1/bars/latest").await.1["bars"],
         &json!(latest),
     );
     for tz in [NY, chrono_tz::UTC, chrono_tz::Asia::Tokyo] {
-        let days = hand_days(&db, tz).await;
+        let days = hand_days(&db, tz, stats).await;
         let (_, snap) = app
             .get_json(&format!("/v1/snapshots?tz={}", tz.name()))
             .await;
@@ -222,7 +272,11 @@ async fn mismatches(app: &TestApp) -> Vec<String> {
 }
 
 async fn assert_exact(app: &TestApp, when: &str) {
-    let wrong = mismatches(app).await;
+    assert_exact_with(app, when, true).await;
+}
+
+async fn assert_exact_with(app: &TestApp, when: &str, stats: bool) {
+    let wrong = mismatches(app, stats).await;
     assert!(wrong.is_empty(), "{when}: {}", wrong.join("\n"));
 }
 
@@ -261,6 +315,8 @@ async fn whole_market_reads_match_hand_written_sql_through_every_kind_of_write()
     replaced["price_high"] = json!(1.0);
     replaced["price_low"] = json!(0.5);
     replaced["trading_volume"] = json!(1);
+    replaced["vwap"] = json!(0.75);
+    replaced["trade_count"] = Value::Null;
     post(&app, &[replaced], "update").await;
     let stored = bar("S003", today, 15, 0);
     post(&app, &[stored, bar("S003", today, 16, 9)], "ignore").await;
@@ -310,7 +366,7 @@ async fn whole_market_reads_match_hand_written_sql_through_every_kind_of_write()
     loop {
         let mut client = app.db.client().await;
         tsapi::db::refresh_catalog(&mut client).await.unwrap();
-        let wrong = mismatches(&app).await;
+        let wrong = mismatches(&app, true).await;
         if wrong.is_empty() {
             break;
         }
@@ -354,7 +410,8 @@ async fn many_rows_come_as_csv_and_ndjson_and_bad_parameters_are_named() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "time,symbol,price_open,price_high,price_low,price_close,trading_volume,count"
+        "time,symbol,price_open,price_high,price_low,price_close,trading_volume,trade_count,\
+         vwap,count"
     );
     assert_eq!(lines.len() - 1, json["bars"].as_array().unwrap().len());
     assert!(lines[1].contains(json["bars"][0]["symbol"].as_str().unwrap()));
@@ -416,7 +473,8 @@ async fn a_tutorial_table_without_a_catalogue_is_read_by_scanning() {
     let bars: Vec<Value> = market(today)
         .into_iter()
         .filter(|b| b["symbol"].as_str() < Some("S040"))
+        .map(tutorial_bar)
         .collect();
     post(&app, &bars, "error").await;
-    assert_exact(&app, "tutorial table").await;
+    assert_exact_with(&app, "tutorial table", false).await;
 }

@@ -60,6 +60,15 @@ async fn sse_sends_committed_bars_once_and_resumes_after_a_disconnect() {
         ]
     );
     assert_eq!(got[0].data["trading_volume"], 100);
+    // Trade count and vwap ride along, from the COPY path and from the upsert's merge.
+    assert_eq!(
+        (&got[0].data["trade_count"], &got[0].data["vwap"]),
+        (&json!(10), &json!(180.25))
+    );
+    assert_eq!(
+        (&got[2].data["trade_count"], &got[2].data["vwap"]),
+        (&json!(15), &json!(180.75))
+    );
     assert_eq!(got[0].data["time"], "2024-03-01T14:30:00Z");
     let ids: Vec<i64> = got.iter().map(|e| e.id.unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");

@@ -236,7 +236,8 @@ async fn gaps_are_left_out_filled_with_nulls_or_with_the_previous_close() {
     let nulls = bars(&app, &format!("{range}&fill=null")).await;
     let empty = |h: u32| {
         json!({"time": hour(h), "symbol": "GAP", "price_open": null, "price_high": null,
-               "price_low": null, "price_close": null, "trading_volume": null, "count": 0})
+               "price_low": null, "price_close": null, "trading_volume": null,
+               "trade_count": null, "vwap": null, "count": 0})
     };
     assert_eq!(
         nulls["bars"],
@@ -256,7 +257,8 @@ async fn gaps_are_left_out_filled_with_nulls_or_with_the_previous_close() {
     let carried = |h: u32, from: &Value| {
         let close = &from["price_close"];
         json!({"time": hour(h), "symbol": "GAP", "price_open": close, "price_high": close,
-               "price_low": close, "price_close": close, "trading_volume": 0, "count": 0})
+               "price_low": close, "price_close": close, "trading_volume": 0,
+               "trade_count": null, "vwap": null, "count": 0})
     };
     // Before the first bar there is no close to carry.
     let mut nothing = empty(0);

@@ -247,6 +247,8 @@ mod tests {
             price_low: Some(open.min(close) - 1.0),
             price_close: Some(close),
             trading_volume: Some(100 * (minute + 1)),
+            trade_count: None,
+            vwap: None,
         }
     }
 

@@ -56,6 +56,8 @@ pub struct BarBatch {
     low: Float64Builder,
     close: Float64Builder,
     volume: Int64Builder,
+    trade_count: Int64Builder,
+    vwap: Float64Builder,
     count: Vec<i64>,
 }
 
@@ -72,6 +74,8 @@ impl BarBatch {
             low: Float64Builder::with_capacity(capacity),
             close: Float64Builder::with_capacity(capacity),
             volume: Int64Builder::with_capacity(capacity),
+            trade_count: Int64Builder::with_capacity(capacity),
+            vwap: Float64Builder::with_capacity(capacity),
             count: Vec::with_capacity(if aggregated { capacity } else { 0 }),
         }
     }
@@ -105,6 +109,8 @@ impl BarBatch {
         self.low.append_option(bar.price_low);
         self.close.append_option(bar.price_close);
         self.volume.append_option(bar.trading_volume);
+        self.trade_count.append_option(bar.trade_count);
+        self.vwap.append_option(bar.vwap);
         if self.aggregated {
             self.count.push(bar.count.unwrap_or(0));
         }
@@ -125,6 +131,8 @@ impl BarBatch {
             Arc::new(self.low.finish()),
             Arc::new(self.close.finish()),
             Arc::new(self.volume.finish()),
+            Arc::new(self.trade_count.finish()),
+            Arc::new(self.vwap.finish()),
         ];
         if self.aggregated {
             columns.push(Arc::new(Int64Array::from(std::mem::take(&mut self.count))));
@@ -148,6 +156,8 @@ mod tests {
             price_low: Some(1.0),
             price_close: Some(1.25),
             trading_volume: volume,
+            trade_count: volume.map(|v| v / 100),
+            vwap: Some(1.125),
             count: Some(3),
         }
     }
@@ -185,7 +195,10 @@ mod tests {
         assert!(rb.column(3).is_null(0));
         let volume = rb.column(6).as_any().downcast_ref::<Int64Array>().unwrap();
         assert_eq!((volume.value(0), volume.is_null(1)), (i64::MAX, true));
-        assert_eq!(rb.num_columns(), 8);
+        let trade_count = rb.column(7).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(trade_count.value(0), i64::MAX / 100);
+        assert!(trade_count.is_null(1));
+        assert_eq!(rb.num_columns(), 10);
         assert!(batch.is_empty(), "finish starts a new batch");
     }
 }

@@ -8,8 +8,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 ///
 /// `time` is `timestamp[us, UTC]`: PostgreSQL keeps microseconds, and every reader turns
 /// it into a zone-aware datetime without guessing. `symbol` is a dictionary of the
-/// answer's symbols (a handful of distinct values over millions of rows). Prices and
-/// volume are nullable because the table's columns are; `count` never is.
+/// answer's symbols (a handful of distinct values over millions of rows). Prices, volume,
+/// `trade_count` and `vwap` are nullable because the table's columns are; `count` never is.
 pub fn bars_schema(aggregated: bool) -> SchemaRef {
     let mut fields = vec![
         Field::new(
@@ -23,6 +23,8 @@ pub fn bars_schema(aggregated: bool) -> SchemaRef {
         Field::new("price_low", DataType::Float64, true),
         Field::new("price_close", DataType::Float64, true),
         Field::new("trading_volume", DataType::Int64, true),
+        Field::new("trade_count", DataType::Int64, true),
+        Field::new("vwap", DataType::Float64, true),
     ];
     if aggregated {
         fields.push(Field::new("count", DataType::Int64, false));

@@ -39,10 +39,18 @@ pub fn snapshots_schema() -> SchemaRef {
     ];
     fields.extend(prices("price_"));
     fields.push(Field::new("trading_volume", DataType::Int64, true));
+    fields.push(Field::new("trade_count", DataType::Int64, true));
+    fields.push(Field::new("vwap", DataType::Float64, true));
     for (day, _) in DAYS {
         fields.push(time(format!("{day}_time"), true));
         fields.extend(prices(&format!("{day}_")));
         fields.push(Field::new(format!("{day}_volume"), DataType::Int64, true));
+        fields.push(Field::new(
+            format!("{day}_trade_count"),
+            DataType::Int64,
+            true,
+        ));
+        fields.push(Field::new(format!("{day}_vwap"), DataType::Float64, true));
         fields.push(Field::new(format!("{day}_count"), DataType::Int64, true));
     }
     Arc::new(Schema::new(fields))
@@ -70,6 +78,8 @@ pub fn snapshots_batch(rows: &[Snapshot]) -> Result<RecordBatch, ArrowError> {
         latest(|s| s.latest_bar.price_low),
         latest(|s| s.latest_bar.price_close),
         int(rows.iter().map(|s| s.latest_bar.trading_volume).collect()),
+        int(rows.iter().map(|s| s.latest_bar.trade_count).collect()),
+        latest(|s| s.latest_bar.vwap),
     ];
     for (_, day_of) in DAYS {
         let days: Vec<Option<&QueryBar>> = rows.iter().map(day_of).collect();
@@ -88,6 +98,11 @@ pub fn snapshots_batch(rows: &[Snapshot]) -> Result<RecordBatch, ArrowError> {
             .iter()
             .map(|d| d.and_then(|d| d.trading_volume))
             .collect()));
+        columns.push(int(days
+            .iter()
+            .map(|d| d.and_then(|d| d.trade_count))
+            .collect()));
+        columns.push(each(|d| d.vwap));
         columns.push(int(days.iter().map(|d| d.and_then(|d| d.count)).collect()));
     }
     RecordBatch::try_new(snapshots_schema(), columns)

@@ -227,6 +227,8 @@ mod tests {
                         price_low: Some(0.5),
                         price_close: Some(1.5),
                         trading_volume: Some(i as i64),
+                        trade_count: None,
+                        vwap: None,
                         count: None,
                     },
                     resume: time,

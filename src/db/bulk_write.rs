@@ -12,7 +12,7 @@ use tokio_postgres::{Client, Statement, Transaction};
 use super::catalog_write::{ChunkCounts, pending_counts, record_write};
 use super::copy_format::{CopyEncoder, EncodedBatch};
 use super::feed_log::{FeedWriter, MERGE_FEED_CTE};
-use super::schema::{COLUMNS, TableInfo};
+use super::schema::TableInfo;
 use super::write_statements::Prepared;
 use super::{DbError, TABLE};
 use crate::domain::{Bar, WriteSummary};
@@ -87,6 +87,8 @@ pub struct BulkWrite<'a> {
     tx: Transaction<'a>,
     prepared: Prepared<'a>,
     mode: OnConflict,
+    /// The columns the table has, which the COPY and the merge name.
+    columns: &'static [&'static str],
     copied: u64,
     /// Announces the write on the change feed at commit, when the table has one.
     feed: Option<FeedWriter>,
@@ -118,7 +120,8 @@ impl<'a> BulkWrite<'a> {
                 Some(_) => pending_counts(&tx, prepared).await?,
                 None => ChunkCounts::default(),
             };
-            Ok::<_, DbError>((prepare_copy(&tx, mode, prepared).await?, feed, counts))
+            let copy = prepare_copy(&tx, mode, prepared, table.columns()).await?;
+            Ok::<_, DbError>((copy, feed, counts))
         };
         match ready.await {
             Ok((copy, feed, counts_before)) => Ok(Self {
@@ -126,6 +129,7 @@ impl<'a> BulkWrite<'a> {
                 tx,
                 prepared,
                 mode,
+                columns: table.columns(),
                 copied: 0,
                 feed,
                 summary: None,
@@ -173,6 +177,7 @@ impl<'a> BulkWrite<'a> {
             tx,
             prepared,
             mode,
+            columns,
             copied,
             mut feed,
             summary,
@@ -185,7 +190,7 @@ impl<'a> BulkWrite<'a> {
                 ..WriteCounts::default()
             }),
             OnConflict::Ignore | OnConflict::Update => {
-                merge(&tx, mode, copied, feed.is_some()).await
+                merge(&tx, mode, columns, copied, feed.is_some()).await
             }
         };
         let merged = match (merged, &summary) {
@@ -233,8 +238,9 @@ async fn prepare_copy(
     tx: &Transaction<'_>,
     mode: OnConflict,
     prepared: Prepared<'_>,
+    columns: &[&str],
 ) -> Result<Statement, DbError> {
-    let columns = COLUMNS.join(", ");
+    let columns = columns.join(", ");
     match mode {
         OnConflict::Error => {
             let sql = format!("COPY {TABLE} ({columns}) FROM STDIN (FORMAT binary)");
@@ -272,10 +278,13 @@ async fn copy_batch(
 async fn merge(
     tx: &Transaction<'_>,
     mode: OnConflict,
+    columns: &[&str],
     copied: u64,
     feed: bool,
 ) -> Result<WriteCounts, DbError> {
-    let row = tx.query_one(&merge_statement(mode, feed), &[]).await?;
+    let row = tx
+        .query_one(&merge_statement(mode, columns, feed), &[])
+        .await?;
     let inserted = row.get::<_, i64>(0) as u64;
     let updated = row.get::<_, i64>(1) as u64;
     Ok(WriteCounts {
@@ -290,11 +299,10 @@ async fn merge(
 /// Within one request, one copy of a (symbol, time) counts: the first for `ignore` (as if
 /// each copy were written in turn), the last for `update`. An update keeps the stored value
 /// of every field the new bar leaves out.
-fn merge_statement(mode: OnConflict, feed: bool) -> String {
-    let columns = COLUMNS.join(", ");
+fn merge_statement(mode: OnConflict, columns: &[&str], feed: bool) -> String {
     let (action, order) = match mode {
         OnConflict::Update => {
-            let set: Vec<String> = COLUMNS[2..]
+            let set: Vec<String> = columns[2..]
                 .iter()
                 .map(|c| format!("{c} = coalesce(EXCLUDED.{c}, {TABLE}.{c})"))
                 .collect();
@@ -302,6 +310,7 @@ fn merge_statement(mode: OnConflict, feed: bool) -> String {
         }
         _ => ("DO NOTHING".to_owned(), "ASC"),
     };
+    let columns = columns.join(", ");
     let feed = if feed { MERGE_FEED_CTE } else { "" };
     format!(
         "WITH chosen AS ( \

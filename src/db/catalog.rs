@@ -22,17 +22,33 @@ use crate::domain::{Bar, CatalogEntry, DailyBarRow, Symbol};
 /// The catalogue's zone when none is chosen: the US exchanges' day.
 pub const DEFAULT_ZONE: Tz = chrono_tz::America::New_York;
 
-/// Creates the catalogue tables when missing; `true` when they were just made (and so
-/// still need filling).
+/// Whether the catalogue has the columns of `trade_count` and `vwap` (made or upgraded by
+/// this version of `tsapi migrate`).
+const HAS_TRADE_STATS: &str = "SELECT count(*) = 2 FROM pg_attribute \
+    WHERE attrelid = to_regclass('tsapi_catalog') AND attname IN ('trade_count', 'vwap') \
+      AND NOT attisdropped";
+
+/// Creates the catalogue tables when missing and adds the columns of `trade_count` and
+/// `vwap` to older ones; `true` when either happened (the catalogue then needs filling).
 pub async fn create_tables(client: &impl GenericClient, zone: Tz) -> Result<bool, DbError> {
     let existed: bool = client
         .query_one("SELECT to_regclass('tsapi_catalog_meta') IS NOT NULL", &[])
         .await?
         .get(0);
+    let current = existed
+        && client
+            .query_one(HAS_TRADE_STATS, &[])
+            .await?
+            .get::<_, bool>(0);
     let day = |p: &str| {
         format!(
             "{p} date, {p}_open float8, {p}_high float8, {p}_low float8, {p}_close float8, \
              {p}_volume int8, {p}_bars int8"
+        )
+    };
+    let day_stats = |p: &str| {
+        format!(
+            "ADD COLUMN IF NOT EXISTS {p}_trade_count int8, ADD COLUMN IF NOT EXISTS {p}_vwap float8"
         )
     };
     client
@@ -55,9 +71,18 @@ pub async fn create_tables(client: &impl GenericClient, zone: Tz) -> Result<bool
                  trading_volume int8, {}, {});
              CREATE TABLE IF NOT EXISTS tsapi_catalog_chunks (
                  chunk text PRIMARY KEY, range_start timestamptz, range_end timestamptz,
-                 changes int8 NOT NULL, accounted int8 NOT NULL DEFAULT 0);",
+                 changes int8 NOT NULL, accounted int8 NOT NULL DEFAULT 0);
+             ALTER TABLE tsapi_daily ADD COLUMN IF NOT EXISTS trade_count int8,
+                 ADD COLUMN IF NOT EXISTS vwap_notional float8,
+                 ADD COLUMN IF NOT EXISTS vwap_volume int8,
+                 ADD COLUMN IF NOT EXISTS last_trade_count int8,
+                 ADD COLUMN IF NOT EXISTS last_vwap float8;
+             ALTER TABLE tsapi_catalog ADD COLUMN IF NOT EXISTS trade_count int8,
+                 ADD COLUMN IF NOT EXISTS vwap float8, {}, {};",
             day("day1"),
-            day("day2")
+            day("day2"),
+            day_stats("day1"),
+            day_stats("day2")
         ))
         .await?;
     client
@@ -66,7 +91,7 @@ pub async fn create_tables(client: &impl GenericClient, zone: Tz) -> Result<bool
             &[&zone.name()],
         )
         .await?;
-    Ok(!existed)
+    Ok(!current)
 }
 
 /// The catalogue's zone, or `None` when the database has no catalogue.
@@ -112,32 +137,25 @@ pub async fn spans(client: &Conn) -> Result<Vec<(String, DateTime<Utc>, DateTime
 pub async fn latest_bars(client: &Conn) -> Result<Vec<Bar>, DbError> {
     let rows = client
         .query(
-            "SELECT symbol, last_time, price_open, price_high, price_low, price_close, \
-                    trading_volume FROM tsapi_catalog",
+            "SELECT last_time, symbol, price_open, price_high, price_low, price_close, \
+                    trading_volume, trade_count, vwap FROM tsapi_catalog",
             &[],
         )
         .await?;
-    let mut bars: Vec<Bar> = rows
-        .iter()
-        .map(|r| Bar {
-            time: r.get(1),
-            symbol: Symbol::from_stored(r.get(0)),
-            price_open: r.get(2),
-            price_high: r.get(3),
-            price_low: r.get(4),
-            price_close: r.get(5),
-            trading_volume: r.get(6),
-        })
-        .collect();
+    let mut bars: Vec<Bar> = rows.iter().map(super::ticker::bar_from_row).collect();
     bars.sort_unstable_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
     Ok(bars)
 }
 
 /// The catalogue's columns, in the order [`entry`] reads them.
 const ENTRY_COLUMNS: &str = "symbol, first_time, last_time, price_open, price_high, price_low, \
-    price_close, trading_volume, day1, day1_open, day1_high, day1_low, day1_close, day1_volume, \
-    day1_bars, day2, day2_open, day2_high, day2_low, day2_close, day2_volume, day2_bars";
+    price_close, trading_volume, trade_count, vwap, \
+    day1, day1_open, day1_high, day1_low, day1_close, day1_volume, day1_bars, day1_trade_count, \
+    day1_vwap, day2, day2_open, day2_high, day2_low, day2_close, day2_volume, day2_bars, \
+    day2_trade_count, day2_vwap";
 
+/// A daily bar from the 9 columns at `at`: day, open, high, low, close, volume, bars,
+/// trade count, vwap.
 fn day_bar(row: &Row, at: usize) -> Option<DailyBarRow> {
     Some(DailyBarRow {
         day: row.get::<_, Option<NaiveDate>>(at)?,
@@ -147,6 +165,8 @@ fn day_bar(row: &Row, at: usize) -> Option<DailyBarRow> {
         close: row.get(at + 4),
         volume: row.get(at + 5),
         bars: row.get::<_, Option<i64>>(at + 6).unwrap_or(0),
+        trade_count: row.get(at + 7),
+        vwap: row.get(at + 8),
     })
 }
 
@@ -161,9 +181,11 @@ fn entry(row: &Row) -> Option<CatalogEntry> {
             price_low: row.get(5),
             price_close: row.get(6),
             trading_volume: row.get(7),
+            trade_count: row.get(8),
+            vwap: row.get(9),
         },
-        day1: day_bar(row, 8)?,
-        day2: day_bar(row, 15),
+        day1: day_bar(row, 10)?,
+        day2: day_bar(row, 19),
     })
 }
 
@@ -196,9 +218,11 @@ pub async fn daily_of(
 ) -> Result<Vec<(String, DailyBarRow)>, DbError> {
     let rows = client
         .query(
-            "SELECT symbol, day, price_open, price_high, price_low, price_close, \
-                    trading_volume, bars \
-             FROM tsapi_daily WHERE day = $1",
+            &format!(
+                "SELECT symbol, day, price_open, price_high, price_low, price_close, \
+                        trading_volume, bars, trade_count, {DAILY_VWAP} \
+                 FROM tsapi_daily d WHERE day = $1"
+            ),
             &[(&day, Type::DATE)],
         )
         .await?;
@@ -211,17 +235,26 @@ pub async fn daily_of(
 }
 
 /// The daily aggregate of a group of rows of the table `t`: first and last time, the
-/// daily bar, the count, and the last bar's open, high, low and volume. Casts make tables
-/// with `real` prices or `integer` volumes read alike.
+/// daily bar, the count, the last bar's open, high, low and volume, then the trade count,
+/// the two sums the vwap is made of ([`DAILY_VWAP`]) and the last bar's trade count and
+/// vwap. Casts make tables with `real` prices or `integer` volumes read alike.
 pub const DAY_AGGREGATES: &str = "min(t.time), max(t.time), first(t.price_open::float8, t.time), \
     max(t.price_high)::float8, min(t.price_low)::float8, last(t.price_close::float8, t.time), \
     sum(t.trading_volume)::int8, count(*), last(t.price_open::float8, t.time), \
     last(t.price_high::float8, t.time), last(t.price_low::float8, t.time), \
-    last(t.trading_volume::int8, t.time)";
+    last(t.trading_volume::int8, t.time), sum(t.trade_count)::int8, \
+    sum(t.vwap * t.trading_volume), \
+    (sum(t.trading_volume) FILTER (WHERE t.vwap IS NOT NULL))::int8, \
+    last(t.trade_count, t.time), last(t.vwap, t.time)";
 
 /// The columns of `tsapi_daily` that [`DAY_AGGREGATES`] fills, after `day, symbol`.
 pub const DAILY_COLUMNS: &str = "day, symbol, first_time, last_time, price_open, price_high, \
-    price_low, price_close, trading_volume, bars, last_open, last_high, last_low, last_volume";
+    price_low, price_close, trading_volume, bars, last_open, last_high, last_low, last_volume, \
+    trade_count, vwap_notional, vwap_volume, last_trade_count, last_vwap";
+
+/// A daily row `d`'s vwap: kept as the sum of vwap × volume and the sum of those volumes,
+/// so that a write adds to a day without reading its bars back.
+pub const DAILY_VWAP: &str = "d.vwap_notional / nullif(d.vwap_volume, 0)::float8";
 
 /// Rebuilds the catalogue rows of `symbols` from their daily rows: the first day's first
 /// time, the newest day's last bar, the two newest daily bars. Symbols without daily rows
@@ -239,13 +272,14 @@ pub fn derive_symbols_sql() -> String {
     let day = |d: &str| {
         format!(
             "{d}.day, {d}.price_open, {d}.price_high, {d}.price_low, {d}.price_close, \
-             {d}.trading_volume, {d}.bars"
+             {d}.trading_volume, {d}.bars, {d}.trade_count, {}",
+            DAILY_VWAP.replace("d.", &format!("{d}."))
         )
     };
     format!(
         "INSERT INTO tsapi_catalog AS c ({ENTRY_COLUMNS}) \
          SELECT s.symbol, f.first_time, d1.last_time, d1.last_open, d1.last_high, d1.last_low, \
-                d1.price_close, d1.last_volume, {}, {} \
+                d1.price_close, d1.last_volume, d1.last_trade_count, d1.last_vwap, {}, {} \
          FROM unnest($1::text[]) s(symbol) \
          CROSS JOIN LATERAL (SELECT * FROM tsapi_daily d WHERE d.symbol = s.symbol \
                              ORDER BY d.day DESC LIMIT 1) d1 \

@@ -103,6 +103,16 @@ async fn merge_days(
     let volumes: Vec<Option<i64>> = days.iter().map(|(_, _, a)| a.volume).collect();
     let counts: Vec<i64> = days.iter().map(|(_, _, a)| a.bars).collect();
     let last_volumes: Vec<Option<i64>> = days.iter().map(|(_, _, a)| a.last_volume).collect();
+    let int = |f: fn(&crate::domain::DayAgg) -> Option<i64>| -> Vec<Option<i64>> {
+        days.iter().map(|(_, _, a)| f(a)).collect()
+    };
+    // Sums skip nulls, as SQL's `sum` does: a null on either side keeps the other.
+    let add = |c: &str| {
+        format!(
+            "{c} = CASE WHEN d.{c} IS NULL THEN EXCLUDED.{c} WHEN EXCLUDED.{c} IS NULL THEN d.{c} \
+             ELSE d.{c} + EXCLUDED.{c} END"
+        )
+    };
     let newer = |c: &str| {
         format!(
             "{c} = CASE WHEN EXCLUDED.last_time >= d.last_time THEN EXCLUDED.{c} ELSE d.{c} END"
@@ -112,24 +122,29 @@ async fn merge_days(
         "INSERT INTO tsapi_daily AS d ({DAILY_COLUMNS}) \
          SELECT * FROM unnest($1::date[], $2::text[], $3::timestamptz[], $4::timestamptz[], \
            $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int8[], $10::int8[], \
-           $11::float8[], $12::float8[], $13::float8[], $14::int8[]) \
+           $11::float8[], $12::float8[], $13::float8[], $14::int8[], $15::int8[], \
+           $16::float8[], $17::int8[], $18::int8[], $19::float8[]) \
          ON CONFLICT (day, symbol) DO UPDATE SET \
            first_time = least(d.first_time, EXCLUDED.first_time), \
            price_open = CASE WHEN EXCLUDED.first_time < d.first_time \
                         THEN EXCLUDED.price_open ELSE d.price_open END, \
            last_time = greatest(d.last_time, EXCLUDED.last_time), \
-           {}, {}, {}, {}, {}, \
+           {}, {}, {}, {}, {}, {}, {}, \
            price_high = greatest(d.price_high, EXCLUDED.price_high), \
            price_low = least(d.price_low, EXCLUDED.price_low), \
-           trading_volume = CASE WHEN d.trading_volume IS NULL THEN EXCLUDED.trading_volume \
-             WHEN EXCLUDED.trading_volume IS NULL THEN d.trading_volume \
-             ELSE d.trading_volume + EXCLUDED.trading_volume END, \
+           {}, {}, {}, {}, \
            bars = d.bars + EXCLUDED.bars",
         newer("price_close"),
         newer("last_open"),
         newer("last_high"),
         newer("last_low"),
         newer("last_volume"),
+        newer("last_trade_count"),
+        newer("last_vwap"),
+        add("trading_volume"),
+        add("trade_count"),
+        add("vwap_notional"),
+        add("vwap_volume"),
     );
     tx.execute(
         &prepared.prepare(tx, &sql).await?,
@@ -148,6 +163,11 @@ async fn merge_days(
             &col(|a| a.last_high),
             &col(|a| a.last_low),
             &last_volumes,
+            &int(|a| a.trade_count),
+            &col(|a| a.vwap_notional),
+            &int(|a| a.vwap_volume),
+            &int(|a| a.last_trade_count),
+            &col(|a| a.last_vwap),
         ],
     )
     .await?;

@@ -35,6 +35,8 @@ pub struct CopyEncoder {
     /// Which of the four price columns are `real` rather than `double precision`.
     float4: [bool; 4],
     volume: Type32,
+    /// Whether rows carry `trade_count` and `vwap` (the table has them).
+    trade_stats: bool,
     /// The catalogue's zone, when the database has a catalogue to keep up to date.
     zone: Option<Tz>,
 }
@@ -57,6 +59,7 @@ impl CopyEncoder {
         Self {
             float4,
             volume,
+            trade_stats: table.trade_stats,
             zone: table.catalog_zone,
         }
     }
@@ -76,7 +79,7 @@ impl CopyEncoder {
     /// Appends one row. Volumes are range-checked against the column before they get here;
     /// a value that still does not fit is written as NULL rather than wrapped.
     pub fn push(&self, buf: &mut BytesMut, bar: &Bar) {
-        buf.put_i16(7);
+        buf.put_i16(if self.trade_stats { 9 } else { 7 });
         buf.put_i32(8);
         buf.put_i64(bar.time.timestamp_micros() - PG_EPOCH_MICROS);
         let symbol = bar.symbol.as_str().as_bytes();
@@ -121,6 +124,22 @@ impl CopyEncoder {
                 }
                 Err(_) => buf.put_i32(-1),
             },
+        }
+        if self.trade_stats {
+            match bar.trade_count {
+                None => buf.put_i32(-1),
+                Some(n) => {
+                    buf.put_i32(8);
+                    buf.put_i64(n);
+                }
+            }
+            match bar.vwap {
+                None => buf.put_i32(-1),
+                Some(x) => {
+                    buf.put_i32(8);
+                    buf.put_f64(x);
+                }
+            }
         }
     }
 

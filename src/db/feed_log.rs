@@ -48,16 +48,22 @@ pub const SCHEMA: &str = "
         volumes  int8[],
         updated  bool[]
     );
+    ALTER TABLE tsapi_feed_batch ADD COLUMN IF NOT EXISTS trade_counts int8[],
+        ADD COLUMN IF NOT EXISTS vwaps float8[];
     CREATE INDEX IF NOT EXISTS tsapi_feed_batch_xid ON tsapi_feed_batch (xid, part);
     ALTER TABLE tsapi_feed_batch ALTER COLUMN copy SET STORAGE EXTERNAL;";
 
-/// Whether the feed's tables exist (a table made the tutorial's way has none: then
-/// writes are not announced).
+/// Whether the feed's tables exist as this version writes them (a table made the
+/// tutorial's way has none, and one migrated by an older tsapi lacks the columns of
+/// `trade_count` and `vwap` until `tsapi migrate` runs again: then writes are not
+/// announced).
 pub async fn feed_exists(client: &impl GenericClient) -> Result<bool, DbError> {
     Ok(client
         .query_one(
             "SELECT to_regclass('tsapi_feed') IS NOT NULL \
-               AND to_regclass('tsapi_feed_batch') IS NOT NULL",
+               AND (SELECT count(*) = 2 FROM pg_attribute \
+                    WHERE attrelid = to_regclass('tsapi_feed_batch') \
+                      AND attname IN ('trade_counts', 'vwaps') AND NOT attisdropped)",
             &[],
         )
         .await?
@@ -145,10 +151,11 @@ impl FeedWriter {
 /// keep their order, so the arrays line up.
 pub const MERGE_FEED_CTE: &str = ", feed AS ( \
     INSERT INTO tsapi_feed_batch (xid, part, first, symbols, times, opens, highs, lows, closes, \
-      volumes, updated) \
+      volumes, updated, trade_counts, vwaps) \
     SELECT pg_current_xact_id(), 0, 0, array_agg(symbol::text), array_agg(time), \
       array_agg(price_open::float8), array_agg(price_high::float8), array_agg(price_low::float8), \
-      array_agg(price_close::float8), array_agg(trading_volume::int8), array_agg(NOT inserted) \
+      array_agg(price_close::float8), array_agg(trading_volume::int8), array_agg(NOT inserted), \
+      array_agg(trade_count), array_agg(vwap) \
     FROM merged HAVING count(*) > 0)";
 
 /// One bar of the feed with its event id.
@@ -177,7 +184,7 @@ const BATCHES_PER_READ: i64 = 8;
 /// (a row comparison over both tables would hash-join the whole log, which grows with the
 /// replay window). Prepare it once where a connection reads the log repeatedly.
 pub const READ_AFTER: &str = "SELECT f.last_id, f.first_id, b.part, b.first, b.copy, b.symbols, \
-        b.times, b.opens, b.highs, b.lows, b.closes, b.volumes, b.updated \
+        b.times, b.opens, b.highs, b.lows, b.closes, b.volumes, b.updated, b.trade_counts, b.vwaps \
      FROM tsapi_feed f JOIN tsapi_feed_batch b ON b.xid = f.xid \
      WHERE f.last_id >= $1 AND (f.last_id > $1 OR b.part > $2) \
      ORDER BY f.last_id, b.part LIMIT $3";
@@ -346,7 +353,8 @@ pub async fn latest_recent(
         .query(
             &format!(
                 "SELECT time, symbol::text, price_open::float8, price_high::float8, \
-                        price_low::float8, price_close::float8, trading_volume::int8 \
+                        price_low::float8, price_close::float8, trading_volume::int8, \
+                        trade_count, vwap \
                  FROM {TABLE} WHERE time >= $1 ORDER BY symbol, time DESC"
             ),
             &[&complete_since],
@@ -354,19 +362,11 @@ pub async fn latest_recent(
         .await?;
     let mut bars: Vec<Bar> = Vec::new();
     for row in rows {
-        let symbol: String = row.get(1);
+        let symbol: &str = row.get(1);
         if bars.last().is_some_and(|b| b.symbol.as_str() == symbol) {
             continue;
         }
-        bars.push(Bar {
-            time: row.get(0),
-            symbol: Symbol::from_stored(symbol),
-            price_open: row.get(2),
-            price_high: row.get(3),
-            price_low: row.get(4),
-            price_close: row.get(5),
-            trading_volume: row.get(6),
-        });
+        bars.push(super::ticker::bar_from_row(&row));
     }
     Ok(RecentBars {
         complete_since,
@@ -381,8 +381,9 @@ fn bad(what: &str) -> DbError {
     DbError::Schema(format!("the feed log holds a malformed batch: {what}"))
 }
 
-/// Reads a binary COPY stream of (time, symbol, open, high, low, close, volume) rows.
-/// Widths tell the types apart (real or double, smallint, integer or bigint).
+/// Reads a binary COPY stream of (time, symbol, open, high, low, close, volume[, trade
+/// count, vwap]) rows. Widths tell the types apart (real or double, smallint, integer or
+/// bigint).
 fn decode_copy(mut buf: &[u8], start: i64, out: &mut Vec<FeedBar>) -> Result<(), DbError> {
     if buf.len() < 19 || &buf[..11] != b"PGCOPY\n\xff\r\n\0" {
         return Err(bad("no COPY header"));
@@ -397,11 +398,11 @@ fn decode_copy(mut buf: &[u8], start: i64, out: &mut Vec<FeedBar>) -> Result<(),
         if fields == -1 {
             return Ok(());
         }
-        if fields != 7 {
+        if fields != 7 && fields != 9 {
             return Err(bad("unexpected column count"));
         }
-        let mut cells: [Option<&[u8]>; 7] = [None; 7];
-        for cell in &mut cells {
+        let mut cells: [Option<&[u8]>; 9] = [None; 9];
+        for cell in &mut cells[..fields as usize] {
             if buf.remaining() < 4 {
                 return Err(bad("truncated"));
             }
@@ -428,7 +429,7 @@ fn decode_copy(mut buf: &[u8], start: i64, out: &mut Vec<FeedBar>) -> Result<(),
             Some(b) if b.len() == 8 => Some(f64::from_be_bytes(b.try_into().unwrap())),
             _ => None,
         };
-        let volume = match cells[6] {
+        let integer = |c: Option<&[u8]>| match c {
             Some(b) if b.len() == 2 => Some(i16::from_be_bytes(b.try_into().unwrap()) as i64),
             Some(b) if b.len() == 4 => Some(i32::from_be_bytes(b.try_into().unwrap()) as i64),
             Some(b) if b.len() == 8 => Some(i64::from_be_bytes(b.try_into().unwrap())),
@@ -444,7 +445,9 @@ fn decode_copy(mut buf: &[u8], start: i64, out: &mut Vec<FeedBar>) -> Result<(),
                 price_high: price(cells[3]),
                 price_low: price(cells[4]),
                 price_close: price(cells[5]),
-                trading_volume: volume,
+                trading_volume: integer(cells[6]),
+                trade_count: integer(cells[7]),
+                vwap: price(cells[8]),
             },
         });
         id += 1;
@@ -468,7 +471,19 @@ fn decode_arrays(
     let volumes: Vec<Option<i64>> = row.try_get(11)?;
     let updated: Vec<bool> = row.try_get(12)?;
     let n = symbols.len();
-    if times.len() != n || volumes.len() != n || updated.len() != n {
+    // Null in batches staged before the columns existed.
+    let trade_counts: Vec<Option<i64>> = row.try_get::<_, Option<_>>(13)?.unwrap_or(vec![None; n]);
+    let vwaps: Vec<Option<f64>> = row.try_get::<_, Option<_>>(14)?.unwrap_or(vec![None; n]);
+    if [
+        times.len(),
+        volumes.len(),
+        updated.len(),
+        trade_counts.len(),
+        vwaps.len(),
+    ]
+    .iter()
+    .any(|len| *len != n)
+    {
         return Err(bad("arrays of different lengths"));
     }
     if prices.iter().any(|p| p.len() != n) {
@@ -486,6 +501,8 @@ fn decode_arrays(
                 price_low: prices[2][i],
                 price_close: prices[3][i],
                 trading_volume: volumes[i],
+                trade_count: trade_counts[i],
+                vwap: vwaps[i],
             },
         });
     }
@@ -510,7 +527,10 @@ mod tests {
                 Type::FLOAT8,
                 Type::FLOAT8,
                 Type::INT4,
+                Type::INT8,
+                Type::FLOAT8,
             ],
+            trade_stats: true,
             volume: VolumeRange::INTEGER,
             has_unique_key: true,
             has_feed: true,
@@ -524,6 +544,8 @@ mod tests {
             price_low: None,
             price_close: close,
             trading_volume: v,
+            trade_count: v.map(|v| v / 2),
+            vwap: close.map(|c| c - 0.125),
         };
         let bars = vec![bar("AAPL", Some(3.0), Some(17)), bar("BRK.B", None, None)];
         let batch = CopyEncoder::new(&table).encode(&bars);

@@ -47,7 +47,7 @@ fn functions() -> String {
             IF to_regclass('pg_temp.tsapi_feed_rows') IS NULL THEN
                 CREATE TEMP TABLE tsapi_feed_rows (
                     ord bigint, symbol text, time timestamptz, o float8, h float8, l float8,
-                    c float8, v int8, updated bool
+                    c float8, v int8, updated bool, tc int8, vw float8
                 ) ON COMMIT DELETE ROWS;
             END IF;
             INSERT INTO tsapi_feed_pending VALUES (pg_current_xact_id());
@@ -55,7 +55,7 @@ fn functions() -> String {
         PERFORM set_config('tsapi.captured', (n + 1)::text, true);
         INSERT INTO pg_temp.tsapi_feed_rows VALUES (n, NEW.symbol, NEW.time,
             NEW.price_open, NEW.price_high, NEW.price_low, NEW.price_close,
-            NEW.trading_volume, TG_OP = 'UPDATE');
+            NEW.trading_volume, TG_OP = 'UPDATE', NEW.trade_count, NEW.vwap);
         RETURN NULL;
     END $fn$;
     CREATE OR REPLACE FUNCTION tsapi_feed_announce() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -70,12 +70,13 @@ fn functions() -> String {
             RETURN NULL;
         END IF;
         INSERT INTO tsapi_feed_batch (xid, part, first, symbols, times, opens, highs, lows,
-                                      closes, volumes, updated)
+                                      closes, volumes, updated, trade_counts, vwaps)
         SELECT pg_current_xact_id(), (ord / {ROWS_PER_PART})::int, ord / {ROWS_PER_PART} * {ROWS_PER_PART},
                array_agg(symbol ORDER BY ord), array_agg(time ORDER BY ord),
                array_agg(o ORDER BY ord), array_agg(h ORDER BY ord), array_agg(l ORDER BY ord),
                array_agg(c ORDER BY ord), array_agg(v ORDER BY ord),
-               array_agg(updated ORDER BY ord)
+               array_agg(updated ORDER BY ord), array_agg(tc ORDER BY ord),
+               array_agg(vw ORDER BY ord)
         FROM pg_temp.tsapi_feed_rows GROUP BY ord / {ROWS_PER_PART};
         PERFORM pg_advisory_xact_lock({FEED_LOCK});
         SELECT coalesce(max(last_id), 0) INTO previous_id FROM tsapi_feed;

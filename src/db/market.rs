@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::catalog::{daily_of, entries, local_midnight, spans};
-use super::{Conn, DbError, SymbolSpan, TABLE, latest_bars, list_symbols};
+use super::{Conn, DbError, SymbolSpan, TABLE, latest_bars, list_symbols, trade_stats};
 use crate::domain::{Bar, QueryBar, Snapshot, Symbol};
 
 /// Whether the missing catalogue was already reported.
@@ -129,9 +129,10 @@ pub async fn grouped(
     // Literal bounds (our own instants, not user text): the planner opens only the chunks
     // of that day.
     let sql = format!(
-        "SELECT t.symbol, {DAY_BAR} FROM {TABLE} t \
+        "SELECT t.symbol, {} FROM {TABLE} t \
          WHERE t.time >= '{}'::timestamptz AND t.time < '{}'::timestamptz \
          GROUP BY t.symbol ORDER BY t.symbol COLLATE \"C\"",
+        day_bar_sql(client.trade_stats()),
         crate::render::rfc3339(start),
         crate::render::rfc3339(end)
     );
@@ -142,10 +143,16 @@ pub async fn grouped(
         .collect())
 }
 
-/// A daily bar's aggregates over rows `t`: open, high, low, close, volume, count.
-const DAY_BAR: &str = "first(t.price_open::float8, t.time), max(t.price_high)::float8, \
-    min(t.price_low)::float8, last(t.price_close::float8, t.time), \
-    sum(t.trading_volume)::int8, count(*)";
+/// A daily bar's aggregates over rows `t`: open, high, low, close, volume, count, trade
+/// count, vwap.
+fn day_bar_sql(stats: bool) -> String {
+    format!(
+        "first(t.price_open::float8, t.time), max(t.price_high)::float8, \
+         min(t.price_low)::float8, last(t.price_close::float8, t.time), \
+         sum(t.trading_volume)::int8, count(*), {}",
+        trade_stats::aggregated(stats)
+    )
+}
 
 fn day_bar(row: &Row, at: usize, time: DateTime<Utc>, symbol: String) -> Option<QueryBar> {
     let count: i64 = row.get(at + 5);
@@ -157,6 +164,8 @@ fn day_bar(row: &Row, at: usize, time: DateTime<Utc>, symbol: String) -> Option<
         price_low: row.get(at + 2),
         price_close: row.get(at + 3),
         trading_volume: row.get(at + 4),
+        trade_count: row.get(at + 6),
+        vwap: row.get(at + 7),
         count: Some(count),
     })
 }
@@ -180,20 +189,23 @@ async fn scan_snapshots(
     symbols.dedup();
     let (start, end) = day_range(tz, today)?;
     let zone = tz.name();
+    let stats = client.trade_stats();
+    let latest_stats = trade_stats::stored(stats).replace("t.", "l.");
+    let day_bar_sql = day_bar_sql(stats);
     let sql = format!(
         "SELECT k.symbol, l.time, l.price_open::float8, l.price_high::float8, \
                 l.price_low::float8, l.price_close::float8, l.trading_volume::int8, \
-                d.*, p.start, q.* \
+                {latest_stats}, d.*, p.start, q.* \
          FROM unnest($1::text[]) WITH ORDINALITY k(symbol, ord) \
          CROSS JOIN LATERAL (SELECT * FROM {TABLE} t WHERE t.symbol = k.symbol \
                              ORDER BY t.time DESC LIMIT 1) l \
-         CROSS JOIN LATERAL (SELECT {DAY_BAR} FROM {TABLE} t WHERE t.symbol = k.symbol \
+         CROSS JOIN LATERAL (SELECT {day_bar_sql} FROM {TABLE} t WHERE t.symbol = k.symbol \
                              AND t.time >= $2 AND t.time < $3) d \
          LEFT JOIN LATERAL (SELECT (t.time AT TIME ZONE $4::text)::date AS day FROM {TABLE} t \
                             WHERE t.symbol = k.symbol AND t.time < $2 \
                             ORDER BY t.time DESC LIMIT 1) pd ON true \
          LEFT JOIN LATERAL (SELECT pd.day::timestamp AT TIME ZONE $4::text AS start) p ON true \
-         LEFT JOIN LATERAL (SELECT {DAY_BAR} FROM {TABLE} t WHERE t.symbol = k.symbol \
+         LEFT JOIN LATERAL (SELECT {day_bar_sql} FROM {TABLE} t WHERE t.symbol = k.symbol \
                             AND t.time >= p.start \
                             AND t.time < ((pd.day + 1)::timestamp AT TIME ZONE $4::text)) q ON true \
          ORDER BY k.ord"
@@ -213,7 +225,7 @@ async fn scan_snapshots(
         .iter()
         .map(|r| {
             let symbol: String = r.get(0);
-            let prev_start: Option<DateTime<Utc>> = r.get(13);
+            let prev_start: Option<DateTime<Utc>> = r.get(17);
             Snapshot {
                 latest_bar: Bar {
                     time: r.get(1),
@@ -223,9 +235,11 @@ async fn scan_snapshots(
                     price_low: r.get(4),
                     price_close: r.get(5),
                     trading_volume: r.get(6),
+                    trade_count: r.get(7),
+                    vwap: r.get(8),
                 },
-                day: day_bar(r, 7, start, symbol.clone()),
-                prev_day: prev_start.and_then(|t| day_bar(r, 14, t, symbol.clone())),
+                day: day_bar(r, 9, start, symbol.clone()),
+                prev_day: prev_start.and_then(|t| day_bar(r, 18, t, symbol.clone())),
                 symbol,
             }
         })

@@ -41,7 +41,9 @@ pub async fn migrate_with(
              price_close     double precision,
              trading_volume  bigint
          );
-         SELECT create_hypertable('{TABLE}', 'time', if_not_exists => TRUE, migrate_data => TRUE);"
+         SELECT create_hypertable('{TABLE}', 'time', if_not_exists => TRUE, migrate_data => TRUE);
+         ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS trade_count bigint,
+             ADD COLUMN IF NOT EXISTS vwap double precision;"
     ))
     .await?;
     tx.batch_execute(super::feed_log::SCHEMA).await?;

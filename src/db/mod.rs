@@ -24,6 +24,7 @@ mod statements;
 mod symbols;
 mod ticker;
 mod tls;
+mod trade_stats;
 mod write_statements;
 
 pub use bulk_write::{BulkWrite, OnConflict, WriteCounts, write_all};

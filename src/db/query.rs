@@ -18,7 +18,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::actions::{AdjustPlan, plan};
-use super::{Conn, DbError, TABLE};
+use super::{Conn, DbError, TABLE, trade_stats};
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{BarsQuery, Fill, Order, QueryBar};
 
@@ -61,37 +61,55 @@ const SYMBOLS: &str =
     "unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS k(symbol, resume, ord)";
 
 /// The aggregate columns of one bucket; casts make `real`/`integer` tables read alike.
-const AGGREGATES: &str = "first(t.price_open::float8, t.time) AS o, max(t.price_high)::float8 AS h, \
-     min(t.price_low)::float8 AS l, last(t.price_close::float8, t.time) AS c, \
-     sum(t.trading_volume)::int8 AS v, count(*) AS n";
+fn aggregates(stats: bool) -> String {
+    let (tc, vw) = trade_stats::aggregated(stats)
+        .split_once(", ")
+        .unwrap_or_default();
+    format!(
+        "first(t.price_open::float8, t.time) AS o, max(t.price_high)::float8 AS h, \
+         min(t.price_low)::float8 AS l, last(t.price_close::float8, t.time) AS c, \
+         sum(t.trading_volume)::int8 AS v, count(*) AS n, {tc} AS tc, {vw} AS vw"
+    )
+}
 
 /// The adjusted rows of requested symbol `k` within `bounds` (over `t`), as a relation
-/// `t` with the table's price and volume columns; the lateral `a` holds `k`'s factors
-/// ([`factors`]). With `limit` (stored bars) at most that many rows are read in `dir`
+/// `t` with the table's price, volume, trade count and vwap columns (the vwap is a price;
+/// the trade count is never adjusted); the lateral `a` holds `k`'s factors ([`factors`]). With `limit` (stored bars) at most that many rows are read in `dir`
 /// order, so a page never reads a symbol's whole history.
 ///
 /// Without renames (`segments` is `None`) the rows are the symbol's own, read in index
 /// order as the plain statement reads them, each multiplied by its factors. With renames,
 /// `$p`..`$p+3` are the segments (requested, stored, from, until), read in time order.
-fn adjusted_rows(bounds: &str, segments: Option<usize>, limit: Option<(&str, usize)>) -> String {
+fn adjusted_rows(
+    bounds: &str,
+    segments: Option<usize>,
+    limit: Option<(&str, usize)>,
+    stats: bool,
+) -> String {
     let inner_limit = limit
         .map(|(dir, l)| format!("ORDER BY t.time {dir} LIMIT ${l}"))
         .unwrap_or_default();
-    const ADJUSTED: &str = "t.time, t.price_open::float8 * f.p AS price_open, \
+    let stats = match stats {
+        true => "t.trade_count, t.vwap::float8 * f.p AS vwap",
+        false => "NULL::int8 AS trade_count, NULL::float8 AS vwap",
+    };
+    let adjusted = format!(
+        "t.time, t.price_open::float8 * f.p AS price_open, \
          t.price_high::float8 * f.p AS price_high, t.price_low::float8 * f.p AS price_low, \
          t.price_close::float8 * f.p AS price_close, \
-         round(t.trading_volume * f.v)::int8 AS trading_volume";
+         round(t.trading_volume * f.v)::int8 AS trading_volume, {stats}"
+    );
     const FACTOR: &str = "CROSS JOIN LATERAL (SELECT coalesce(a.pf[w.i], 1) AS p, \
          coalesce(a.vf[w.i], 1) AS v FROM (SELECT width_bucket(t.time, a.bounds) + 1 AS i) w) f";
     let Some(p) = segments else {
         return format!(
-            "(SELECT {ADJUSTED} FROM {TABLE} t {FACTOR} \
+            "(SELECT {adjusted} FROM {TABLE} t {FACTOR} \
               WHERE t.symbol = k.symbol AND {bounds} {inner_limit}) t"
         );
     };
     let (q1, q2, q3) = (p + 1, p + 2, p + 3);
     format!(
-        "(SELECT {ADJUSTED} \
+        "(SELECT {adjusted} \
           FROM (SELECT s.sym, s.lo, s.hi FROM unnest(${p}::text[], ${q1}::text[], \
                   ${q2}::timestamptz[], ${q3}::timestamptz[]) WITH ORDINALITY s(req, sym, lo, hi, o) \
                 WHERE s.req = k.symbol ORDER BY s.o) s \
@@ -119,6 +137,8 @@ struct Source {
     adjusted: Option<usize>,
     /// Whether some symbol is read across renames (segment parameters come first).
     renames: bool,
+    /// Whether the table has `trade_count` and `vwap` (else they read as nulls).
+    stats: bool,
 }
 
 impl Source {
@@ -128,7 +148,8 @@ impl Source {
             None => format!("{TABLE} t WHERE t.symbol = k.symbol AND {bounds}"),
             Some(p) => {
                 let segments = self.renames.then_some(p);
-                format!("{} WHERE true", adjusted_rows(bounds, segments, limit))
+                let rows = adjusted_rows(bounds, segments, limit, self.stats);
+                format!("{rows} WHERE true")
             }
         }
     }
@@ -137,6 +158,11 @@ impl Source {
     fn factors(&self) -> String {
         let skip = if self.renames { 4 } else { 0 };
         self.adjusted.map(|p| factors(p + skip)).unwrap_or_default()
+    }
+
+    /// A stored row's trade count and vwap: the adjusted relation always has both.
+    fn stored_stats(&self) -> &'static str {
+        trade_stats::stored(self.stats || self.adjusted.is_some())
     }
 
     /// The symbol column of stored bars: as stored, or as requested (renames).
@@ -150,13 +176,15 @@ impl Source {
 }
 
 /// Every row has the same columns: time, symbol, open, high, low, close, volume,
-/// count (aggregates), next bucket start (aggregates), carried close (gap filling).
-fn statement(query: &BarsQuery) -> String {
+/// count (aggregates), next bucket start (aggregates), carried close (gap filling), trade
+/// count, vwap.
+fn statement(query: &BarsQuery, stats: bool) -> String {
     statement_from(
         query,
         &Source {
             adjusted: None,
             renames: false,
+            stats,
         },
     )
 }
@@ -169,16 +197,18 @@ fn limit_param(query: &BarsQuery) -> usize {
 fn statement_from(query: &BarsQuery, src: &Source) -> String {
     let dir = direction(query.order);
     let factors = src.factors();
+    let aggregates = aggregates(src.stats || src.adjusted.is_some());
     match (query.interval, query.fill) {
         (None, _) => format!(
             "SELECT b.* FROM {SYMBOLS} {factors} CROSS JOIN LATERAL ( \
                SELECT t.time, {symbol}, t.price_open::float8, t.price_high::float8, \
                       t.price_low::float8, t.price_close::float8, t.trading_volume::int8, \
-                      NULL::int8, NULL::timestamptz, NULL::float8 \
+                      NULL::int8, NULL::timestamptz, NULL::float8, {stats} \
                FROM {rows} \
                ORDER BY t.time {dir} LIMIT $5) b \
              LIMIT $5",
             symbol = src.symbol(),
+            stats = src.stored_stats(),
             rows = src.rows(time_bounds(query.order), Some((dir, 5)))
         ),
         // Buckets of a day or longer follow `$5`'s calendar; shorter ones use 'UTC'. The next
@@ -186,8 +216,9 @@ fn statement_from(query: &BarsQuery, src: &Source) -> String {
         (Some(_), Fill::None) => format!(
             "SELECT b.* FROM {SYMBOLS} {factors} CROSS JOIN LATERAL ( \
                SELECT g.bucket, k.symbol, g.o, g.h, g.l, g.c, g.v, g.n, \
-                      ((g.bucket AT TIME ZONE $5::text) + $6::text::interval) AT TIME ZONE $5::text, NULL::float8 \
-               FROM (SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
+                      ((g.bucket AT TIME ZONE $5::text) + $6::text::interval) AT TIME ZONE $5::text, NULL::float8, \
+                      g.tc, g.vw \
+               FROM (SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {aggregates} \
                      FROM {rows} GROUP BY 1) g \
                ORDER BY g.bucket {dir} LIMIT $7) b \
              LIMIT $7",
@@ -207,12 +238,13 @@ fn statement_from(query: &BarsQuery, src: &Source) -> String {
             );
             format!(
                 "SELECT b.* FROM {SYMBOLS} {factors} CROSS JOIN LATERAL ( \
-                   SELECT z.bucket, k.symbol, z.o, z.h, z.l, z.c, z.v, z.n, z.next, z.carried \
+                   SELECT z.bucket, k.symbol, z.o, z.h, z.l, z.c, z.v, z.n, z.next, z.carried, \
+                          z.tc, z.vw \
                    FROM ( \
                      SELECT y.*, first_value(y.c) OVER (PARTITION BY y.grp ORDER BY y.bucket) \
                             AS carried \
                      FROM ( \
-                       SELECT s.bucket, s.next, a.o, a.h, a.l, a.c, a.v, \
+                       SELECT s.bucket, s.next, a.o, a.h, a.l, a.c, a.v, a.tc, a.vw, \
                               coalesce(a.n, 0) AS n, count(a.c) OVER (ORDER BY s.bucket) AS grp \
                        FROM (SELECT g AT TIME ZONE $5::text AS bucket, \
                                     (g + $6::text::interval) AT TIME ZONE $5::text AS next \
@@ -220,7 +252,7 @@ fn statement_from(query: &BarsQuery, src: &Source) -> String {
                                time_bucket($6::text::interval, $3::timestamptz, $5::text) AT TIME ZONE $5::text, \
                                $4::timestamptz AT TIME ZONE $5::text, $6::text::interval) g) s \
                        LEFT JOIN ( \
-                         SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {AGGREGATES} \
+                         SELECT time_bucket($6::text::interval, t.time, $5::text) AS bucket, {aggregates} \
                          FROM {rows} \
                          GROUP BY 1) a ON a.bucket = s.bucket \
                        WHERE s.bucket < $4::timestamptz) y) z \
@@ -268,6 +300,8 @@ fn paged_bar(row: &Row, query: &BarsQuery) -> PagedBar {
         price_low: row.get(4),
         price_close: row.get(5),
         trading_volume: row.get(6),
+        trade_count: row.get(10),
+        vwap: row.get(11),
         count,
     };
     if query.fill == Fill::Previous && count == Some(0) {
@@ -317,8 +351,9 @@ async fn prepared(
     limit: Option<i64>,
 ) -> Result<(String, Vec<Param>, RowFactors), DbError> {
     let mut params = params(query, limit);
+    let stats = client.trade_stats();
     if query.adjustment == Adjustment::Raw && query.asof.is_none() {
-        return Ok((statement(query), params, RowFactors(None)));
+        return Ok((statement(query, stats), params, RowFactors(None)));
     }
     let symbols: Vec<_> = query
         .remaining()
@@ -327,14 +362,15 @@ async fn prepared(
         .collect();
     let plan = plan(client, &symbols, query.adjustment, query.asof).await?;
     if plan.is_identity() {
-        return Ok((statement(query), params, RowFactors(None)));
+        return Ok((statement(query, stats), params, RowFactors(None)));
     }
     if query.interval.is_none() && !plan.has_renames() {
-        return Ok((statement(query), params, RowFactors(Some(plan))));
+        return Ok((statement(query, stats), params, RowFactors(Some(plan))));
     }
     let src = Source {
         adjusted: Some(limit_param(query) + 1),
         renames: plan.has_renames(),
+        stats,
     };
     params.extend(plan_params(&plan, query.order, src.renames));
     Ok((statement_from(query, &src), params, RowFactors(None)))
@@ -436,7 +472,7 @@ mod tests {
         let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(
             words(bench.trim_end().trim_end_matches(';')),
-            words(&statement(&query))
+            words(&statement(&query, true))
         );
     }
 }

@@ -1,6 +1,7 @@
 //! What the table looks like. Tables made by `tsapi migrate` and tables made the
-//! tutorial's way differ (volume `bigint` vs `integer`, unique key or none); writes adapt
-//! to the table they find instead of requiring a migration.
+//! tutorial's way differ (volume `bigint` vs `integer`, unique key or none, `trade_count`
+//! and `vwap` or not); reads and writes adapt to the table they find instead of requiring
+//! a migration.
 
 use tokio::sync::OnceCell;
 use tokio_postgres::GenericClient;
@@ -9,8 +10,9 @@ use tokio_postgres::types::Type;
 use super::{DbError, PooledClient, TABLE};
 use crate::domain::VolumeRange;
 
-/// Column order used by every write, matched to the table by name.
-pub const COLUMNS: [&str; 7] = [
+/// Column order used by every write, matched to the table by name. The last two are
+/// written only where the table has them ([`TableInfo::columns`]).
+pub const COLUMNS: [&str; 9] = [
     "time",
     "symbol",
     "price_open",
@@ -18,13 +20,20 @@ pub const COLUMNS: [&str; 7] = [
     "price_low",
     "price_close",
     "trading_volume",
+    "trade_count",
+    "vwap",
 ];
+
+/// The columns every table has: [`COLUMNS`] without `trade_count` and `vwap`.
+const REQUIRED: usize = 7;
 
 /// The facts about the table that writes depend on.
 #[derive(Debug, Clone)]
 pub struct TableInfo {
-    /// SQL types of [`COLUMNS`], in that order (for binary COPY).
+    /// SQL types of [`TableInfo::columns`], in that order (for binary COPY).
     pub column_types: Vec<Type>,
+    /// Whether the table has `trade_count` and `vwap` (added by `tsapi migrate`).
+    pub trade_stats: bool,
     /// Values the volume column can hold.
     pub volume: VolumeRange,
     /// Whether a unique index on (symbol, time) exists, which upserts need.
@@ -51,11 +60,11 @@ impl TableInfo {
                 "table {TABLE} does not exist; run `tsapi migrate`"
             )));
         }
+        let find = |column: &str| rows.iter().find(|r| r.get::<_, &str>(0) == column);
+        let trade_stats = COLUMNS[REQUIRED..].iter().all(|c| find(c).is_some());
         let mut column_types = Vec::with_capacity(COLUMNS.len());
-        for column in COLUMNS {
-            let row = rows
-                .iter()
-                .find(|r| r.get::<_, &str>(0) == column)
+        for column in columns(trade_stats) {
+            let row = find(column)
                 .ok_or_else(|| DbError::Schema(format!("table {TABLE} has no column {column}")))?;
             let ty = Type::from_oid(row.get(1)).unwrap_or(Type::UNKNOWN);
             if !supported(column, &ty) {
@@ -81,10 +90,16 @@ impl TableInfo {
             )
             .await?
             .get(0);
-        let has_feed = super::feed_log::feed_exists(client).await?;
-        let catalog_zone = super::catalog::zone(client).await?;
+        // The feed and the catalogue carry `trade_count` and `vwap` once `tsapi migrate`
+        // gave the table those columns; an older schema waits for it.
+        let has_feed = trade_stats && super::feed_log::feed_exists(client).await?;
+        let catalog_zone = match trade_stats {
+            true => super::catalog::zone(client).await?,
+            false => None,
+        };
         Ok(Self {
             column_types,
+            trade_stats,
             volume,
             has_unique_key,
             has_feed,
@@ -93,11 +108,28 @@ impl TableInfo {
     }
 }
 
+impl TableInfo {
+    /// The columns writes fill, in [`COLUMNS`] order.
+    pub fn columns(&self) -> &'static [&'static str] {
+        columns(self.trade_stats)
+    }
+}
+
+fn columns(trade_stats: bool) -> &'static [&'static str] {
+    if trade_stats {
+        &COLUMNS
+    } else {
+        &COLUMNS[..REQUIRED]
+    }
+}
+
 fn supported(column: &str, ty: &Type) -> bool {
     match column {
         "time" => *ty == Type::TIMESTAMPTZ,
         "symbol" => matches!(*ty, Type::TEXT | Type::VARCHAR),
         "trading_volume" => matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8),
+        "trade_count" => *ty == Type::INT8,
+        "vwap" => *ty == Type::FLOAT8,
         _ => matches!(*ty, Type::FLOAT4 | Type::FLOAT8),
     }
 }

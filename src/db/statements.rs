@@ -51,6 +51,8 @@ impl StatementMode {
 pub struct Conn {
     client: Held,
     mode: StatementMode,
+    /// Whether the table has `trade_count` and `vwap`: reads name them, or read nulls.
+    trade_stats: bool,
 }
 
 // One per request and short-lived: boxing the large variant would only add an allocation.
@@ -65,6 +67,7 @@ impl Conn {
         Self {
             client: Held::Pooled(client),
             mode,
+            trade_stats: true,
         }
     }
 
@@ -72,7 +75,18 @@ impl Conn {
         Self {
             client: Held::Shared(client),
             mode,
+            trade_stats: true,
         }
+    }
+
+    /// For a table with or without `trade_count` and `vwap` (with, unless told).
+    pub fn with_trade_stats(mut self, trade_stats: bool) -> Self {
+        self.trade_stats = trade_stats;
+        self
+    }
+
+    pub fn trade_stats(&self) -> bool {
+        self.trade_stats
     }
 
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {

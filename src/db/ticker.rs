@@ -10,14 +10,22 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::statements::{Conn, Param};
-use super::{DbError, TABLE};
+use super::{DbError, TABLE, trade_stats};
 use crate::domain::{Bar, DailyBar, Symbol, TimeRange};
 
-/// The select list of a bar; casts make `integer` volumes and `real` prices read alike.
-const BAR_COLUMNS: &str = "time, symbol, price_open::float8, price_high::float8, \
-                           price_low::float8, price_close::float8, trading_volume::int8";
+/// The select list of a bar of rows `t`; casts make `integer` volumes and `real` prices
+/// read alike.
+fn bar_columns(stats: bool) -> String {
+    format!(
+        "t.time, t.symbol, t.price_open::float8, t.price_high::float8, t.price_low::float8, \
+         t.price_close::float8, t.trading_volume::int8, {}",
+        trade_stats::stored(stats)
+    )
+}
 
-fn bar_from_row(row: &Row) -> Bar {
+/// A bar from the first nine columns of `row`, in [`bar_columns`] order (every read of
+/// whole bars selects them so).
+pub(super) fn bar_from_row(row: &Row) -> Bar {
     Bar {
         time: row.get(0),
         symbol: Symbol::from_stored(row.get(1)),
@@ -26,6 +34,8 @@ fn bar_from_row(row: &Row) -> Bar {
         price_low: row.get(4),
         price_close: row.get(5),
         trading_volume: row.get(6),
+        trade_count: row.get(7),
+        vwap: row.get(8),
     }
 }
 
@@ -86,15 +96,21 @@ impl RecentWindow {
     }
 }
 
-/// The statements of [`latest_bar`], made once: anywhere, above a bound, below it.
-static LATEST_SQL: LazyLock<[String; 3]> = LazyLock::new(|| {
-    let base = format!("SELECT {BAR_COLUMNS} FROM {TABLE} WHERE symbol = $1");
-    let order = "ORDER BY time DESC LIMIT 1";
-    [
-        format!("{base} {order}"),
-        format!("{base} AND time >= $2 {order}"),
-        format!("{base} AND time < $2 {order}"),
-    ]
+/// The statements of [`latest_bar`], made once: anywhere, above a bound, below it; for
+/// tables without and with `trade_count` and `vwap`.
+static LATEST_SQL: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
+    [false, true].map(|stats| {
+        let base = format!(
+            "SELECT {} FROM {TABLE} t WHERE t.symbol = $1",
+            bar_columns(stats)
+        );
+        let order = "ORDER BY t.time DESC LIMIT 1";
+        [
+            format!("{base} {order}"),
+            format!("{base} AND t.time >= $2 {order}"),
+            format!("{base} AND t.time < $2 {order}"),
+        ]
+    })
 });
 
 /// The latest bar of `symbol`, searching above `bound` (the newest chunks, see
@@ -104,7 +120,7 @@ pub async fn latest_bar(
     bound: Option<DateTime<Utc>>,
     symbol: &Symbol,
 ) -> Result<Option<Bar>, DbError> {
-    let [anywhere, above, below] = &*LATEST_SQL;
+    let [anywhere, above, below] = &LATEST_SQL[usize::from(client.trade_stats())];
     let Some(bound) = bound else {
         let row = client
             .query_opt(anywhere, &[(&symbol.as_str(), Type::TEXT)])
@@ -138,9 +154,10 @@ pub async fn latest_bars(client: &Conn, limit: i64) -> Result<Vec<Bar>, DbError>
                    ORDER BY t.symbol LIMIT 1) \
            FROM symbols s WHERE s.symbol IS NOT NULL) \
          SELECT b.* FROM symbols s CROSS JOIN LATERAL ( \
-           SELECT {BAR_COLUMNS} FROM {TABLE} t WHERE t.symbol = s.symbol \
+           SELECT {} FROM {TABLE} t WHERE t.symbol = s.symbol \
            ORDER BY t.time DESC LIMIT 1) b \
-         WHERE s.symbol IS NOT NULL ORDER BY b.symbol LIMIT $1"
+         WHERE s.symbol IS NOT NULL ORDER BY b.symbol LIMIT $1",
+        bar_columns(client.trade_stats())
     );
     let rows = client.query(&sql, &[(&limit, Type::INT8)]).await?;
     Ok(rows.iter().map(bar_from_row).collect())

@@ -192,18 +192,7 @@ impl Session {
         if !wanted {
             return None;
         }
-        Some(AlpacaBar {
-            kind,
-            symbol: symbol.to_owned(),
-            o: bar.price_open?,
-            h: bar.price_high?,
-            l: bar.price_low?,
-            c: bar.price_close?,
-            v: bar.trading_volume.unwrap_or(0),
-            t: BarTime(bar.time),
-            n: None,
-            vw: None,
-        })
+        AlpacaBar::new(kind, bar)
     }
 
     async fn flush(&mut self, bars: &[AlpacaBar]) -> bool {
@@ -355,8 +344,29 @@ struct AlpacaBar {
     c: f64,
     v: i64,
     t: BarTime,
+    /// Trade count and vwap: null where the table has none.
     n: Option<i64>,
     vw: Option<f64>,
+}
+
+impl AlpacaBar {
+    /// The one mapping of a live bar into Alpaca's stream message (`kind` is `b` for a new
+    /// bar, `u` for an updated one); `None` for a bar without all four prices, which
+    /// Alpaca's clients cannot read.
+    fn new(kind: &'static str, bar: &crate::domain::Bar) -> Option<Self> {
+        Some(Self {
+            kind,
+            symbol: bar.symbol.as_str().to_owned(),
+            o: bar.price_open?,
+            h: bar.price_high?,
+            l: bar.price_low?,
+            c: bar.price_close?,
+            v: bar.trading_volume.unwrap_or(0),
+            t: BarTime(bar.time),
+            n: bar.trade_count,
+            vw: bar.vwap,
+        })
+    }
 }
 
 /// A time: RFC 3339 in JSON, MessagePack's timestamp extension (type -1) in MessagePack,

@@ -500,7 +500,8 @@ pub fn adjust_volume(volume: i64, factor: f64) -> i64 {
 pub trait Adjustable: Send {
     fn symbol(&self) -> &str;
     fn time(&self) -> DateTime<Utc>;
-    /// Multiplies prices by `price` and volume by `volume` (rounded, see [`adjust_volume`]).
+    /// Multiplies prices (the vwap too) by `price` and volume by `volume` (rounded, see
+    /// [`adjust_volume`]); the trade count stays as it was.
     fn scale(&mut self, price: f64, volume: f64);
 }
 
@@ -519,6 +520,7 @@ macro_rules! adjustable {
                     &mut self.price_high,
                     &mut self.price_low,
                     &mut self.price_close,
+                    &mut self.vwap,
                 ] {
                     *p = p.map(|p| p * price);
                 }

@@ -8,6 +8,8 @@ use super::Symbol;
 use crate::render::serialize_time;
 
 /// One bar as stored and as returned. Prices are finite or absent; volume is an integer.
+/// `trade_count` and `vwap` are null on tables without those columns (made before
+/// `tsapi migrate` added them).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Bar {
     #[serde(serialize_with = "serialize_time")]
@@ -21,6 +23,36 @@ pub struct Bar {
     pub price_low: Option<f64>,
     pub price_close: Option<f64>,
     pub trading_volume: Option<i64>,
+    /// Trades in the bar.
+    #[schema(minimum = 0)]
+    pub trade_count: Option<i64>,
+    /// Volume-weighted average price of the bar's trades.
+    pub vwap: Option<f64>,
+}
+
+/// A bar as the tutorial's `/ticker` answers it: its seven columns, without `trade_count`
+/// and `vwap`, so that the tutorial's clients see the shape they were written for.
+pub struct TickerBar(pub Bar);
+
+impl Serialize for TickerBar {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let bar = &self.0;
+        let mut out = ser.serialize_struct("TickerBar", 7)?;
+        out.serialize_field("time", &crate::render::rfc3339(bar.time))?;
+        out.serialize_field("symbol", bar.symbol.as_str())?;
+        let prices = [
+            ("price_open", bar.price_open),
+            ("price_high", bar.price_high),
+            ("price_low", bar.price_low),
+            ("price_close", bar.price_close),
+        ];
+        for (name, price) in prices {
+            out.serialize_field(name, &price)?;
+        }
+        out.serialize_field("trading_volume", &bar.trading_volume)?;
+        out.end()
+    }
 }
 
 fn serialize_symbol<S: serde::Serializer>(s: &Symbol, ser: S) -> Result<S::Ok, S::Error> {
@@ -107,6 +139,8 @@ mod tests {
             price_low: None,
             price_close: Some(149.81),
             trading_volume: Some(17291),
+            trade_count: Some(212),
+            vwap: Some(149.77),
         };
         let json = serde_json::to_value(&bar).unwrap();
         assert_eq!(
@@ -114,7 +148,7 @@ mod tests {
             serde_json::json!({
                 "time": "2021-11-12T15:00:00Z", "symbol": "AAPL", "price_open": 149.8,
                 "price_high": 149.73, "price_low": null, "price_close": 149.81,
-                "trading_volume": 17291
+                "trading_volume": 17291, "trade_count": 212, "vwap": 149.77
             })
         );
     }

@@ -29,6 +29,14 @@ pub struct DayAgg {
     pub last_high: Option<f64>,
     pub last_low: Option<f64>,
     pub last_volume: Option<i64>,
+    /// Summed trade counts.
+    pub trade_count: Option<i64>,
+    /// The day's vwap as its two sums: vwap × volume and volume, over bars with both.
+    pub vwap_notional: Option<f64>,
+    pub vwap_volume: Option<i64>,
+    /// The last bar's trade count and vwap.
+    pub last_trade_count: Option<i64>,
+    pub last_vwap: Option<f64>,
 }
 
 impl DayAgg {
@@ -46,6 +54,11 @@ impl DayAgg {
             last_high: bar.price_high,
             last_low: bar.price_low,
             last_volume: bar.trading_volume,
+            trade_count: bar.trade_count,
+            vwap_notional: bar.vwap.zip(bar.trading_volume).map(|(p, v)| p * v as f64),
+            vwap_volume: bar.vwap.and(bar.trading_volume),
+            last_trade_count: bar.trade_count,
+            last_vwap: bar.vwap,
         }
     }
 
@@ -63,11 +76,16 @@ impl DayAgg {
             self.last_high = other.last_high;
             self.last_low = other.last_low;
             self.last_volume = other.last_volume;
+            self.last_trade_count = other.last_trade_count;
+            self.last_vwap = other.last_vwap;
         }
         // As SQL's max/min/sum: nulls are skipped, all-null stays null.
         self.high = pick(self.high, other.high, f64::max);
         self.low = pick(self.low, other.low, f64::min);
         self.volume = pick(self.volume, other.volume, i64::saturating_add);
+        self.trade_count = pick(self.trade_count, other.trade_count, i64::saturating_add);
+        self.vwap_notional = pick(self.vwap_notional, other.vwap_notional, |a, b| a + b);
+        self.vwap_volume = pick(self.vwap_volume, other.vwap_volume, i64::saturating_add);
         self.bars += other.bars;
     }
 }
@@ -201,6 +219,8 @@ mod tests {
             price_low: Some(l),
             price_close: Some(c),
             trading_volume: v,
+            trade_count: v.map(|v| v / 2),
+            vwap: Some((o + c) / 2.0),
         }
     }
 
@@ -225,6 +245,11 @@ mod tests {
             "2021-11-12T20:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         assert_eq!((agg.last_open, agg.last_volume), (Some(4.0), Some(5)));
+        // Trade counts sum (5 + 2); the vwap's sums skip the bar without a volume:
+        // 3.5 × 10 + 4.5 × 5 over 15.
+        assert_eq!(agg.trade_count, Some(7));
+        assert_eq!((agg.vwap_notional, agg.vwap_volume), (Some(57.5), Some(15)));
+        assert_eq!((agg.last_trade_count, agg.last_vwap), (Some(2), Some(4.5)));
         assert_eq!(days[0].1.to_string(), "2021-11-11");
         assert_eq!(summary.symbols(), ["AAPL"]);
     }

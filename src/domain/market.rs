@@ -17,6 +17,8 @@ pub struct DailyBarRow {
     pub close: Option<f64>,
     pub volume: Option<i64>,
     pub bars: i64,
+    pub trade_count: Option<i64>,
+    pub vwap: Option<f64>,
 }
 
 impl DailyBarRow {
@@ -30,6 +32,8 @@ impl DailyBarRow {
             price_low: self.low,
             price_close: self.close,
             trading_volume: self.volume,
+            trade_count: self.trade_count,
+            vwap: self.vwap,
             count: Some(self.bars),
         }
     }
@@ -86,23 +90,14 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub const CSV_HEADER: &'static str = "symbol,time,price_open,price_high,price_low,\
-        price_close,trading_volume,day_time,day_open,day_high,day_low,day_close,day_volume,\
-        day_count,prev_time,prev_open,prev_high,prev_low,prev_close,prev_volume,prev_count\n";
+        price_close,trading_volume,trade_count,vwap,day_time,day_open,day_high,day_low,\
+        day_close,day_volume,day_trade_count,day_vwap,day_count,prev_time,prev_open,prev_high,\
+        prev_low,prev_close,prev_volume,prev_trade_count,prev_vwap,prev_count\n";
 
     /// One CSV record: the latest bar, then today's and the previous day's bar (empty
     /// fields when absent).
     pub fn csv_line(&self) -> String {
-        let b = &self.latest_bar;
-        let latest = QueryBar {
-            time: b.time,
-            symbol: b.symbol.as_str().to_owned(),
-            price_open: b.price_open,
-            price_high: b.price_high,
-            price_low: b.price_low,
-            price_close: b.price_close,
-            trading_volume: b.trading_volume,
-            count: None,
-        };
+        let latest = QueryBar::from(self.latest_bar.clone());
         // The plain bar's CSV line is `time,symbol,...`; the snapshot leads with the symbol.
         let line = latest.csv_line();
         let (time, rest) = line.trim_end().split_once(',').unwrap_or_default();
@@ -116,7 +111,7 @@ impl Snapshot {
                     let (_, values) = rest.split_once(',').unwrap_or_default();
                     out.push_str(&format!(",{time},{values}"));
                 }
-                None => out.push_str(",,,,,,,"),
+                None => out.push_str(",,,,,,,,,"),
             }
         }
         out.push('\n');
@@ -149,6 +144,8 @@ mod tests {
             close: Some(close),
             volume: Some(7),
             bars: 2,
+            trade_count: Some(5),
+            vwap: Some(1.5),
         }
     }
 
@@ -163,6 +160,8 @@ mod tests {
                 price_low: Some(0.5),
                 price_close: Some(2.0),
                 trading_volume: Some(3),
+                trade_count: None,
+                vwap: Some(1.75),
             },
             day1,
             day2,
@@ -203,7 +202,7 @@ mod tests {
         };
         assert_eq!(
             snapshot.csv_line(),
-            "A,2021-11-12T20:00:00Z,1,,0.5,2,3,2021-11-12T00:00:00Z,1,2,0.5,2,7,2,,,,,,,\n"
+            "A,2021-11-12T20:00:00Z,1,,0.5,2,3,,1.75,2021-11-12T00:00:00Z,1,2,0.5,2,7,5,1.5,2,,,,,,,,,\n"
         );
         assert_eq!(
             Snapshot::CSV_HEADER.split(',').count(),

@@ -16,7 +16,7 @@ pub mod signed_url;
 mod symbol;
 mod time;
 
-pub use bar::{Bar, DailyBar, VolumeRange};
+pub use bar::{Bar, DailyBar, TickerBar, VolumeRange};
 pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Order, ParamError, ResponseFormat};
 pub use daily::{DayAgg, DayOf, WriteSummary, day_bounds};
 pub use interval::{Interval, IntervalUnit};

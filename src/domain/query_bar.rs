@@ -8,7 +8,9 @@ use crate::render::{rfc3339, serialize_time};
 
 /// A stored bar, or the aggregate of one bucket: `time` is the bucket start, `price_open`
 /// the first open, `price_high` the highest high, `price_low` the lowest low, `price_close`
-/// the last close, `trading_volume` the sum, and `count` the number of stored bars in it.
+/// the last close, `trading_volume` the sum, `trade_count` the sum, `vwap` the
+/// volume-weighted mean of the bars' vwaps (over bars with both a vwap and a volume), and
+/// `count` the number of stored bars in it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct QueryBar {
     #[serde(serialize_with = "serialize_time")]
@@ -21,6 +23,12 @@ pub struct QueryBar {
     pub price_low: Option<f64>,
     pub price_close: Option<f64>,
     pub trading_volume: Option<i64>,
+    /// Trades in the bar; for a bucket the sum (null when no bar has one).
+    #[schema(minimum = 0)]
+    pub trade_count: Option<i64>,
+    /// Volume-weighted average price; for a bucket Σ(vwap × volume) / Σ volume over the
+    /// bars that have both (null when none has, or their volumes sum to 0).
+    pub vwap: Option<f64>,
     /// Aggregated bars only: stored bars in the bucket (0 for a filled gap).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
@@ -38,6 +46,8 @@ impl From<super::Bar> for QueryBar {
             price_low: bar.price_low,
             price_close: bar.price_close,
             trading_volume: bar.trading_volume,
+            trade_count: bar.trade_count,
+            vwap: bar.vwap,
             count: None,
         }
     }
@@ -47,9 +57,11 @@ impl QueryBar {
     /// The CSV header for plain or aggregated bars.
     pub fn csv_header(aggregated: bool) -> &'static str {
         if aggregated {
-            "time,symbol,price_open,price_high,price_low,price_close,trading_volume,count\n"
+            "time,symbol,price_open,price_high,price_low,price_close,trading_volume,trade_count,\
+             vwap,count\n"
         } else {
-            "time,symbol,price_open,price_high,price_low,price_close,trading_volume\n"
+            "time,symbol,price_open,price_high,price_low,price_close,trading_volume,trade_count,\
+             vwap\n"
         }
     }
 
@@ -58,14 +70,16 @@ impl QueryBar {
         let float = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         let int = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
         let mut line = format!(
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             rfc3339(self.time),
             csv_field(&self.symbol),
             float(self.price_open),
             float(self.price_high),
             float(self.price_low),
             float(self.price_close),
-            int(self.trading_volume)
+            int(self.trading_volume),
+            int(self.trade_count),
+            float(self.vwap)
         );
         if let Some(count) = self.count {
             line.push_str(&format!(",{count}"));
@@ -104,6 +118,8 @@ mod tests {
             price_low: None,
             price_close: Some(1.25),
             trading_volume: Some(10),
+            trade_count: Some(4),
+            vwap: None,
             count,
         }
     }
@@ -112,11 +128,11 @@ mod tests {
     fn writes_csv_with_empty_nulls() {
         assert_eq!(
             bar(None).csv_line(),
-            "2021-11-12T15:00:00Z,AAPL,1.5,2,,1.25,10\n"
+            "2021-11-12T15:00:00Z,AAPL,1.5,2,,1.25,10,4,\n"
         );
         assert_eq!(
             bar(Some(3)).csv_line(),
-            "2021-11-12T15:00:00Z,AAPL,1.5,2,,1.25,10,3\n"
+            "2021-11-12T15:00:00Z,AAPL,1.5,2,,1.25,10,4,,3\n"
         );
         assert_eq!(csv_field("A,\"B\""), "\"A,\"\"B\"\"\"");
     }

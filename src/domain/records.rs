@@ -31,6 +31,9 @@ pub struct RecordRules {
     pub times: TimeParser,
     pub volume: VolumeRange,
     pub bounds: InputBounds,
+    /// Whether the table has the `trade_count` and `vwap` columns: without them a record
+    /// that gives either is refused (they would be lost), and `tsapi migrate` adds them.
+    pub trade_stats: bool,
 }
 
 /// Byte bounds on the pieces of an input, so that memory stays small whatever arrives.
@@ -83,10 +86,12 @@ pub enum Field {
     PriceLow,
     PriceClose,
     TradingVolume,
+    TradeCount,
+    Vwap,
 }
 
 impl Field {
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 9] = [
         Field::Time,
         Field::Symbol,
         Field::PriceOpen,
@@ -94,6 +99,8 @@ impl Field {
         Field::PriceLow,
         Field::PriceClose,
         Field::TradingVolume,
+        Field::TradeCount,
+        Field::Vwap,
     ];
 
     pub fn name(self) -> &'static str {
@@ -105,6 +112,8 @@ impl Field {
             Field::PriceLow => "price_low",
             Field::PriceClose => "price_close",
             Field::TradingVolume => "trading_volume",
+            Field::TradeCount => "trade_count",
+            Field::Vwap => "vwap",
         }
     }
 
@@ -146,8 +155,10 @@ pub struct RecordBuilder<'r> {
     symbol: Option<Symbol>,
     prices: [Option<f64>; 4],
     volume: Option<i64>,
+    trade_count: Option<i64>,
+    vwap: Option<f64>,
     /// Bit per [`Field`] already given, to refuse a field given twice.
-    seen: u8,
+    seen: u16,
     /// (report order, field, message); unknown fields come first.
     errors: Vec<(u8, Option<String>, String)>,
 }
@@ -161,6 +172,8 @@ impl<'r> RecordBuilder<'r> {
             symbol: None,
             prices: [None; 4],
             volume: None,
+            trade_count: None,
+            vwap: None,
             seen: 0,
             errors: Vec::new(),
         }
@@ -178,7 +191,7 @@ impl<'r> RecordBuilder<'r> {
 
     /// Marks `field` as given; false (and an error) when it was given already.
     fn first_time(&mut self, field: Field) -> bool {
-        let bit = 1 << field as u8;
+        let bit = 1u16 << field as u8;
         if self.seen & bit != 0 {
             self.fail(field, "is given more than once".into());
             return false;
@@ -227,7 +240,7 @@ impl<'r> RecordBuilder<'r> {
         }
         let expected = match field {
             Field::Time | Field::Symbol => "a string",
-            Field::TradingVolume => "an integer",
+            Field::TradingVolume | Field::TradeCount => "an integer",
             _ => "a number",
         };
         self.fail(field, format!("must be {expected}, not {what}"));
@@ -249,8 +262,8 @@ impl<'r> RecordBuilder<'r> {
         match field {
             Field::Time | Field::Symbol => self.wrong_type(field, "a number"),
             _ if !self.first_time(field) => {}
-            Field::TradingVolume => match i64::try_from(value) {
-                Ok(v) => self.set_volume(v),
+            Field::TradingVolume | Field::TradeCount => match i64::try_from(value) {
+                Ok(v) => self.set_integer(field, v),
                 Err(_) => self.fail(field, format!("{value} does not fit a 64-bit integer")),
             },
             _ => self.set_price(field, value as f64),
@@ -262,8 +275,8 @@ impl<'r> RecordBuilder<'r> {
         match field {
             Field::Time | Field::Symbol => self.wrong_type(field, "a number"),
             _ if !self.first_time(field) => {}
-            Field::TradingVolume => match integer_from_float(value) {
-                Ok(v) => self.set_volume(v),
+            Field::TradingVolume | Field::TradeCount => match integer_from_float(value) {
+                Ok(v) => self.set_integer(field, v),
                 Err(m) => self.fail(field, m),
             },
             _ => self.set_price(field, value),
@@ -288,8 +301,8 @@ impl<'r> RecordBuilder<'r> {
                 Err(m) => self.fail(field, m),
             },
             _ if raw.is_empty() => {}
-            Field::TradingVolume => match parse_volume_text(raw) {
-                Ok(v) => self.set_volume(v),
+            Field::TradingVolume | Field::TradeCount => match parse_volume_text(raw) {
+                Ok(v) => self.set_integer(field, v),
                 Err(m) => self.fail(field, m),
             },
             _ => match raw.parse::<f64>() {
@@ -300,16 +313,27 @@ impl<'r> RecordBuilder<'r> {
     }
 
     fn set_price(&mut self, field: Field, x: f64) {
-        if x.is_finite() {
-            self.prices[field.price_slot().unwrap_or(0)] = Some(x);
-        } else {
-            self.fail(field, "must be a finite number".into());
+        if !x.is_finite() {
+            return self.fail(field, "must be a finite number".into());
+        }
+        match field.price_slot() {
+            Some(slot) => self.prices[slot] = Some(x),
+            None if !self.rules.trade_stats => self.fail(field, missing_column(field)),
+            None if x <= 0.0 => self.fail(field, format!("{x} is not above 0")),
+            None => self.vwap = Some(x),
         }
     }
 
-    fn set_volume(&mut self, v: i64) {
+    /// A volume or trade count, both non-negative integers.
+    fn set_integer(&mut self, field: Field, v: i64) {
         if v < 0 {
-            return self.fail(Field::TradingVolume, format!("{v} is negative"));
+            return self.fail(field, format!("{v} is negative"));
+        }
+        if field == Field::TradeCount {
+            return match self.rules.trade_stats {
+                true => self.trade_count = Some(v),
+                false => self.fail(field, missing_column(field)),
+            };
         }
         match self.rules.volume.check(v) {
             Ok(()) => self.volume = Some(v),
@@ -344,6 +368,8 @@ impl<'r> RecordBuilder<'r> {
                 price_low: self.prices[2],
                 price_close: self.prices[3],
                 trading_volume: self.volume,
+                trade_count: self.trade_count,
+                vwap: self.vwap,
             }),
             _ => {
                 self.errors.sort_by_key(|(order, _, _)| *order);
@@ -367,6 +393,14 @@ impl<'r> RecordBuilder<'r> {
         let order = field as u8 + 1;
         self.errors.iter().any(|(o, _, _)| *o == order)
     }
+}
+
+/// Why a value for a column the table lacks is refused rather than dropped.
+fn missing_column(field: Field) -> String {
+    format!(
+        "the table has no {} column; run `tsapi migrate` to add it, or leave the field out",
+        field.name()
+    )
 }
 
 /// An integer from a float; `17291.0` counts as 17291, `1.5` does not.

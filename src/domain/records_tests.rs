@@ -4,6 +4,7 @@ use super::*;
 const RULES: RecordRules = RecordRules {
     times: TimeParser::UTC,
     volume: VolumeRange::BIGINT,
+    trade_stats: true,
     bounds: InputBounds {
         value_bytes: 64,
         line_bytes: 256,

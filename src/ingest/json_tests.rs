@@ -5,6 +5,7 @@ use crate::domain::{InputBounds, TimeParser, VolumeRange};
 const RULES: RecordRules = RecordRules {
     times: TimeParser::UTC,
     volume: VolumeRange::BIGINT,
+    trade_stats: true,
     bounds: InputBounds {
         value_bytes: 64,
         line_bytes: 256,

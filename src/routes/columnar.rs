@@ -30,8 +30,8 @@ impl utoipa::PartialSchema for ColumnarBody {
         binary_schema(
             "Arrow IPC stream or Parquet file; columns time (timestamp[us, UTC]), \
              symbol (dictionary of utf8), price_open, price_high, price_low, price_close \
-             (float64, nullable), trading_volume (int64, nullable), count (int64, \
-             aggregates only)",
+             (float64, nullable), trading_volume (int64, nullable), trade_count (int64, \
+             nullable), vwap (float64, nullable), count (int64, aggregates only)",
         )
     }
 }

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 
 use super::extract::{ApiQuery, param};
 use crate::db;
-use crate::domain::{Bar, DailyBar, Symbol, SymbolText, TimeRange};
+use crate::domain::{Bar, DailyBar, Symbol, SymbolText, TickerBar, TimeRange};
 use crate::error::ApiError;
 use crate::openapi::refusals::{InvalidParameter, Unavailable};
 use crate::state::AppState;
@@ -30,7 +30,8 @@ pub struct TickerQuery {
     params(TickerQuery),
     responses(
         (status = 200, description = "The latest bar of the symbol (`[]` when unknown), or of \
-            every symbol", body = Vec<Bar>),
+            every symbol, with the tutorial's seven fields (no `trade_count`, no `vwap`)",
+            body = Vec<Bar>),
         InvalidParameter,
         Unavailable,
     )
@@ -38,7 +39,7 @@ pub struct TickerQuery {
 pub async fn latest(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<TickerQuery>,
-) -> Result<Json<Vec<Bar>>, ApiError> {
+) -> Result<Json<Vec<TickerBar>>, ApiError> {
     let symbol = query
         .symbol
         .map(|raw| param("symbol", Symbol::parse(&raw)))
@@ -47,7 +48,7 @@ pub async fn latest(
         Some(symbol) => {
             // From memory while the change feed is current (see `Feed::latest`).
             if let Some(bar) = state.feed.as_ref().and_then(|f| f.latest(symbol.as_str())) {
-                return Ok(Json(vec![bar]));
+                return Ok(Json(vec![TickerBar(bar)]));
             }
             let bound = state.recent_bound().await?;
             let client = state.point_read_db().await?;
@@ -62,7 +63,7 @@ pub async fn latest(
             db::all_latest(&client, catalog).await?
         }
     };
-    Ok(Json(bars))
+    Ok(Json(bars.into_iter().map(TickerBar).collect()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -39,9 +39,11 @@ pub struct WriteQuery {
 /// keeps the first copy, `update` the last (the others count as skipped), `error` is a 409
 /// naming both records.
 ///
-/// Records are refused (422) when `price_high` is below `price_low` or `trading_volume`
-/// is negative; a close or open outside high and low is stored as given (real feeds do
-/// that). Bounds: a value over `TSAPI_MAX_VALUE_BYTES`, a CSV row or NDJSON line over
+/// Records are refused (422) when `price_high` is below `price_low`, `trading_volume` or
+/// `trade_count` is negative, or `vwap` is not above 0; a close or open outside high and
+/// low is stored as given (real feeds do that). A table without the `trade_count` and
+/// `vwap` columns (made without `tsapi migrate`) refuses a record that gives either a
+/// non-null value (422 naming the field; `tsapi migrate` adds them). Bounds: a value over `TSAPI_MAX_VALUE_BYTES`, a CSV row or NDJSON line over
 /// `TSAPI_MAX_LINE_BYTES` is a 422 naming the record (and field); error messages quote at
 /// most 80 characters of input.
 ///
@@ -114,6 +116,7 @@ pub(crate) async fn ingest_body(
     let rules = RecordRules {
         times: state.time_parser(),
         volume: table.volume,
+        trade_stats: table.trade_stats,
         bounds: InputBounds {
             value_bytes: state.settings.max_value_bytes,
             line_bytes: state.settings.max_line_bytes,

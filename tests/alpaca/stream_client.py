@@ -33,6 +33,8 @@ async def on_bar(bar, kind):
         "low": bar.low,
         "close": bar.close,
         "volume": bar.volume,
+        "trade_count": bar.trade_count,
+        "vwap": bar.vwap,
     }
     print(json.dumps(line), flush=True)
     received.append(line)

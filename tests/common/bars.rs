@@ -15,6 +15,8 @@ pub struct Row {
     pub low: f64,
     pub close: f64,
     pub volume: i64,
+    pub trade_count: i64,
+    pub vwap: f64,
 }
 
 pub fn utc(s: &str) -> DateTime<Utc> {
@@ -29,6 +31,7 @@ pub fn series(symbol: &str, first: DateTime<Utc>, step: Duration, count: i64) ->
             let k = (i * 37 + seed * 11) % 101;
             let open = 100.0 + k as f64 / 4.0;
             let close = open + ((i * 13 + seed) % 9 - 4) as f64 / 2.0;
+            let volume = (i * 7919 + seed) % 1000 + 1;
             Row {
                 symbol: symbol.to_owned(),
                 time: first + step * i as i32,
@@ -36,7 +39,10 @@ pub fn series(symbol: &str, first: DateTime<Utc>, step: Duration, count: i64) ->
                 high: open.max(close) + (i % 5) as f64,
                 low: open.min(close) - (i % 3) as f64,
                 close,
-                volume: (i * 7919 + seed) % 1000 + 1,
+                volume,
+                trade_count: volume / 8 + i % 3,
+                // Quarters: exact in binary, so sums in any order agree.
+                vwap: (open + close) / 2.0 + (i % 4) as f64 / 4.0,
             }
         })
         .collect()
@@ -54,11 +60,13 @@ pub async fn store_with(client: &tokio_postgres::Client, rows: &[Row]) {
     let symbols: Vec<&str> = rows.iter().map(|r| r.symbol.as_str()).collect();
     let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.time).collect();
     let volumes: Vec<i64> = rows.iter().map(|r| r.volume).collect();
+    let trade_counts: Vec<i64> = rows.iter().map(|r| r.trade_count).collect();
     client
         .execute(
-            "INSERT INTO stocks_intraday \
+            "INSERT INTO stocks_intraday (time, symbol, price_open, price_high, price_low, \
+               price_close, trading_volume, trade_count, vwap) \
              SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::float8[], $4::float8[], \
-                                  $5::float8[], $6::float8[], $7::int8[])",
+                                  $5::float8[], $6::float8[], $7::int8[], $8::int8[], $9::float8[])",
             &[
                 &times,
                 &symbols,
@@ -67,6 +75,8 @@ pub async fn store_with(client: &tokio_postgres::Client, rows: &[Row]) {
                 &col(|r| r.low),
                 &col(|r| r.close),
                 &volumes,
+                &trade_counts,
+                &col(|r| r.vwap),
             ],
         )
         .await
@@ -79,7 +89,14 @@ pub fn bar_json(row: &Row) -> Value {
         "time": row.time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         "symbol": row.symbol, "price_open": row.open, "price_high": row.high,
         "price_low": row.low, "price_close": row.close, "trading_volume": row.volume,
+        "trade_count": row.trade_count, "vwap": row.vwap,
     })
+}
+
+/// The vwap of `rows` as the API computes it: Σ(vwap × volume) / Σ volume.
+pub fn vwap_of(rows: &[&Row]) -> f64 {
+    let notional: f64 = rows.iter().map(|r| r.vwap * r.volume as f64).sum();
+    notional / rows.iter().map(|r| r.volume).sum::<i64>() as f64
 }
 
 /// The aggregate of `rows` (ordered by time) as `/v1/bars?interval=` returns it.
@@ -92,6 +109,8 @@ pub fn aggregate_json(bucket: DateTime<Utc>, rows: &[&Row]) -> Value {
         "price_low": rows.iter().map(|r| r.low).fold(f64::MAX, f64::min),
         "price_close": rows[rows.len() - 1].close,
         "trading_volume": rows.iter().map(|r| r.volume).sum::<i64>(),
+        "trade_count": rows.iter().map(|r| r.trade_count).sum::<i64>(),
+        "vwap": vwap_of(rows),
         "count": rows.len(),
     })
 }

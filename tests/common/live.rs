@@ -168,5 +168,6 @@ pub fn record(symbol: &str, time: &str, close: f64, volume: i64) -> Value {
     serde_json::json!({
         "symbol": symbol, "time": time, "price_open": close - 1.0, "price_high": close + 1.0,
         "price_low": close - 2.0, "price_close": close, "trading_volume": volume,
+        "trade_count": volume / 10, "vwap": close - 0.25,
     })
 }

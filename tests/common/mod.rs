@@ -56,6 +56,7 @@ fn template_name() -> String {
         include_str!("../../src/db/catalog.rs"),
         include_str!("../../src/db/catalog_version.rs"),
         include_str!("../../src/db/feed_trigger.rs"),
+        include_str!("../../src/db/feed_log.rs"),
         include_str!("../../src/db/actions.rs"),
     ];
     let hash = source

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::process::run_ok;
 
 /// One row as every reader and the JSON answer can say it exactly: time in microseconds
-/// since 1970, symbol, four prices, volume, count (aggregates only).
+/// since 1970, symbol, four prices, volume, trade count, vwap, count (aggregates only).
 pub type Cells = (
     i64,
     String,
@@ -17,6 +17,8 @@ pub type Cells = (
     Option<f64>,
     Option<f64>,
     Option<i64>,
+    Option<i64>,
+    Option<f64>,
     Option<i64>,
 );
 
@@ -91,6 +93,8 @@ pub fn expected_types(aggregated: bool) -> Vec<(&'static str, [&'static str; 3])
         ("price_low", float),
         ("price_close", float),
         ("trading_volume", int),
+        ("trade_count", int),
+        ("vwap", float),
     ];
     if aggregated {
         columns.push(("count", int));
@@ -145,7 +149,9 @@ fn cells(row: &[Value], aggregated: bool) -> Cells {
         float(&row[4]),
         float(&row[5]),
         int(&row[6]),
-        if aggregated { int(&row[7]) } else { None },
+        int(&row[7]),
+        float(&row[8]),
+        if aggregated { int(&row[9]) } else { None },
     )
 }
 
@@ -166,6 +172,8 @@ pub fn json_cells(bar: &Value) -> Cells {
         float("price_low"),
         float("price_close"),
         int("trading_volume"),
+        int("trade_count"),
+        float("vwap"),
         int("count"),
     )
 }

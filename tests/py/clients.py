@@ -91,7 +91,8 @@ def alpaca_latest(base, key, symbols):
     client = alpaca_client(base, key)
     latest = client.get_stock_latest_bar(
         StockLatestBarRequest(symbol_or_symbols=symbols.split(",")))
-    return {symbol: [iso(bar.timestamp), bar.open, bar.high, bar.low, bar.close, bar.volume]
+    return {symbol: [iso(bar.timestamp), bar.open, bar.high, bar.low, bar.close, bar.volume,
+                     bar.trade_count, bar.vwap]
             for symbol, bar in sorted(latest.items())}
 
 
@@ -104,7 +105,8 @@ def alpaca_snapshots(base, key, symbols):
     def bar(b):
         if b is None:
             return None
-        return [iso(b.timestamp), b.open, b.high, b.low, b.close, b.volume]
+        return [iso(b.timestamp), b.open, b.high, b.low, b.close, b.volume, b.trade_count,
+                b.vwap]
 
     return {symbol: {"minute": bar(s.minute_bar), "daily": bar(s.daily_bar),
                      "prev": bar(s.previous_daily_bar),
@@ -131,7 +133,7 @@ def massive_aggs(base, key, ticker, multiplier, timespan, start, end, *rest):
     except BadResponse as e:
         return {"error": type(e).__name__, "body": json.loads(str(e))}
     return {"rows": [[a.timestamp, a.open, a.high, a.low, a.close, a.volume, a.vwap,
-                      a.transactions] for a in aggs]}
+                      getattr(a, "transactions", None)] for a in aggs]}
 
 
 def massive_day(base, key, what, *args):
@@ -149,8 +151,8 @@ def massive_day(base, key, what, *args):
                                                                 d.volume]}
     except BadResponse as e:
         return {"error": type(e).__name__, "body": json.loads(str(e))}
-    return {"rows": [[a.ticker, a.timestamp, a.open, a.high, a.low, a.close, a.volume]
-                     for a in aggs]}
+    return {"rows": [[a.ticker, a.timestamp, a.open, a.high, a.low, a.close, a.volume, a.vwap,
+                      getattr(a, "transactions", None)] for a in aggs]}
 
 
 COMMANDS = {

@@ -32,12 +32,14 @@ pub struct AlpacaBar {
     pub l: Option<f64>,
     pub c: Option<f64>,
     pub v: Option<i64>,
-    /// Trade count: null while the table has no trade counts.
+    /// Trade count (`trade_count`; summed over a bucket); null where the table has none.
     pub n: Option<i64>,
-    /// Volume-weighted average price: null while the table has no VWAP.
+    /// Volume-weighted average price (`vwap`; volume-weighted over a bucket); null where
+    /// the table has none.
     pub vw: Option<f64>,
 }
 
+/// The one mapping of a bar into Alpaca's shape: stored bars, buckets, snapshots' bars.
 impl From<QueryBar> for AlpacaBar {
     fn from(b: QueryBar) -> Self {
         Self {
@@ -47,24 +49,15 @@ impl From<QueryBar> for AlpacaBar {
             l: b.price_low,
             c: b.price_close,
             v: b.trading_volume,
-            n: None,
-            vw: None,
+            n: b.trade_count,
+            vw: b.vwap,
         }
     }
 }
 
 impl From<Bar> for AlpacaBar {
     fn from(b: Bar) -> Self {
-        Self {
-            t: b.time,
-            o: b.price_open,
-            h: b.price_high,
-            l: b.price_low,
-            c: b.price_close,
-            v: b.trading_volume,
-            n: None,
-            vw: None,
-        }
+        QueryBar::from(b).into()
     }
 }
 

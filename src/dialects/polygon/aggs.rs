@@ -58,14 +58,18 @@ pub struct PolygonAgg {
     pub l: Option<f64>,
     pub c: Option<f64>,
     pub v: Option<i64>,
-    /// Volume-weighted average price: null while the table has no VWAP.
+    /// Volume-weighted average price (`vwap`; volume-weighted over a bucket); null where
+    /// the table has none.
     pub vw: Option<f64>,
     /// Start of the bucket, milliseconds since the epoch.
     pub t: i64,
-    /// Number of trades: null while the table has no trade counts.
+    /// Number of trades (`trade_count`; summed over a bucket); null where the table has
+    /// none.
     pub n: Option<i64>,
 }
 
+/// The one mapping of a bar into Polygon's shape (grouped and previous-close results
+/// wrap it, see `market::TickerAgg`).
 impl From<QueryBar> for PolygonAgg {
     fn from(b: QueryBar) -> Self {
         Self {
@@ -74,9 +78,9 @@ impl From<QueryBar> for PolygonAgg {
             l: b.price_low,
             c: b.price_close,
             v: b.trading_volume,
-            vw: None,
+            vw: b.vwap,
             t: b.time.timestamp_millis(),
-            n: None,
+            n: b.trade_count,
         }
     }
 }
