@@ -20,14 +20,15 @@ async fn setup() -> TestApp {
         .client()
         .await
         .batch_execute(
-            "INSERT INTO stocks_intraday VALUES
-               ('2021-11-01T15:00:00Z', 'AAPL', 148.5, 149.25, 148.0, 149.0, 1200),
-               ('2021-11-03T15:00:00.000001Z', 'AAPL', 150.0, 151.5, 149.5, 151.0, 900),
-               ('2021-11-03T16:00:00Z', 'LIVE', 10.0, 10.5, 9.5, 10.25, 5),
-               (date_trunc('second', now()) - interval '2 seconds', 'LIVE', 11.0, 11.5, 10.5, 11.25, 7),
-               (date_trunc('second', now()) - interval '1 second', 'LIVE', 11.25, 12.0, 11.0, 11.75, 3),
-               (date_trunc('second', now()) - interval '1 second', 'NEW', 1.5, 2.0, 1.0, 1.75, 100),
-               (date_trunc('second', now()) - interval '1 second', 'HOLE', NULL, NULL, NULL, NULL, NULL)",
+            "INSERT INTO stocks_intraday (time, symbol, price_open, price_high, price_low,
+               price_close, trading_volume, trade_count, vwap) VALUES
+               ('2021-11-01T15:00:00Z', 'AAPL', 148.5, 149.25, 148.0, 149.0, 1200, 40, 148.75),
+               ('2021-11-03T15:00:00.000001Z', 'AAPL', 150.0, 151.5, 149.5, 151.0, 900, 30, 150.5),
+               ('2021-11-03T16:00:00Z', 'LIVE', 10.0, 10.5, 9.5, 10.25, 5, 2, 10.125),
+               (date_trunc('second', now()) - interval '2 seconds', 'LIVE', 11.0, 11.5, 10.5, 11.25, 7, 3, 11.25),
+               (date_trunc('second', now()) - interval '1 second', 'LIVE', 11.25, 12.0, 11.0, 11.75, 3, 1, 11.5),
+               (date_trunc('second', now()) - interval '1 second', 'NEW', 1.5, 2.0, 1.0, 1.75, 100, NULL, NULL),
+               (date_trunc('second', now()) - interval '1 second', 'HOLE', NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
         )
         .await
         .unwrap();
@@ -38,8 +39,9 @@ async fn setup() -> TestApp {
 /// The columns of the CSV answer, in order.
 fn columns() -> Vec<String> {
     let header = "symbol,time,price_open,price_high,price_low,price_close,trading_volume,\
-        day_time,day_open,day_high,day_low,day_close,day_volume,day_count,\
-        prev_time,prev_open,prev_high,prev_low,prev_close,prev_volume,prev_count";
+        trade_count,vwap,day_time,day_open,day_high,day_low,day_close,day_volume,\
+        day_trade_count,day_vwap,day_count,prev_time,prev_open,prev_high,prev_low,prev_close,\
+        prev_volume,prev_trade_count,prev_vwap,prev_count";
     header.split(',').map(str::to_owned).collect()
 }
 
@@ -69,12 +71,14 @@ fn micros(time: &Value) -> Value {
 }
 
 /// The fields of a bar in the order of the CSV columns, after its time.
-const BAR_FIELDS: [&str; 5] = [
+const BAR_FIELDS: [&str; 7] = [
     "price_open",
     "price_high",
     "price_low",
     "price_close",
     "trading_volume",
+    "trade_count",
+    "vwap",
 ];
 
 /// A snapshot of the JSON answer as a flat row of [`columns`], times in microseconds.
