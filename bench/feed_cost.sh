@@ -14,6 +14,8 @@ ROWS=${BENCH_ROWS:-300000}
 RUNS=${BENCH_RUNS:-3}
 CLIENTS=${BENCH_CLIENTS:-1}
 COLUMNS_SQL="time, symbol, price_open, price_high, price_low, price_close, trading_volume"
+# The columns of `tsapi demo-data`'s CSV.
+CSV_COLUMNS_SQL="$COLUMNS_SQL, trade_count, vwap"
 log() { printf 'feed_cost: %s\n' "$*" >&2; }
 
 cargo build --release --quiet --bin tsapi --example ingest_bench
@@ -67,7 +69,7 @@ empty() { psql "$(url "$1")" -qc "TRUNCATE stocks_intraday" >/dev/null; }
 : >"$WORK/results.tsv"
 copy_into() { # name db: \copy the CSV into an emptied db, recording rows/s
     empty "$2"; local t0; t0=$(now)
-    psql "$(url "$2")" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
+    psql "$(url "$2")" -qc "\\copy stocks_intraday ($CSV_COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
     printf '%s\t%s\n' "$1" "$(rate "$t0" "$(now)")" >>"$WORK/results.tsv"
 }
 post_into() { # name db api: POST the NDJSON into an emptied db, recording rows/s

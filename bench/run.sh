@@ -23,6 +23,8 @@ RUNS=${BENCH_RUNS:-3}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 DB=${BENCH_DB:-tsapi_bench}
 COLUMNS_SQL="time, symbol, price_open, price_high, price_low, price_close, trading_volume"
+# The columns of `tsapi demo-data`'s CSV.
+CSV_COLUMNS_SQL="$COLUMNS_SQL, trade_count, vwap"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -103,7 +105,7 @@ start_server
 for run in $(seq "$RUNS"); do
     log "ingest run $run/$RUNS"
     empty_table; t0=$(now)
-    psql "$URL" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
+    psql "$URL" -qc "\\copy stocks_intraday ($CSV_COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
     printf 'psql_copy\t%s\n' "$(rate "$t0" "$(now)")" >>"$RESULTS"
 
     empty_table; t0=$(now)

@@ -32,6 +32,8 @@ RUNS=${SCALE_RUNS:-7}
 INGEST_RUNS=${SCALE_INGEST_RUNS:-5}
 INGEST_ROWS=${SCALE_INGEST_ROWS:-500000}
 COLUMNS_SQL="time, symbol, price_open, price_high, price_low, price_close, trading_volume"
+# The columns of `tsapi demo-data`'s CSV.
+CSV_COLUMNS_SQL="$COLUMNS_SQL, trade_count, vwap"
 
 log() { printf 'scale: %s\n' "$*" >&2; }
 
@@ -154,7 +156,7 @@ catalogue() { # on|off: off hides the catalogue's marker table, as on a database
 for run in $(seq "$INGEST_RUNS"); do
     log "ingest run $run/$INGEST_RUNS"
     empty; t0=$(now)
-    psql "$IURL" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
+    psql "$IURL" -qc "\\copy stocks_intraday ($CSV_COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
     put psql_copy "$(rate "$t0" "$(now)")"
     for state in on off; do
         [[ $state == off ]] && catalogue off

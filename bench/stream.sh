@@ -34,6 +34,8 @@ RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-10}
 DAYS=${BENCH_DAYS:-20}
 COLUMNS_SQL="time, symbol, price_open, price_high, price_low, price_close, trading_volume"
+# The columns of `tsapi demo-data`'s CSV.
+CSV_COLUMNS_SQL="$COLUMNS_SQL, trade_count, vwap"
 log() { printf 'stream: %s\n' "$*" >&2; }
 
 command -v wrk >/dev/null || { echo "wrk not found (Debian: wrk)" >&2; exit 1; }
@@ -71,7 +73,7 @@ DATABASE_URL=$URL "$TSAPI" migrate >/dev/null 2>&1
 log "loading $DAYS days of demo bars"
 "$TSAPI" demo-data --symbols "$(seq -f 'S%03g' 1 65 | paste -sd, -)" --days "$DAYS" \
     --output "$WORK/bars.csv" 2>/dev/null
-psql "$URL" -qc "\\copy stocks_intraday ($COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
+psql "$URL" -qc "\\copy stocks_intraday ($CSV_COLUMNS_SQL) FROM '$WORK/bars.csv' WITH (FORMAT csv, HEADER true)"
 psql "$URL" -qc "VACUUM ANALYZE stocks_intraday"
 ROWS=$(psql -Atq "$URL" -c "SELECT count(*) FROM stocks_intraday")
 CHUNKS=$(psql -Atq "$URL" -c "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'stocks_intraday'")
