@@ -9,7 +9,7 @@ CROSS JOIN LATERAL (
                first(t.price_open::float8, t.time) AS o, max(t.price_high)::float8 AS h,
                min(t.price_low)::float8 AS l, last(t.price_close::float8, t.time) AS c,
                sum(t.trading_volume)::int8 AS v, count(*) AS n, sum(t.trade_count)::int8 AS tc,
-               sum(t.vwap * t.trading_volume)
+               sum((t.vwap * t.trading_volume)::numeric)::float8
                  / nullif(sum(t.trading_volume) FILTER (WHERE t.vwap IS NOT NULL), 0)::float8 AS vw
         FROM stocks_intraday t
         WHERE t.symbol = k.symbol
