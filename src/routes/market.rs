@@ -205,11 +205,12 @@ pub async fn grouped(
     let format = choose_format(&headers, params.format.as_deref())?;
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let raw = adjustment_param(params.adjustment.as_deref())? == Adjustment::Raw;
+    let adjustment = adjustment_param(params.adjustment.as_deref())?;
+    let raw = adjustment == Adjustment::Raw;
     let key = keepable(raw, catalog, "grouped", tz, date, format);
     let build = async {
         let mut bars = db::grouped(&client, catalog, tz, date).await?;
-        adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
+        adjust_days(&client, adjustment, &mut bars).await?;
         daily_bars(format, tz, date, bars)
     };
     kept_or_built(&state, &client, key, build).await
@@ -245,7 +246,8 @@ pub async fn previous(
     let today = today_in(tz, Utc::now());
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
-    let raw = adjustment_param(params.adjustment.as_deref())? == Adjustment::Raw;
+    let adjustment = adjustment_param(params.adjustment.as_deref())?;
+    let raw = adjustment == Adjustment::Raw;
     let key = keepable(
         symbols.is_none() && raw,
         catalog,
@@ -256,7 +258,7 @@ pub async fn previous(
     );
     let build = async {
         let mut bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
-        adjust_days(&client, params.adjustment.as_deref(), &mut bars).await?;
+        adjust_days(&client, adjustment, &mut bars).await?;
         daily_bars(format, tz, today, bars)
     };
     kept_or_built(&state, &client, key, build).await
@@ -308,13 +310,12 @@ pub fn adjustment_param(raw: Option<&str>) -> Result<Adjustment, ApiError> {
     Ok(bars_query::parse_adjustment(raw, None)?.0)
 }
 
-/// Daily bars adjusted as `adjustment=` asks.
+/// Daily bars adjusted for `adjustment`.
 pub async fn adjust_days(
     client: &db::Conn,
-    adjustment: Option<&str>,
+    adjustment: Adjustment,
     bars: &mut [QueryBar],
 ) -> Result<(), ApiError> {
-    let adjustment = adjustment_param(adjustment)?;
     let refs = bars.iter_mut().map(|b| b as &mut dyn Adjustable).collect();
     Ok(db::actions::adjust_in_place(client, adjustment, refs).await?)
 }

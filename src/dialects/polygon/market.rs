@@ -17,7 +17,7 @@ use crate::domain::{BarsParams, QueryBar, Symbol, today_in};
 use crate::error::ApiError;
 use crate::routes::bars::json_page;
 use crate::routes::extract::{ApiQuery, param};
-use crate::routes::market::adjust_days;
+use crate::routes::market::{adjust_days, adjustment_param};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -120,7 +120,12 @@ pub async fn previous_close(
     let client = state.read_db().await?;
     let symbols = [symbol.clone()];
     let mut bars = db::previous_bars(&client, catalog, EXCHANGE_TZ, today, Some(&symbols)).await?;
-    adjust_days(&client, Some(adjustment_of(adjusted)), &mut bars).await?;
+    adjust_days(
+        &client,
+        adjustment_param(Some(adjustment_of(adjusted)))?,
+        &mut bars,
+    )
+    .await?;
     Ok(Json(ticker_aggs(
         Some(symbol.to_string()),
         bars,
@@ -160,7 +165,12 @@ pub async fn grouped(
     let catalog = state.catalog().await?;
     let client = state.read_db().await?;
     let mut bars = db::grouped(&client, catalog, EXCHANGE_TZ, day).await?;
-    adjust_days(&client, Some(adjustment_of(adjusted)), &mut bars).await?;
+    adjust_days(
+        &client,
+        adjustment_param(Some(adjustment_of(adjusted)))?,
+        &mut bars,
+    )
+    .await?;
     Ok(Json(ticker_aggs(None, bars, adjusted, &headers)))
 }
 
