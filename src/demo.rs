@@ -9,7 +9,7 @@ use chrono_tz::America::New_York;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::domain::{Bar, Symbol};
+use crate::domain::{Bar, BarValues, QueryBar, Symbol};
 
 /// Minutes in a regular New York session.
 const SESSION_MINUTES: u32 = 390;
@@ -49,13 +49,15 @@ pub fn generate(symbols: &[Symbol], from: NaiveDate, days: u32, seed: u64) -> Ve
                 bars.push(Bar {
                     time,
                     symbol: symbol.clone(),
-                    price_open: Some(cents(open)),
-                    price_high: Some(cents(high)),
-                    price_low: Some(cents(low)),
-                    price_close: Some(cents(close)),
-                    trading_volume: Some(volume as i64),
-                    trade_count: Some((volume / 97.0).ceil() as i64),
-                    vwap: Some((vwap * 10_000.0).round() / 10_000.0),
+                    values: BarValues {
+                        price_open: Some(cents(open)),
+                        price_high: Some(cents(high)),
+                        price_low: Some(cents(low)),
+                        price_close: Some(cents(close)),
+                        trading_volume: Some(volume as i64),
+                        trade_count: Some((volume / 97.0).ceil() as i64),
+                        vwap: Some((vwap * 10_000.0).round() / 10_000.0),
+                    },
                 });
                 price = close;
             }
@@ -132,11 +134,11 @@ fn serialize_bars(
     use crate::load::FileFormat;
     match format {
         FileFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
+            // The rows `/v1/bars` answers in CSV, which `load` reads back.
+            out.write_all(QueryBar::csv_header(false).as_bytes())?;
             for bar in bars {
-                writer.serialize(bar)?;
+                out.write_all(QueryBar::from(bar.clone()).csv_line().as_bytes())?;
             }
-            writer.flush()?;
         }
         FileFormat::Ndjson => {
             for bar in bars {
@@ -191,16 +193,18 @@ mod tests {
     fn bars_are_consistent() {
         for bar in sample(3) {
             let (o, h, l, c) = (
-                bar.price_open.unwrap(),
-                bar.price_high.unwrap(),
-                bar.price_low.unwrap(),
-                bar.price_close.unwrap(),
+                bar.values.price_open.unwrap(),
+                bar.values.price_high.unwrap(),
+                bar.values.price_low.unwrap(),
+                bar.values.price_close.unwrap(),
             );
             assert!(h >= o.max(c) && l <= o.min(c) && l > 0.0, "{bar:?}");
-            assert!(bar.trading_volume.unwrap() > 0);
-            let vwap = bar.vwap.unwrap();
+            assert!(bar.values.trading_volume.unwrap() > 0);
+            let vwap = bar.values.vwap.unwrap();
             assert!(l <= vwap && vwap <= h, "{bar:?}");
-            assert!((1..=bar.trading_volume.unwrap()).contains(&bar.trade_count.unwrap()));
+            assert!(
+                (1..=bar.values.trading_volume.unwrap()).contains(&bar.values.trade_count.unwrap())
+            );
         }
     }
 }

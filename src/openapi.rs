@@ -13,12 +13,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::domain::{FieldError, SymbolListText, SymbolText};
+use crate::domain::{BarValues, FieldError, SymbolListText, SymbolText};
 use crate::error::PROBLEM_JSON;
 
 pub mod refusals;
@@ -51,31 +52,51 @@ pub struct HealthStatus {
     pub status: String,
 }
 
-/// One bar to insert. Fields are matched by name; unknown fields are refused.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InsertRecord {
-    /// RFC 3339, or `YYYY-MM-DD[ HH:MM:SS[.fff]]` read in the server's time zone.
-    #[schema(example = "2021-11-12 15:00:00")]
-    pub time: String,
-    #[schema(example = "AAPL")]
-    pub symbol: String,
-    pub price_open: Option<f64>,
-    pub price_high: Option<f64>,
-    pub price_low: Option<f64>,
-    pub price_close: Option<f64>,
-    /// An integer (`17291.0` is read as 17291).
-    pub trading_volume: Option<i64>,
-    /// Trades in the bar: an integer ≥ 0, by the rules of `trading_volume`. A table
-    /// without the column (made before `tsapi migrate` added it) refuses a non-null value
-    /// with 422.
-    #[schema(minimum = 0)]
-    pub trade_count: Option<i64>,
-    /// Volume-weighted average price: a finite number above 0. Refused (422) like
-    /// `trade_count` by a table without the column.
-    #[schema(exclusive_minimum = 0)]
-    pub vwap: Option<f64>,
+/// One bar to insert: `time`, `symbol` and the fields of [`BarValues`], matched by name.
+/// Only documented: the writes parse records themselves (`crate::ingest`); the derives let
+/// the body types that hold it carry serde's attributes into their schemas.
+#[derive(Debug, Serialize)]
+pub struct InsertRecord;
+
+impl utoipa::PartialSchema for InsertRecord {
+    fn schema() -> RefOr<Schema> {
+        let string = |description: &str, example: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+                .examples([serde_json::json!(example)])
+        };
+        let mut record = ObjectBuilder::new()
+            .description(Some(
+                "One bar to insert. Fields are matched by name; unknown fields are refused. A \
+                 table without `trade_count` and `vwap` (made before `tsapi migrate` added \
+                 them) refuses non-null values of those with 422.",
+            ))
+            .property(
+                "time",
+                string(
+                    "RFC 3339, or `YYYY-MM-DD[ HH:MM:SS[.fff]]` read in the server's time zone.",
+                    "2021-11-12 15:00:00",
+                ),
+            )
+            .required("time")
+            .property("symbol", string("The symbol.", "AAPL"))
+            .required("symbol")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        if let RefOr::T(Schema::Object(values)) = BarValues::schema() {
+            for (name, mut value) in values.properties {
+                // Stored vwaps are shown as they are; written ones must be above 0.
+                if let (RefOr::T(Schema::Object(vwap)), "vwap") = (&mut value, name.as_str()) {
+                    vwap.exclusive_minimum = Some(0.into());
+                }
+                record = record.property(name, value);
+            }
+        }
+        record.into()
+    }
 }
+
+impl ToSchema for InsertRecord {}
 
 /// The tutorial's insert body: one record or a list of them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,7 +114,7 @@ pub enum InsertRecords {
 }
 
 impl utoipa::PartialSchema for InsertRecords {
-    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+    fn schema() -> RefOr<Schema> {
         use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
         let record = Ref::from_schema_name("InsertRecord");
         OneOfBuilder::new()
@@ -245,4 +266,38 @@ fn operations(document: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &
         .into_iter()
         .filter_map(Option::as_mut)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    #[test]
+    fn an_insert_record_is_time_symbol_and_every_bar_value_and_nothing_else() {
+        let record = serde_json::to_value(InsertRecord::schema()).unwrap();
+        let values = serde_json::to_value(BarValues::schema()).unwrap();
+        let mut names: Vec<&str> = record["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        let mut expected = vec!["symbol", "time"];
+        expected.extend(
+            values["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str),
+        );
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        assert_eq!(record["required"], serde_json::json!(["time", "symbol"]));
+        assert_eq!(record["additionalProperties"], false);
+        assert_eq!(record["properties"]["vwap"]["exclusiveMinimum"], 0);
+        assert_eq!(record["properties"]["trade_count"]["minimum"], 0);
+    }
 }

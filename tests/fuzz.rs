@@ -141,7 +141,7 @@ proptest! {
         prop_assert_eq!(decoded.bars.len() + decoded.errors.iter().map(|e| e.index)
             .collect::<std::collections::BTreeSet<_>>().len(), records.len());
         for bar in &decoded.bars {
-            prop_assert!(bar.price_close.is_none_or(f64::is_finite));
+            prop_assert!(bar.values.price_close.is_none_or(f64::is_finite));
             prop_assert!(Symbol::parse(bar.symbol.as_str()).is_ok());
         }
         prop_assert!(decoded.errors.iter().all(|e| e.index < records.len()));

@@ -90,14 +90,14 @@ struct Candle {
 
 impl Candle {
     fn from_bar(bar: &QueryBar) -> Option<Self> {
-        let (open, close) = (bar.price_open?, bar.price_close?);
+        let (open, close) = (bar.values.price_open?, bar.values.price_close?);
         Some(Self {
             time: bar.time,
             open,
             close,
-            high: bar.price_high.unwrap_or(open.max(close)),
-            low: bar.price_low.unwrap_or(open.min(close)),
-            volume: bar.trading_volume.unwrap_or(0).max(0),
+            high: bar.values.price_high.unwrap_or(open.max(close)),
+            low: bar.values.price_low.unwrap_or(open.min(close)),
+            volume: bar.values.trading_volume.unwrap_or(0).max(0),
         })
     }
 }
@@ -236,19 +236,22 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BarValues;
 
     fn bar(minute: i64, open: f64, close: f64) -> QueryBar {
         QueryBar {
             time: DateTime::from_timestamp(1_636_729_200 + minute * 60, 0).unwrap(),
             symbol: "AAPL".into(),
             count: Some(1),
-            price_open: Some(open),
-            price_high: Some(open.max(close) + 1.0),
-            price_low: Some(open.min(close) - 1.0),
-            price_close: Some(close),
-            trading_volume: Some(100 * (minute + 1)),
-            trade_count: None,
-            vwap: None,
+            values: BarValues {
+                price_open: Some(open),
+                price_high: Some(open.max(close) + 1.0),
+                price_low: Some(open.min(close) - 1.0),
+                price_close: Some(close),
+                trading_volume: Some(100 * (minute + 1)),
+                trade_count: None,
+                vwap: None,
+            },
         }
     }
 

@@ -104,13 +104,13 @@ impl BarBatch {
         })?;
         self.time.push(bar.time.timestamp_micros());
         self.symbol.push(key);
-        self.open.append_option(bar.price_open);
-        self.high.append_option(bar.price_high);
-        self.low.append_option(bar.price_low);
-        self.close.append_option(bar.price_close);
-        self.volume.append_option(bar.trading_volume);
-        self.trade_count.append_option(bar.trade_count);
-        self.vwap.append_option(bar.vwap);
+        self.open.append_option(bar.values.price_open);
+        self.high.append_option(bar.values.price_high);
+        self.low.append_option(bar.values.price_low);
+        self.close.append_option(bar.values.price_close);
+        self.volume.append_option(bar.values.trading_volume);
+        self.trade_count.append_option(bar.values.trade_count);
+        self.vwap.append_option(bar.values.vwap);
         if self.aggregated {
             self.count.push(bar.count.unwrap_or(0));
         }
@@ -144,6 +144,7 @@ impl BarBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BarValues;
     use arrow_array::Array;
     use chrono::{DateTime, Utc};
 
@@ -151,13 +152,15 @@ mod tests {
         QueryBar {
             time: time.parse::<DateTime<Utc>>().unwrap(),
             symbol: symbol.into(),
-            price_open: Some(1.5),
-            price_high: None,
-            price_low: Some(1.0),
-            price_close: Some(1.25),
-            trading_volume: volume,
-            trade_count: volume.map(|v| v / 100),
-            vwap: Some(1.125),
+            values: BarValues {
+                price_open: Some(1.5),
+                price_high: None,
+                price_low: Some(1.0),
+                price_close: Some(1.25),
+                trading_volume: volume,
+                trade_count: volume.map(|v| v / 100),
+                vwap: Some(1.125),
+            },
             count: Some(3),
         }
     }

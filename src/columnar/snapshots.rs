@@ -73,13 +73,19 @@ pub fn snapshots_batch(rows: &[Snapshot]) -> Result<RecordBatch, ArrowError> {
                 .map(|s| Some(s.latest_bar.time.timestamp_micros()))
                 .collect(),
         ),
-        latest(|s| s.latest_bar.price_open),
-        latest(|s| s.latest_bar.price_high),
-        latest(|s| s.latest_bar.price_low),
-        latest(|s| s.latest_bar.price_close),
-        int(rows.iter().map(|s| s.latest_bar.trading_volume).collect()),
-        int(rows.iter().map(|s| s.latest_bar.trade_count).collect()),
-        latest(|s| s.latest_bar.vwap),
+        latest(|s| s.latest_bar.values.price_open),
+        latest(|s| s.latest_bar.values.price_high),
+        latest(|s| s.latest_bar.values.price_low),
+        latest(|s| s.latest_bar.values.price_close),
+        int(rows
+            .iter()
+            .map(|s| s.latest_bar.values.trading_volume)
+            .collect()),
+        int(rows
+            .iter()
+            .map(|s| s.latest_bar.values.trade_count)
+            .collect()),
+        latest(|s| s.latest_bar.values.vwap),
     ];
     for (_, day_of) in DAYS {
         let days: Vec<Option<&QueryBar>> = rows.iter().map(day_of).collect();
@@ -90,19 +96,19 @@ pub fn snapshots_batch(rows: &[Snapshot]) -> Result<RecordBatch, ArrowError> {
                 .map(|d| d.map(|d| d.time.timestamp_micros()))
                 .collect(),
         ));
-        columns.push(each(|d| d.price_open));
-        columns.push(each(|d| d.price_high));
-        columns.push(each(|d| d.price_low));
-        columns.push(each(|d| d.price_close));
+        columns.push(each(|d| d.values.price_open));
+        columns.push(each(|d| d.values.price_high));
+        columns.push(each(|d| d.values.price_low));
+        columns.push(each(|d| d.values.price_close));
         columns.push(int(days
             .iter()
-            .map(|d| d.and_then(|d| d.trading_volume))
+            .map(|d| d.and_then(|d| d.values.trading_volume))
             .collect()));
         columns.push(int(days
             .iter()
-            .map(|d| d.and_then(|d| d.trade_count))
+            .map(|d| d.and_then(|d| d.values.trade_count))
             .collect()));
-        columns.push(each(|d| d.vwap));
+        columns.push(each(|d| d.values.vwap));
         columns.push(int(days.iter().map(|d| d.and_then(|d| d.count)).collect()));
     }
     RecordBatch::try_new(snapshots_schema(), columns)

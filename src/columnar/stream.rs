@@ -211,6 +211,7 @@ pub fn encode_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BarValues;
     use chrono::{DateTime, Utc};
 
     fn rows(n: usize) -> Vec<Result<PagedBar, DbError>> {
@@ -222,13 +223,15 @@ mod tests {
                     bar: QueryBar {
                         time,
                         symbol: "A".into(),
-                        price_open: Some(1.0),
-                        price_high: Some(2.0),
-                        price_low: Some(0.5),
-                        price_close: Some(1.5),
-                        trading_volume: Some(i as i64),
-                        trade_count: None,
-                        vwap: None,
+                        values: BarValues {
+                            price_open: Some(1.0),
+                            price_high: Some(2.0),
+                            price_low: Some(0.5),
+                            price_close: Some(1.5),
+                            trading_volume: Some(i as i64),
+                            trade_count: None,
+                            vwap: None,
+                        },
                         count: None,
                     },
                     resume: time,

@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, Row};
 
+use super::rows::bar_values;
 use super::{Conn, DbError};
 use crate::domain::{Bar, CatalogEntry, DailyBarRow, Symbol};
 
@@ -142,7 +143,7 @@ pub async fn latest_bars(client: &Conn) -> Result<Vec<Bar>, DbError> {
             &[],
         )
         .await?;
-    let mut bars: Vec<Bar> = rows.iter().map(super::ticker::bar_from_row).collect();
+    let mut bars: Vec<Bar> = rows.iter().map(super::rows::bar_from_row).collect();
     bars.sort_unstable_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
     Ok(bars)
 }
@@ -159,14 +160,8 @@ const ENTRY_COLUMNS: &str = "symbol, first_time, last_time, price_open, price_hi
 fn day_bar(row: &Row, at: usize) -> Option<DailyBarRow> {
     Some(DailyBarRow {
         day: row.get::<_, Option<NaiveDate>>(at)?,
-        open: row.get(at + 1),
-        high: row.get(at + 2),
-        low: row.get(at + 3),
-        close: row.get(at + 4),
-        volume: row.get(at + 5),
+        values: bar_values(row, at + 1, at + 7),
         bars: row.get::<_, Option<i64>>(at + 6).unwrap_or(0),
-        trade_count: row.get(at + 7),
-        vwap: row.get(at + 8),
     })
 }
 
@@ -176,13 +171,7 @@ fn entry(row: &Row) -> Option<CatalogEntry> {
         latest: Bar {
             time: row.get(2),
             symbol: Symbol::from_stored(row.get(0)),
-            price_open: row.get(3),
-            price_high: row.get(4),
-            price_low: row.get(5),
-            price_close: row.get(6),
-            trading_volume: row.get(7),
-            trade_count: row.get(8),
-            vwap: row.get(9),
+            values: bar_values(row, 3, 8),
         },
         day1: day_bar(row, 10)?,
         day2: day_bar(row, 19),

@@ -75,18 +75,7 @@ async fn current_chunks(
             &[&TABLE],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let state = ChunkState {
-                start: r.get(1),
-                end: r.get(2),
-                changes: r.get(3),
-                accounted: r.get(4),
-            };
-            (r.get(0), state)
-        })
-        .collect())
+    Ok(chunk_states(&rows))
 }
 
 async fn stored_chunks(
@@ -98,18 +87,18 @@ async fn stored_chunks(
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let state = ChunkState {
-                start: r.get(1),
-                end: r.get(2),
-                changes: r.get(3),
-                accounted: r.get(4),
-            };
-            (r.get(0), state)
-        })
-        .collect())
+    Ok(chunk_states(&rows))
+}
+
+/// Rows of `(chunk, range_start, range_end, changes, accounted)`, keyed by chunk.
+fn chunk_states(rows: &[tokio_postgres::Row]) -> HashMap<String, ChunkState> {
+    let state = |r: &tokio_postgres::Row| ChunkState {
+        start: r.get(1),
+        end: r.get(2),
+        changes: r.get(3),
+        accounted: r.get(4),
+    };
+    rows.iter().map(|r| (r.get(0), state(r))).collect()
 }
 
 /// The time ranges of chunks that are new, changed or gone since the last refresh.

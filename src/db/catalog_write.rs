@@ -102,7 +102,8 @@ async fn merge_days(
     let lasts: Vec<DateTime<Utc>> = days.iter().map(|(_, _, a)| a.last_time).collect();
     let volumes: Vec<Option<i64>> = days.iter().map(|(_, _, a)| a.volume).collect();
     let counts: Vec<i64> = days.iter().map(|(_, _, a)| a.bars).collect();
-    let last_volumes: Vec<Option<i64>> = days.iter().map(|(_, _, a)| a.last_volume).collect();
+    let last_volumes: Vec<Option<i64>> =
+        days.iter().map(|(_, _, a)| a.last.trading_volume).collect();
     let int = |f: fn(&crate::domain::DayAgg) -> Option<i64>| -> Vec<Option<i64>> {
         days.iter().map(|(_, _, a)| f(a)).collect()
     };
@@ -159,15 +160,15 @@ async fn merge_days(
             &col(|a| a.close),
             &volumes,
             &counts,
-            &col(|a| a.last_open),
-            &col(|a| a.last_high),
-            &col(|a| a.last_low),
+            &col(|a| a.last.price_open),
+            &col(|a| a.last.price_high),
+            &col(|a| a.last.price_low),
             &last_volumes,
             &int(|a| a.trade_count),
             &col(|a| a.vwap_notional),
             &int(|a| a.vwap_volume),
-            &int(|a| a.last_trade_count),
-            &col(|a| a.last_vwap),
+            &int(|a| a.last.trade_count),
+            &col(|a| a.last.vwap),
         ],
     )
     .await?;

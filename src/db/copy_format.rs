@@ -86,10 +86,10 @@ impl CopyEncoder {
         buf.put_i32(symbol.len() as i32);
         buf.put_slice(symbol);
         let prices = [
-            bar.price_open,
-            bar.price_high,
-            bar.price_low,
-            bar.price_close,
+            bar.values.price_open,
+            bar.values.price_high,
+            bar.values.price_low,
+            bar.values.price_close,
         ];
         for (price, float4) in prices.into_iter().zip(self.float4) {
             match price {
@@ -104,7 +104,7 @@ impl CopyEncoder {
                 }
             }
         }
-        match (bar.trading_volume, self.volume) {
+        match (bar.values.trading_volume, self.volume) {
             (None, _) => buf.put_i32(-1),
             (Some(v), Type32::Int8) => {
                 buf.put_i32(8);
@@ -126,14 +126,14 @@ impl CopyEncoder {
             },
         }
         if self.trade_stats {
-            match bar.trade_count {
+            match bar.values.trade_count {
                 None => buf.put_i32(-1),
                 Some(n) => {
                     buf.put_i32(8);
                     buf.put_i64(n);
                 }
             }
-            match bar.vwap {
+            match bar.values.vwap {
                 None => buf.put_i32(-1),
                 Some(x) => {
                     buf.put_i32(8);

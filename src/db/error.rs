@@ -17,6 +17,9 @@ pub enum DbError {
     /// retrying will not help. The text is safe to show.
     #[error("{0}")]
     Unsupported(String),
+    /// A statement that returns one row returned another number of them: a bug here.
+    #[error("the statement returned {0} rows, not one")]
+    RowCount(usize),
 }
 
 /// PgBouncer's refusal of a startup parameter it does not know, such as `options`.
@@ -83,7 +86,7 @@ fn classify(err: &DbError) -> (&'static str, ApiError) {
         DbError::Pool(PoolError::Timeout(_) | PoolError::Backend(_)) => {
             unavailable("connect", "the database is unreachable; retry shortly")
         }
-        DbError::Pool(_) => ("other", ApiError::Internal(err.report())),
+        DbError::Pool(_) | DbError::RowCount(_) => ("other", ApiError::Internal(err.report())),
         DbError::Postgres(pg) => classify_postgres(pg, err),
     }
 }

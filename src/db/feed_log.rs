@@ -15,7 +15,7 @@ use tokio_postgres::{Client, GenericClient, Statement, Transaction};
 
 use super::write_statements::Prepared;
 use super::{DbError, TABLE};
-use crate::domain::{Bar, Symbol};
+use crate::domain::{Bar, BarValues, Symbol};
 
 /// The channel writers notify and listeners listen on.
 pub const CHANNEL: &str = "tsapi_feed";
@@ -366,7 +366,7 @@ pub async fn latest_recent(
         if bars.last().is_some_and(|b| b.symbol.as_str() == symbol) {
             continue;
         }
-        bars.push(super::ticker::bar_from_row(&row));
+        bars.push(super::rows::bar_from_row(&row));
     }
     Ok(RecentBars {
         complete_since,
@@ -441,13 +441,15 @@ fn decode_copy(mut buf: &[u8], start: i64, out: &mut Vec<FeedBar>) -> Result<(),
             bar: Bar {
                 time,
                 symbol: Symbol::from_stored(symbol.to_owned()),
-                price_open: price(cells[2]),
-                price_high: price(cells[3]),
-                price_low: price(cells[4]),
-                price_close: price(cells[5]),
-                trading_volume: integer(cells[6]),
-                trade_count: integer(cells[7]),
-                vwap: price(cells[8]),
+                values: BarValues {
+                    price_open: price(cells[2]),
+                    price_high: price(cells[3]),
+                    price_low: price(cells[4]),
+                    price_close: price(cells[5]),
+                    trading_volume: integer(cells[6]),
+                    trade_count: integer(cells[7]),
+                    vwap: price(cells[8]),
+                },
             },
         });
         id += 1;
@@ -496,13 +498,15 @@ fn decode_arrays(
             bar: Bar {
                 time: times[i],
                 symbol: Symbol::from_stored(symbol),
-                price_open: prices[0][i],
-                price_high: prices[1][i],
-                price_low: prices[2][i],
-                price_close: prices[3][i],
-                trading_volume: volumes[i],
-                trade_count: trade_counts[i],
-                vwap: vwaps[i],
+                values: BarValues {
+                    price_open: prices[0][i],
+                    price_high: prices[1][i],
+                    price_low: prices[2][i],
+                    price_close: prices[3][i],
+                    trading_volume: volumes[i],
+                    trade_count: trade_counts[i],
+                    vwap: vwaps[i],
+                },
             },
         });
     }
@@ -539,13 +543,15 @@ mod tests {
         let bar = |s: &str, close: Option<f64>, v: Option<i64>| Bar {
             time: "2024-03-01T14:30:00.123456Z".parse().unwrap(),
             symbol: Symbol::parse(s).unwrap(),
-            price_open: Some(1.25),
-            price_high: Some(2.5),
-            price_low: None,
-            price_close: close,
-            trading_volume: v,
-            trade_count: v.map(|v| v / 2),
-            vwap: close.map(|c| c - 0.125),
+            values: BarValues {
+                price_open: Some(1.25),
+                price_high: Some(2.5),
+                price_low: None,
+                price_close: close,
+                trading_volume: v,
+                trade_count: v.map(|v| v / 2),
+                vwap: close.map(|c| c - 0.125),
+            },
         };
         let bars = vec![bar("AAPL", Some(3.0), Some(17)), bar("BRK.B", None, None)];
         let batch = CopyEncoder::new(&table).encode(&bars);

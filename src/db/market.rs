@@ -9,6 +9,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::catalog::{daily_of, entries, local_midnight, spans};
+use super::rows::bar_values;
 use super::{Conn, DbError, SymbolSpan, TABLE, latest_bars, list_symbols, trade_stats};
 use crate::domain::{Bar, QueryBar, Snapshot, Symbol};
 
@@ -159,13 +160,7 @@ fn day_bar(row: &Row, at: usize, time: DateTime<Utc>, symbol: String) -> Option<
     (count > 0).then(|| QueryBar {
         time,
         symbol,
-        price_open: row.get(at),
-        price_high: row.get(at + 1),
-        price_low: row.get(at + 2),
-        price_close: row.get(at + 3),
-        trading_volume: row.get(at + 4),
-        trade_count: row.get(at + 6),
-        vwap: row.get(at + 7),
+        values: bar_values(row, at, at + 6),
         count: Some(count),
     })
 }
@@ -230,13 +225,7 @@ async fn scan_snapshots(
                 latest_bar: Bar {
                     time: r.get(1),
                     symbol: Symbol::from_stored(symbol.clone()),
-                    price_open: r.get(2),
-                    price_high: r.get(3),
-                    price_low: r.get(4),
-                    price_close: r.get(5),
-                    trading_volume: r.get(6),
-                    trade_count: r.get(7),
-                    vwap: r.get(8),
+                    values: bar_values(r, 2, 7),
                 },
                 day: day_bar(r, 9, start, symbol.clone()),
                 prev_day: prev_start.and_then(|t| day_bar(r, 18, t, symbol.clone())),

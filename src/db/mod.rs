@@ -18,6 +18,7 @@ mod pool;
 mod pooled;
 mod query;
 mod replica;
+mod rows;
 mod schema;
 mod shared;
 mod statements;

@@ -18,6 +18,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::actions::{AdjustPlan, plan};
+use super::rows::bar_values;
 use super::{Conn, DbError, TABLE, trade_stats};
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{BarsQuery, Fill, Order, QueryBar};
@@ -295,22 +296,16 @@ fn paged_bar(row: &Row, query: &BarsQuery) -> PagedBar {
     let mut bar = QueryBar {
         time,
         symbol: row.get(1),
-        price_open: row.get(2),
-        price_high: row.get(3),
-        price_low: row.get(4),
-        price_close: row.get(5),
-        trading_volume: row.get(6),
-        trade_count: row.get(10),
-        vwap: row.get(11),
+        values: bar_values(row, 2, 10),
         count,
     };
     if query.fill == Fill::Previous && count == Some(0) {
         let carried: Option<f64> = row.get(9);
-        bar.price_open = carried;
-        bar.price_high = carried;
-        bar.price_low = carried;
-        bar.price_close = carried;
-        bar.trading_volume = Some(0);
+        bar.values.price_open = carried;
+        bar.values.price_high = carried;
+        bar.values.price_low = carried;
+        bar.values.price_close = carried;
+        bar.values.trading_volume = Some(0);
     }
     let resume = match query.order {
         Order::Desc => time,

@@ -104,30 +104,18 @@ impl Conn {
 
     /// At most one row.
     pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, DbError> {
-        self.tracked(async {
-            Ok(match self.mode {
-                StatementMode::Cached => {
-                    let (statement, values) = self.prepare(sql, params).await?;
-                    self.wrapper().query_opt(&statement, &values).await?
-                }
-                StatementMode::Unnamed => self.wrapper().query_typed_opt(sql, params).await?,
-            })
-        })
-        .await
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            0 | 1 => Ok(rows.pop()),
+            n => Err(DbError::RowCount(n)),
+        }
     }
 
     /// Exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[Param<'_>]) -> Result<Row, DbError> {
-        self.tracked(async {
-            Ok(match self.mode {
-                StatementMode::Cached => {
-                    let (statement, values) = self.prepare(sql, params).await?;
-                    self.wrapper().query_one(&statement, &values).await?
-                }
-                StatementMode::Unnamed => self.wrapper().query_typed_one(sql, params).await?,
-            })
-        })
-        .await
+        self.query_opt(sql, params)
+            .await?
+            .ok_or(DbError::RowCount(0))
     }
 
     /// Rows as the server sends them, for exports that must not hold a result in memory.

@@ -6,9 +6,9 @@ use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
+use super::rows::bar_from_row;
 use super::statements::{Conn, Param};
 use super::{DbError, TABLE, trade_stats};
 use crate::domain::{Bar, DailyBar, Symbol, TimeRange};
@@ -21,22 +21,6 @@ fn bar_columns(stats: bool) -> String {
          t.price_close::float8, t.trading_volume::int8, {}",
         trade_stats::stored(stats)
     )
-}
-
-/// A bar from the first nine columns of `row`, in [`bar_columns`] order (every read of
-/// whole bars selects them so).
-pub(super) fn bar_from_row(row: &Row) -> Bar {
-    Bar {
-        time: row.get(0),
-        symbol: Symbol::from_stored(row.get(1)),
-        price_open: row.get(2),
-        price_high: row.get(3),
-        price_low: row.get(4),
-        price_close: row.get(5),
-        trading_volume: row.get(6),
-        trade_count: row.get(7),
-        vwap: row.get(8),
-    }
 }
 
 /// The start of the newest chunks of the hypertable, cached for a few seconds.

@@ -357,14 +357,14 @@ impl AlpacaBar {
         Some(Self {
             kind,
             symbol: bar.symbol.as_str().to_owned(),
-            o: bar.price_open?,
-            h: bar.price_high?,
-            l: bar.price_low?,
-            c: bar.price_close?,
-            v: bar.trading_volume.unwrap_or(0),
+            o: bar.values.price_open?,
+            h: bar.values.price_high?,
+            l: bar.values.price_low?,
+            c: bar.values.price_close?,
+            v: bar.values.trading_volume.unwrap_or(0),
             t: BarTime(bar.time),
-            n: bar.trade_count,
-            vw: bar.vwap,
+            n: bar.values.trade_count,
+            vw: bar.values.vwap,
         })
     }
 }

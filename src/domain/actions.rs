@@ -516,15 +516,16 @@ macro_rules! adjustable {
             }
             fn scale(&mut self, price: f64, volume: f64) {
                 for p in [
-                    &mut self.price_open,
-                    &mut self.price_high,
-                    &mut self.price_low,
-                    &mut self.price_close,
-                    &mut self.vwap,
+                    &mut self.values.price_open,
+                    &mut self.values.price_high,
+                    &mut self.values.price_low,
+                    &mut self.values.price_close,
+                    &mut self.values.vwap,
                 ] {
                     *p = p.map(|p| p * price);
                 }
-                self.trading_volume = self.trading_volume.map(|v| adjust_volume(v, volume));
+                self.values.trading_volume =
+                    self.values.trading_volume.map(|v| adjust_volume(v, volume));
             }
         }
     };

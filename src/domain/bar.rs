@@ -4,12 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Symbol;
+use super::{BarValues, Symbol};
 use crate::render::serialize_time;
 
-/// One bar as stored and as returned. Prices are finite or absent; volume is an integer.
-/// `trade_count` and `vwap` are null on tables without those columns (made before
-/// `tsapi migrate` added them).
+/// One bar as stored and as returned.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Bar {
     #[serde(serialize_with = "serialize_time")]
@@ -18,16 +16,8 @@ pub struct Bar {
     #[serde(serialize_with = "serialize_symbol")]
     #[schema(value_type = String, example = "AAPL")]
     pub symbol: Symbol,
-    pub price_open: Option<f64>,
-    pub price_high: Option<f64>,
-    pub price_low: Option<f64>,
-    pub price_close: Option<f64>,
-    pub trading_volume: Option<i64>,
-    /// Trades in the bar.
-    #[schema(minimum = 0)]
-    pub trade_count: Option<i64>,
-    /// Volume-weighted average price of the bar's trades.
-    pub vwap: Option<f64>,
+    #[serde(flatten)]
+    pub values: BarValues,
 }
 
 /// A bar as the tutorial's `/ticker` answers it: its seven columns, without `trade_count`
@@ -37,20 +27,20 @@ pub struct TickerBar(pub Bar);
 impl Serialize for TickerBar {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let bar = &self.0;
+        let (bar, values) = (&self.0, &self.0.values);
         let mut out = ser.serialize_struct("TickerBar", 7)?;
         out.serialize_field("time", &crate::render::rfc3339(bar.time))?;
         out.serialize_field("symbol", bar.symbol.as_str())?;
         let prices = [
-            ("price_open", bar.price_open),
-            ("price_high", bar.price_high),
-            ("price_low", bar.price_low),
-            ("price_close", bar.price_close),
+            ("price_open", values.price_open),
+            ("price_high", values.price_high),
+            ("price_low", values.price_low),
+            ("price_close", values.price_close),
         ];
         for (name, price) in prices {
             out.serialize_field(name, &price)?;
         }
-        out.serialize_field("trading_volume", &bar.trading_volume)?;
+        out.serialize_field("trading_volume", &values.trading_volume)?;
         out.end()
     }
 }
@@ -134,13 +124,15 @@ mod tests {
         let bar = Bar {
             time: "2021-11-12T15:00:00Z".parse().unwrap(),
             symbol: Symbol::parse("AAPL").unwrap(),
-            price_open: Some(149.8),
-            price_high: Some(149.73),
-            price_low: None,
-            price_close: Some(149.81),
-            trading_volume: Some(17291),
-            trade_count: Some(212),
-            vwap: Some(149.77),
+            values: BarValues {
+                price_open: Some(149.8),
+                price_high: Some(149.73),
+                price_low: None,
+                price_close: Some(149.81),
+                trading_volume: Some(17291),
+                trade_count: Some(212),
+                vwap: Some(149.77),
+            },
         };
         let json = serde_json::to_value(&bar).unwrap();
         assert_eq!(

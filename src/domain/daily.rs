@@ -9,7 +9,7 @@ use std::ops::Range;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::Bar;
+use super::{Bar, BarValues};
 
 /// One symbol's bars on one day: the daily bar (open of the first bar, highest high, lowest
 /// low, close of the last bar, summed volume, count) and the last bar itself.
@@ -23,42 +23,32 @@ pub struct DayAgg {
     pub close: Option<f64>,
     pub volume: Option<i64>,
     pub bars: i64,
-    /// The last bar's open, high, low and volume (its close is `close`): the latest bar
-    /// of the symbol when this is its newest day.
-    pub last_open: Option<f64>,
-    pub last_high: Option<f64>,
-    pub last_low: Option<f64>,
-    pub last_volume: Option<i64>,
     /// Summed trade counts.
     pub trade_count: Option<i64>,
     /// The day's vwap as its two sums: vwap × volume and volume, over bars with both.
     pub vwap_notional: Option<f64>,
     pub vwap_volume: Option<i64>,
-    /// The last bar's trade count and vwap.
-    pub last_trade_count: Option<i64>,
-    pub last_vwap: Option<f64>,
+    /// The last bar's values (its close is `close`): the latest bar of the symbol when
+    /// this is its newest day.
+    pub last: BarValues,
 }
 
 impl DayAgg {
     pub fn of(bar: &Bar) -> Self {
+        let v = bar.values;
         Self {
             first_time: bar.time,
             last_time: bar.time,
-            open: bar.price_open,
-            high: bar.price_high,
-            low: bar.price_low,
-            close: bar.price_close,
-            volume: bar.trading_volume,
+            open: v.price_open,
+            high: v.price_high,
+            low: v.price_low,
+            close: v.price_close,
+            volume: v.trading_volume,
             bars: 1,
-            last_open: bar.price_open,
-            last_high: bar.price_high,
-            last_low: bar.price_low,
-            last_volume: bar.trading_volume,
-            trade_count: bar.trade_count,
-            vwap_notional: bar.vwap.zip(bar.trading_volume).map(|(p, v)| p * v as f64),
-            vwap_volume: bar.vwap.and(bar.trading_volume),
-            last_trade_count: bar.trade_count,
-            last_vwap: bar.vwap,
+            trade_count: v.trade_count,
+            vwap_notional: v.vwap.zip(v.trading_volume).map(|(p, v)| p * v as f64),
+            vwap_volume: v.vwap.and(v.trading_volume),
+            last: v,
         }
     }
 
@@ -72,12 +62,7 @@ impl DayAgg {
         if other.last_time >= self.last_time {
             self.last_time = other.last_time;
             self.close = other.close;
-            self.last_open = other.last_open;
-            self.last_high = other.last_high;
-            self.last_low = other.last_low;
-            self.last_volume = other.last_volume;
-            self.last_trade_count = other.last_trade_count;
-            self.last_vwap = other.last_vwap;
+            self.last = other.last;
         }
         // As SQL's max/min/sum: nulls are skipped, all-null stays null.
         self.high = pick(self.high, other.high, f64::max);
@@ -214,13 +199,15 @@ mod tests {
         Bar {
             time: time.parse().unwrap(),
             symbol: Symbol::parse("AAPL").unwrap(),
-            price_open: Some(o),
-            price_high: Some(h),
-            price_low: Some(l),
-            price_close: Some(c),
-            trading_volume: v,
-            trade_count: v.map(|v| v / 2),
-            vwap: Some((o + c) / 2.0),
+            values: BarValues {
+                price_open: Some(o),
+                price_high: Some(h),
+                price_low: Some(l),
+                price_close: Some(c),
+                trading_volume: v,
+                trade_count: v.map(|v| v / 2),
+                vwap: Some((o + c) / 2.0),
+            },
         }
     }
 
@@ -244,12 +231,15 @@ mod tests {
             agg.last_time,
             "2021-11-12T20:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
-        assert_eq!((agg.last_open, agg.last_volume), (Some(4.0), Some(5)));
+        assert_eq!(
+            (agg.last.price_open, agg.last.trading_volume),
+            (Some(4.0), Some(5))
+        );
         // Trade counts sum (5 + 2); the vwap's sums skip the bar without a volume:
         // 3.5 × 10 + 4.5 × 5 over 15.
         assert_eq!(agg.trade_count, Some(7));
         assert_eq!((agg.vwap_notional, agg.vwap_volume), (Some(57.5), Some(15)));
-        assert_eq!((agg.last_trade_count, agg.last_vwap), (Some(2), Some(4.5)));
+        assert_eq!((agg.last.trade_count, agg.last.vwap), (Some(2), Some(4.5)));
         assert_eq!(days[0].1.to_string(), "2021-11-11");
         assert_eq!(summary.symbols(), ["AAPL"]);
     }

@@ -5,20 +5,15 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Bar, QueryBar};
+use super::{Bar, BarValues, QueryBar};
 
 /// A symbol's daily bar as the catalogue keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DailyBarRow {
     pub day: NaiveDate,
-    pub open: Option<f64>,
-    pub high: Option<f64>,
-    pub low: Option<f64>,
-    pub close: Option<f64>,
-    pub volume: Option<i64>,
+    pub values: BarValues,
+    /// Stored bars that day.
     pub bars: i64,
-    pub trade_count: Option<i64>,
-    pub vwap: Option<f64>,
 }
 
 impl DailyBarRow {
@@ -27,13 +22,7 @@ impl DailyBarRow {
         QueryBar {
             time: crate::db::local_midnight(zone, self.day).unwrap_or_default(),
             symbol: symbol.to_owned(),
-            price_open: self.open,
-            price_high: self.high,
-            price_low: self.low,
-            price_close: self.close,
-            trading_volume: self.volume,
-            trade_count: self.trade_count,
-            vwap: self.vwap,
+            values: self.values,
             count: Some(self.bars),
         }
     }
@@ -138,14 +127,16 @@ mod tests {
     fn day(d: &str, close: f64) -> DailyBarRow {
         DailyBarRow {
             day: d.parse().unwrap(),
-            open: Some(1.0),
-            high: Some(close),
-            low: Some(0.5),
-            close: Some(close),
-            volume: Some(7),
+            values: BarValues {
+                price_open: Some(1.0),
+                price_high: Some(close),
+                price_low: Some(0.5),
+                price_close: Some(close),
+                trading_volume: Some(7),
+                trade_count: Some(5),
+                vwap: Some(1.5),
+            },
             bars: 2,
-            trade_count: Some(5),
-            vwap: Some(1.5),
         }
     }
 
@@ -155,13 +146,15 @@ mod tests {
             latest: Bar {
                 time: "2021-11-12T20:00:00Z".parse().unwrap(),
                 symbol: Symbol::parse("A").unwrap(),
-                price_open: Some(1.0),
-                price_high: None,
-                price_low: Some(0.5),
-                price_close: Some(2.0),
-                trading_volume: Some(3),
-                trade_count: None,
-                vwap: Some(1.75),
+                values: BarValues {
+                    price_open: Some(1.0),
+                    price_high: None,
+                    price_low: Some(0.5),
+                    price_close: Some(2.0),
+                    trading_volume: Some(3),
+                    trade_count: None,
+                    vwap: Some(1.75),
+                },
             },
             day1,
             day2,
@@ -173,7 +166,7 @@ mod tests {
         let today: NaiveDate = "2021-11-12".parse().unwrap();
         let traded_today = entry(day("2021-11-12", 2.0), Some(day("2021-11-10", 1.5)));
         let around = traded_today.around(today);
-        assert_eq!(around.today.unwrap().close, Some(2.0));
+        assert_eq!(around.today.unwrap().values.price_close, Some(2.0));
         assert_eq!(around.previous.unwrap().day.to_string(), "2021-11-10");
         assert!(around.complete);
 
@@ -181,7 +174,7 @@ mod tests {
         let delisted = entry(day("2021-10-01", 9.0), Some(day("2021-09-30", 8.0)));
         let around = delisted.around(today);
         assert!(around.today.is_none());
-        assert_eq!(around.previous.unwrap().close, Some(9.0));
+        assert_eq!(around.previous.unwrap().values.price_close, Some(9.0));
 
         // Only bars dated after today: the previous day is not among the two kept.
         let future = entry(day("2021-11-14", 1.0), Some(day("2021-11-13", 1.0)));

@@ -4,6 +4,7 @@
 mod accept;
 pub mod actions;
 mod bar;
+mod bar_values;
 pub mod bars_query;
 mod daily;
 mod interval;
@@ -17,6 +18,7 @@ mod symbol;
 mod time;
 
 pub use bar::{Bar, DailyBar, TickerBar, VolumeRange};
+pub use bar_values::BarValues;
 pub use bars_query::{BarsContext, BarsParams, BarsQuery, Fill, Order, ParamError, ResponseFormat};
 pub use daily::{DayAgg, DayOf, WriteSummary, day_bounds};
 pub use interval::{Interval, IntervalUnit};

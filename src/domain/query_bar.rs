@@ -4,13 +4,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::BarValues;
 use crate::render::{rfc3339, serialize_time};
 
 /// A stored bar, or the aggregate of one bucket: `time` is the bucket start, `price_open`
 /// the first open, `price_high` the highest high, `price_low` the lowest low, `price_close`
-/// the last close, `trading_volume` the sum, `trade_count` the sum, `vwap` the
-/// volume-weighted mean of the bars' vwaps (over bars with both a vwap and a volume), and
-/// `count` the number of stored bars in it.
+/// the last close, `trading_volume` the sum, `trade_count` the sum (null when no bar has
+/// one), `vwap` Σ(vwap × volume) / Σ volume over the bars with both (null when none has, or
+/// their volumes sum to 0), and `count` the number of stored bars in it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct QueryBar {
     #[serde(serialize_with = "serialize_time")]
@@ -18,17 +19,8 @@ pub struct QueryBar {
     pub time: DateTime<Utc>,
     #[schema(example = "AAPL")]
     pub symbol: String,
-    pub price_open: Option<f64>,
-    pub price_high: Option<f64>,
-    pub price_low: Option<f64>,
-    pub price_close: Option<f64>,
-    pub trading_volume: Option<i64>,
-    /// Trades in the bar; for a bucket the sum (null when no bar has one).
-    #[schema(minimum = 0)]
-    pub trade_count: Option<i64>,
-    /// Volume-weighted average price; for a bucket Σ(vwap × volume) / Σ volume over the
-    /// bars that have both (null when none has, or their volumes sum to 0).
-    pub vwap: Option<f64>,
+    #[serde(flatten)]
+    pub values: BarValues,
     /// Aggregated bars only: stored bars in the bucket (0 for a filled gap).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
@@ -41,13 +33,7 @@ impl From<super::Bar> for QueryBar {
         Self {
             time: bar.time,
             symbol: bar.symbol.as_str().to_owned(),
-            price_open: bar.price_open,
-            price_high: bar.price_high,
-            price_low: bar.price_low,
-            price_close: bar.price_close,
-            trading_volume: bar.trading_volume,
-            trade_count: bar.trade_count,
-            vwap: bar.vwap,
+            values: bar.values,
             count: None,
         }
     }
@@ -67,19 +53,11 @@ impl QueryBar {
 
     /// One CSV record; empty fields are nulls.
     pub fn csv_line(&self) -> String {
-        let float = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let int = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
         let mut line = format!(
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{}",
             rfc3339(self.time),
             csv_field(&self.symbol),
-            float(self.price_open),
-            float(self.price_high),
-            float(self.price_low),
-            float(self.price_close),
-            int(self.trading_volume),
-            int(self.trade_count),
-            float(self.vwap)
+            self.values.csv_fields()
         );
         if let Some(count) = self.count {
             line.push_str(&format!(",{count}"));
@@ -113,13 +91,15 @@ mod tests {
         QueryBar {
             time: "2021-11-12T15:00:00Z".parse().unwrap(),
             symbol: "AAPL".into(),
-            price_open: Some(1.5),
-            price_high: Some(2.0),
-            price_low: None,
-            price_close: Some(1.25),
-            trading_volume: Some(10),
-            trade_count: Some(4),
-            vwap: None,
+            values: BarValues {
+                price_open: Some(1.5),
+                price_high: Some(2.0),
+                price_low: None,
+                price_close: Some(1.25),
+                trading_volume: Some(10),
+                trade_count: Some(4),
+                vwap: None,
+            },
             count,
         }
     }

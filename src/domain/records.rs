@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::quote::quote;
-use super::{Bar, Symbol, TimeParser, VolumeRange};
+use super::{Bar, BarValues, Symbol, TimeParser, VolumeRange};
 
 /// One problem with one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -363,13 +363,15 @@ impl<'r> RecordBuilder<'r> {
             (Some(time), Some(symbol)) if self.errors.is_empty() => Ok(Bar {
                 time,
                 symbol,
-                price_open: self.prices[0],
-                price_high: self.prices[1],
-                price_low: self.prices[2],
-                price_close: self.prices[3],
-                trading_volume: self.volume,
-                trade_count: self.trade_count,
-                vwap: self.vwap,
+                values: BarValues {
+                    price_open: self.prices[0],
+                    price_high: self.prices[1],
+                    price_low: self.prices[2],
+                    price_close: self.prices[3],
+                    trading_volume: self.volume,
+                    trade_count: self.trade_count,
+                    vwap: self.vwap,
+                },
             }),
             _ => {
                 self.errors.sort_by_key(|(order, _, _)| *order);

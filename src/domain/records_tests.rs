@@ -33,9 +33,9 @@ fn text_cells_are_parsed_as_their_field_and_empty_ones_are_absent() {
         (Field::TradingVolume, "17291.0"),
     ])
     .unwrap();
-    assert_eq!(bar.price_open, Some(1.25));
-    assert_eq!(bar.price_high, None);
-    assert_eq!(bar.trading_volume, Some(17291));
+    assert_eq!(bar.values.price_open, Some(1.25));
+    assert_eq!(bar.values.price_high, None);
+    assert_eq!(bar.values.trading_volume, Some(17291));
 }
 
 #[test]

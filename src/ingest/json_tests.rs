@@ -63,21 +63,21 @@ fn matches_fields_by_name_whatever_their_order() {
     let bar = &bars[0];
     assert_eq!(bar.symbol.as_str(), "AAPL");
     let prices = (
-        bar.price_open,
-        bar.price_high,
-        bar.price_low,
-        bar.price_close,
+        bar.values.price_open,
+        bar.values.price_high,
+        bar.values.price_low,
+        bar.values.price_close,
     );
     assert_eq!(prices, (Some(3.0), Some(4.0), Some(1.0), Some(2.0)));
-    assert_eq!(bar.trading_volume, Some(17291));
+    assert_eq!(bar.values.trading_volume, Some(17291));
     assert_eq!(bar.time.to_rfc3339(), "2021-11-12T15:00:00+00:00");
 }
 
 #[test]
 fn prices_and_volume_are_optional() {
     let bars = bars(r#"{"records": [{"time": "2021-11-12", "symbol": "X", "price_open": null}]}"#);
-    assert_eq!(bars[0].price_open, None);
-    assert_eq!(bars[0].trading_volume, None);
+    assert_eq!(bars[0].values.price_open, None);
+    assert_eq!(bars[0].values.trading_volume, None);
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn volume_must_be_an_integer_that_fits_the_column() {
     }
     for (ok, expect) in [("17291.0", 17291), ("0", 0), ("2147483647", 2_147_483_647)] {
         let (kept, _) = decode_with_rules(&body(ok), &rules);
-        assert_eq!(kept.bars[0].trading_volume, Some(expect));
+        assert_eq!(kept.bars[0].values.trading_volume, Some(expect));
     }
 }
 

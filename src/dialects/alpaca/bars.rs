@@ -44,13 +44,13 @@ impl From<QueryBar> for AlpacaBar {
     fn from(b: QueryBar) -> Self {
         Self {
             t: b.time,
-            o: b.price_open,
-            h: b.price_high,
-            l: b.price_low,
-            c: b.price_close,
-            v: b.trading_volume,
-            n: b.trade_count,
-            vw: b.vwap,
+            o: b.values.price_open,
+            h: b.values.price_high,
+            l: b.values.price_low,
+            c: b.values.price_close,
+            v: b.values.trading_volume,
+            n: b.values.trade_count,
+            vw: b.values.vwap,
         }
     }
 }

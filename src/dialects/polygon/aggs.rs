@@ -73,14 +73,14 @@ pub struct PolygonAgg {
 impl From<QueryBar> for PolygonAgg {
     fn from(b: QueryBar) -> Self {
         Self {
-            o: b.price_open,
-            h: b.price_high,
-            l: b.price_low,
-            c: b.price_close,
-            v: b.trading_volume,
-            vw: b.vwap,
+            o: b.values.price_open,
+            h: b.values.price_high,
+            l: b.values.price_low,
+            c: b.values.price_close,
+            v: b.values.trading_volume,
+            vw: b.values.vwap,
             t: b.time.timestamp_millis(),
-            n: b.trade_count,
+            n: b.values.trade_count,
         }
     }
 }
