@@ -9,7 +9,6 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::error::PROBLEM_JSON;
-use crate::observe::REQUEST_ID;
 
 /// Largest problem body read back (they are a few hundred bytes).
 const MAX_PROBLEM_BYTES: usize = 64 * 1024;
@@ -57,12 +56,7 @@ impl Dialect {
 /// body, with the same status and headers (`Allow`, `Retry-After`, ...).
 pub async fn dialect_errors(request: Request, next: Next) -> Response {
     let dialect = Dialect::of(request.uri().path());
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = super::polygon::request_id(request.headers());
     let response = next.run(request).await;
     let Some(dialect) = dialect else {
         return response;

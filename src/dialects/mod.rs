@@ -10,14 +10,17 @@ pub mod alpaca;
 pub mod alpaca_stream;
 mod edge;
 pub mod polygon;
+mod refusals;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 pub use edge::dialect_errors;
+pub use refusals::{AlpacaRefusals, PolygonRefusals};
 
 use crate::domain::{BarsContext, BarsParams, BarsQuery, ParamError, ResponseFormat};
 use crate::error::ApiError;
+use crate::routes::bars::{BarsPage, json_page};
 use crate::state::AppState;
 
 /// The exchange's zone: day, week and month bars start at its midnight, as both
@@ -26,7 +29,7 @@ pub const EXCHANGE_TZ: Tz = chrono_tz::America::New_York;
 
 /// A core query from parameters a dialect filled in. `rename` maps a core parameter name
 /// to the dialect's, so the client reads about what it sent.
-pub fn core_query(
+fn core_query(
     state: &AppState,
     params: &BarsParams,
     rename: impl Fn(&'static str) -> &'static str,
@@ -40,6 +43,31 @@ pub fn core_query(
     BarsQuery::parse(params, &context).map_err(|ParamError { param, message }| {
         ApiError::BadRequest(format!("parameter `{}`: {message}", rename(param)))
     })
+}
+
+/// One page of the core for parameters a dialect filled in (see [`core_query`]), with the
+/// query it ran (its symbols as the core spells them).
+pub async fn core_page(
+    state: &AppState,
+    params: &BarsParams,
+    rename: impl Fn(&'static str) -> &'static str,
+) -> Result<(BarsQuery, BarsPage), ApiError> {
+    let query = core_query(state, params, rename)?;
+    let client = state.read_db().await?;
+    let page = json_page(state, &client, &query).await?;
+    Ok((query, page))
+}
+
+/// `sort`, as both dialects spell the core's `order`: `asc` (the default) or `desc`.
+pub fn sort_order(sort: Option<&str>) -> Result<&'static str, ApiError> {
+    match sort {
+        None | Some("asc") => Ok("asc"),
+        Some("desc") => Ok("desc"),
+        Some(other) => Err(unsupported(
+            "sort",
+            &format!("{other:?} is not asc or desc"),
+        )),
+    }
 }
 
 /// A page size within the dialect's own bound, clamped to the server's page limit (both

@@ -9,14 +9,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::params::{
-    AlpacaBarsParams, AlpacaLatestParams, alpaca_name, path_symbol, query_symbols,
-    refuse_unsupported,
+    AlpacaBarsParams, AlpacaLatestParams, alpaca_name, only_row, path_symbol, query_symbols,
+    refuse_unsupported, required_symbols,
 };
-use crate::dialects::core_query;
+use crate::dialects::{AlpacaRefusals, core_page};
 use crate::domain::{Bar, QueryBar, Symbol};
 use crate::error::ApiError;
 use crate::render::serialize_time;
-use crate::routes::bars::{json_page, latest_of};
+use crate::routes::bars::{BarsPage, latest_of};
 use crate::routes::extract::ApiQuery;
 use crate::state::AppState;
 
@@ -106,12 +106,9 @@ async fn page(
     state: &AppState,
     params: &AlpacaBarsParams,
     symbols: String,
-) -> Result<(Vec<QueryBar>, Option<String>), ApiError> {
+) -> Result<BarsPage, ApiError> {
     let core = params.to_core(symbols, state.settings.max_page_rows)?;
-    let query = core_query(state, &core, alpaca_name)?;
-    let client = state.read_db().await?;
-    let page = json_page(state, &client, &query).await?;
-    Ok((page.bars, page.next_page_token))
+    Ok(core_page(state, &core, alpaca_name).await?.1)
 }
 
 /// `GET /alpaca/v2/stocks/bars`: bars of several symbols, a page at a time.
@@ -122,28 +119,22 @@ async fn page(
     params(AlpacaBarsParams),
     responses(
         (status = 200, description = "A page of bars by symbol", body = AlpacaBars),
-        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
-        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
-        (status = 403, description = "The API key may not read", body = AlpacaError),
-        (status = 503, description = "The database is unavailable", body = AlpacaError),
+        AlpacaRefusals,
     )
 )]
 pub async fn bars(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AlpacaBarsParams>,
 ) -> Result<Json<AlpacaBars>, ApiError> {
-    let symbols = params
-        .symbols
-        .clone()
-        .ok_or_else(|| ApiError::BadRequest("parameter `symbols`: is required".into()))?;
-    let (rows, next_page_token) = page(&state, &params, symbols).await?;
+    let symbols = required_symbols(params.symbols.as_deref())?.to_owned();
+    let page = page(&state, &params, symbols).await?;
     let mut bars: BTreeMap<String, Vec<AlpacaBar>> = BTreeMap::new();
-    for row in rows {
+    for row in page.bars {
         bars.entry(row.symbol.clone()).or_default().push(row.into());
     }
     Ok(Json(AlpacaBars {
         bars,
-        next_page_token,
+        next_page_token: page.next_page_token,
     }))
 }
 
@@ -155,10 +146,7 @@ pub async fn bars(
     params(("symbol" = String, Path, example = "AAPL"), AlpacaBarsParams),
     responses(
         (status = 200, description = "A page of bars", body = AlpacaSymbolBars),
-        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
-        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
-        (status = 403, description = "The API key may not read", body = AlpacaError),
-        (status = 503, description = "The database is unavailable", body = AlpacaError),
+        AlpacaRefusals,
     )
 )]
 pub async fn symbol_bars(
@@ -167,11 +155,11 @@ pub async fn symbol_bars(
     ApiQuery(params): ApiQuery<AlpacaBarsParams>,
 ) -> Result<Json<AlpacaSymbolBars>, ApiError> {
     let symbol = path_symbol(params.symbols.as_deref(), &symbol)?;
-    let (rows, next_page_token) = page(&state, &params, symbol.to_string()).await?;
+    let page = page(&state, &params, symbol.to_string()).await?;
     Ok(Json(AlpacaSymbolBars {
-        bars: rows.into_iter().map(AlpacaBar::from).collect(),
+        bars: page.bars.into_iter().map(AlpacaBar::from).collect(),
         symbol: symbol.to_string(),
-        next_page_token,
+        next_page_token: page.next_page_token,
     }))
 }
 
@@ -193,10 +181,7 @@ async fn latest(
     params(AlpacaLatestParams),
     responses(
         (status = 200, description = "The latest bar by symbol", body = AlpacaLatestBars),
-        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
-        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
-        (status = 403, description = "The API key may not read", body = AlpacaError),
-        (status = 503, description = "The database is unavailable", body = AlpacaError),
+        AlpacaRefusals,
     )
 )]
 pub async fn latest_bars(
@@ -222,11 +207,8 @@ pub async fn latest_bars(
     params(("symbol" = String, Path, example = "AAPL"), AlpacaLatestParams),
     responses(
         (status = 200, description = "The latest bar", body = AlpacaLatestBar),
-        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
-        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
-        (status = 403, description = "The API key may not read", body = AlpacaError),
         (status = 404, description = "The symbol has no bars", body = AlpacaError),
-        (status = 503, description = "The database is unavailable", body = AlpacaError),
+        AlpacaRefusals,
     )
 )]
 pub async fn symbol_latest_bar(
@@ -235,13 +217,8 @@ pub async fn symbol_latest_bar(
     ApiQuery(params): ApiQuery<AlpacaLatestParams>,
 ) -> Result<Json<AlpacaLatestBar>, ApiError> {
     let symbol = path_symbol(params.symbols.as_deref(), &symbol)?;
-    let bar = latest(&state, &params, vec![symbol.clone()])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("the latest bar of {symbol} (it has no bars)"))
-        })?;
+    let bars = latest(&state, &params, vec![symbol.clone()]).await?;
+    let bar = only_row(bars, "the latest bar", &symbol)?;
     Ok(Json(AlpacaLatestBar {
         symbol: symbol.to_string(),
         bar: bar.into(),

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::dialects::{EXCHANGE_TZ, page_size, rfc3339_micros, unsupported};
+use crate::dialects::{EXCHANGE_TZ, page_size, rfc3339_micros, sort_order, unsupported};
 use crate::domain::{BarsParams, Symbol, TimeParser, bars_query};
 use crate::error::ApiError;
 use crate::routes::extract::param;
@@ -69,10 +69,14 @@ pub struct AlpacaLatestParams {
     pub currency: Option<String>,
 }
 
-/// The symbols of a multi-symbol route (`?symbols=AAPL,MSFT`, required).
+/// `symbols` of a multi-symbol route (`?symbols=AAPL,MSFT`), which requires it.
+pub fn required_symbols(symbols: Option<&str>) -> Result<&str, ApiError> {
+    symbols.ok_or_else(|| unsupported("symbols", "is required"))
+}
+
+/// The symbols of a multi-symbol route, parsed.
 pub fn query_symbols(symbols: Option<&str>) -> Result<Vec<Symbol>, ApiError> {
-    let raw =
-        symbols.ok_or_else(|| ApiError::BadRequest("parameter `symbols`: is required".into()))?;
+    let raw = required_symbols(symbols)?;
     param(
         "symbols",
         bars_query::parse_symbol_list(raw, bars_query::MAX_SYMBOLS),
@@ -87,6 +91,14 @@ pub fn path_symbol(symbols: Option<&str>, raw: &str) -> Result<Symbol, ApiError>
         ));
     }
     param("symbol", Symbol::parse(raw))
+}
+
+/// The one row a single-symbol route answers with; 404 (naming `what` of `symbol`) when
+/// the symbol has no bars.
+pub fn only_row<T>(rows: Vec<T>, what: &str, symbol: &Symbol) -> Result<T, ApiError> {
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("{what} of {symbol} (it has no bars)")))
 }
 
 /// An Alpaca timeframe as a core interval (`15Min` -> `15min`).
@@ -151,16 +163,7 @@ impl AlpacaBarsParams {
                 })
                 .transpose()
         };
-        let order = match self.sort.as_deref() {
-            None | Some("asc") => "asc",
-            Some("desc") => "desc",
-            Some(other) => {
-                return Err(unsupported(
-                    "sort",
-                    &format!("{other:?} is not asc or desc"),
-                ));
-            }
-        };
+        let order = sort_order(self.sort.as_deref())?;
         Ok(BarsParams {
             symbols: Some(symbols),
             start: time("start", &self.start, false)?,

@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::bars::{AlpacaBar, AlpacaError};
-use super::params::{AlpacaLatestParams, path_symbol, query_symbols, refuse_unsupported};
+use super::params::{AlpacaLatestParams, only_row, path_symbol, query_symbols, refuse_unsupported};
 use crate::db;
-use crate::dialects::EXCHANGE_TZ;
+use crate::dialects::{AlpacaRefusals, EXCHANGE_TZ};
 use crate::domain::{Snapshot, Symbol, today_in};
 use crate::error::ApiError;
 use crate::routes::extract::ApiQuery;
@@ -61,10 +61,7 @@ async fn snapshots_of(
     responses(
         (status = 200, description = "Snapshots by symbol (symbols without bars are absent)",
             body = BTreeMap<String, AlpacaSnapshot>),
-        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
-        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
-        (status = 403, description = "The API key may not read", body = AlpacaError),
-        (status = 503, description = "The database is unavailable", body = AlpacaError),
+        AlpacaRefusals,
     )
 )]
 pub async fn snapshots(
@@ -88,11 +85,8 @@ pub async fn snapshots(
     params(("symbol" = String, Path, example = "AAPL"), AlpacaLatestParams),
     responses(
         (status = 200, description = "The snapshot", body = AlpacaSnapshot),
-        (status = 400, description = "A parameter is invalid or unsupported", body = AlpacaError),
-        (status = 401, description = "No API key, or one that is not configured", body = AlpacaError),
-        (status = 403, description = "The API key may not read", body = AlpacaError),
         (status = 404, description = "The symbol has no bars", body = AlpacaError),
-        (status = 503, description = "The database is unavailable", body = AlpacaError),
+        AlpacaRefusals,
     )
 )]
 pub async fn symbol_snapshot(
@@ -101,10 +95,6 @@ pub async fn symbol_snapshot(
     ApiQuery(params): ApiQuery<AlpacaLatestParams>,
 ) -> Result<Json<AlpacaSnapshot>, ApiError> {
     let symbol = path_symbol(params.symbols.as_deref(), &symbol)?;
-    let snapshot = snapshots_of(&state, &params, vec![symbol.clone()])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::NotFound(format!("the snapshot of {symbol} (it has no bars)")))?;
-    Ok(Json(snapshot.into()))
+    let snapshots = snapshots_of(&state, &params, vec![symbol.clone()]).await?;
+    Ok(Json(only_row(snapshots, "the snapshot", &symbol)?.into()))
 }

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::range::{parse_bound, timespan_interval};
-use crate::dialects::{EXCHANGE_TZ, core_query, page_size, rfc3339_micros, unsupported};
+use crate::dialects::{
+    EXCHANGE_TZ, PolygonRefusals, core_page, page_size, rfc3339_micros, sort_order, unsupported,
+};
 use crate::domain::{BarsParams, QueryBar};
 use crate::error::ApiError;
-use crate::routes::bars::json_page;
 use crate::routes::extract::ApiQuery;
 use crate::state::AppState;
 
@@ -132,10 +133,7 @@ pub struct PolygonError {
     ),
     responses(
         (status = 200, description = "A page of aggregates", body = PolygonAggs),
-        (status = 400, description = "A parameter is invalid or unsupported", body = PolygonError),
-        (status = 401, description = "No API key, or one that is not configured", body = PolygonError),
-        (status = 403, description = "The API key may not read", body = PolygonError),
-        (status = 503, description = "The database is unavailable", body = PolygonError),
+        PolygonRefusals,
     )
 )]
 pub async fn aggs(
@@ -150,16 +148,7 @@ pub async fn aggs(
         timespan_interval(&multiplier, &timespan).map_err(|m| unsupported("timespan", &m))?;
     let start = parse_bound(&from, false).map_err(|m| unsupported("from", &m))?;
     let end = parse_bound(&to, true).map_err(|m| unsupported("to", &m))?;
-    let sort = match params.sort.as_deref() {
-        None | Some("asc") => "asc",
-        Some("desc") => "desc",
-        Some(other) => {
-            return Err(unsupported(
-                "sort",
-                &format!("{other:?} is not asc or desc"),
-            ));
-        }
-    };
+    let sort = sort_order(params.sort.as_deref())?;
     let limit = page_size(
         params.limit.as_deref(),
         "limit",
@@ -178,18 +167,17 @@ pub async fn aggs(
         fill: None,
         format: None,
         page_token: params.cursor.clone(),
-        adjustment: Some(super::adjustment_of(adjusted).to_owned()),
+        adjustment: Some(super::adjustment_of(adjusted).as_str().to_owned()),
         asof: None,
     };
-    let query = core_query(&state, &core, |p| match p {
+    let (query, page) = core_page(&state, &core, |p| match p {
         "symbols" => "ticker",
         "interval" => "multiplier",
         "order" => "sort",
         "page_token" => "cursor",
         other => other,
-    })?;
-    let client = state.read_db().await?;
-    let page = json_page(&state, &client, &query).await?;
+    })
+    .await?;
     let next_url = page.next_page_token.map(|token| {
         let mut url = format!(
             "{}{}?cursor={token}&limit={limit}&sort={sort}",

@@ -12,12 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::aggs::{PolygonAgg, PolygonError};
 use super::{adjustment_of, parse_adjusted, request_id};
 use crate::db;
-use crate::dialects::{EXCHANGE_TZ, core_query, rfc3339_micros, unsupported};
+use crate::dialects::{EXCHANGE_TZ, PolygonRefusals, core_page, rfc3339_micros, unsupported};
 use crate::domain::{BarsParams, QueryBar, Symbol, today_in};
 use crate::error::ApiError;
-use crate::routes::bars::json_page;
 use crate::routes::extract::{ApiQuery, param};
-use crate::routes::market::{adjust_days, adjustment_param};
+use crate::routes::market::adjust_days;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -74,14 +73,35 @@ pub struct TickerAggs {
     pub request_id: String,
 }
 
-fn ticker_aggs(
-    ticker: Option<String>,
-    bars: Vec<QueryBar>,
+/// The daily bars a whole-market route reads from the symbol catalogue.
+enum Daily {
+    /// The last day before today (New York) with bars, of one ticker.
+    Previous(Symbol),
+    /// Every ticker's bar of one New York day.
+    Grouped(NaiveDate),
+}
+
+/// The `daily` bars, adjusted as `adjusted` asks, with their tickers.
+async fn ticker_aggs(
+    state: &AppState,
+    daily: Daily,
     adjusted: bool,
     headers: &HeaderMap,
-) -> TickerAggs {
+) -> Result<Json<TickerAggs>, ApiError> {
+    let catalog = state.catalog().await?;
+    let client = state.read_db().await?;
+    let (ticker, mut bars) = match daily {
+        Daily::Previous(symbol) => {
+            let today = today_in(EXCHANGE_TZ, Utc::now());
+            let symbols = Some(std::slice::from_ref(&symbol));
+            let bars = db::previous_bars(&client, catalog, EXCHANGE_TZ, today, symbols).await?;
+            (Some(symbol.to_string()), bars)
+        }
+        Daily::Grouped(day) => (None, db::grouped(&client, catalog, EXCHANGE_TZ, day).await?),
+    };
+    adjust_days(&client, adjustment_of(adjusted), &mut bars).await?;
     let results: Vec<TickerAgg> = bars.into_iter().map(TickerAgg::from).collect();
-    TickerAggs {
+    Ok(Json(TickerAggs {
         ticker,
         query_count: results.len(),
         results_count: results.len(),
@@ -89,7 +109,7 @@ fn ticker_aggs(
         results,
         status: "OK",
         request_id: request_id(headers),
-    }
+    }))
 }
 
 /// `GET /polygon/v2/aggs/ticker/{ticker}/prev`: the previous complete day's bar.
@@ -101,10 +121,7 @@ fn ticker_aggs(
     responses(
         (status = 200, description = "The last day before today (New York) with bars; \
             no results when the ticker has none", body = TickerAggs),
-        (status = 400, description = "A parameter is invalid or unsupported", body = PolygonError),
-        (status = 401, description = "No API key, or one that is not configured", body = PolygonError),
-        (status = 403, description = "The API key may not read", body = PolygonError),
-        (status = 503, description = "The database is unavailable", body = PolygonError),
+        PolygonRefusals,
     )
 )]
 pub async fn previous_close(
@@ -115,23 +132,7 @@ pub async fn previous_close(
 ) -> Result<Json<TickerAggs>, ApiError> {
     let adjusted = parse_adjusted(params.adjusted.as_deref())?;
     let symbol = param("ticker", Symbol::parse(&ticker))?;
-    let today = today_in(EXCHANGE_TZ, Utc::now());
-    let catalog = state.catalog().await?;
-    let client = state.read_db().await?;
-    let symbols = [symbol.clone()];
-    let mut bars = db::previous_bars(&client, catalog, EXCHANGE_TZ, today, Some(&symbols)).await?;
-    adjust_days(
-        &client,
-        adjustment_param(Some(adjustment_of(adjusted)))?,
-        &mut bars,
-    )
-    .await?;
-    Ok(Json(ticker_aggs(
-        Some(symbol.to_string()),
-        bars,
-        adjusted,
-        &headers,
-    )))
+    ticker_aggs(&state, Daily::Previous(symbol), adjusted, &headers).await
 }
 
 fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
@@ -148,10 +149,7 @@ fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
     responses(
         (status = 200, description = "The daily bar (New York day) of every ticker with \
             bars that day", body = TickerAggs),
-        (status = 400, description = "A parameter is invalid or unsupported", body = PolygonError),
-        (status = 401, description = "No API key, or one that is not configured", body = PolygonError),
-        (status = 403, description = "The API key may not read", body = PolygonError),
-        (status = 503, description = "The database is unavailable", body = PolygonError),
+        PolygonRefusals,
     )
 )]
 pub async fn grouped(
@@ -162,16 +160,7 @@ pub async fn grouped(
 ) -> Result<Json<TickerAggs>, ApiError> {
     let adjusted = parse_adjusted(params.adjusted.as_deref())?;
     let day = parse_date(&date)?;
-    let catalog = state.catalog().await?;
-    let client = state.read_db().await?;
-    let mut bars = db::grouped(&client, catalog, EXCHANGE_TZ, day).await?;
-    adjust_days(
-        &client,
-        adjustment_param(Some(adjustment_of(adjusted)))?,
-        &mut bars,
-    )
-    .await?;
-    Ok(Json(ticker_aggs(None, bars, adjusted, &headers)))
+    ticker_aggs(&state, Daily::Grouped(day), adjusted, &headers).await
 }
 
 /// A day's open and close of one ticker.
@@ -206,11 +195,8 @@ pub struct OpenClose {
     ),
     responses(
         (status = 200, description = "The daily bar of that New York day", body = OpenClose),
-        (status = 400, description = "A parameter is invalid or unsupported", body = PolygonError),
-        (status = 401, description = "No API key, or one that is not configured", body = PolygonError),
-        (status = 403, description = "The API key may not read", body = PolygonError),
         (status = 404, description = "No bars that day", body = PolygonError),
-        (status = 503, description = "The database is unavailable", body = PolygonError),
+        PolygonRefusals,
     )
 )]
 pub async fn open_close(
@@ -235,13 +221,12 @@ pub async fn open_close(
         interval: Some("1d".into()),
         tz: Some(EXCHANGE_TZ.name().to_owned()),
         limit: Some("1".into()),
-        adjustment: Some(adjustment_of(adjusted).to_owned()),
+        adjustment: Some(adjustment_of(adjusted).as_str().to_owned()),
         ..Default::default()
     };
-    let query = core_query(&state, &core, |p| if p == "symbols" { "ticker" } else { p })?;
-    let client = state.read_db().await?;
-    let bar = json_page(&state, &client, &query)
-        .await?
+    let (query, page) =
+        core_page(&state, &core, |p| if p == "symbols" { "ticker" } else { p }).await?;
+    let bar = page
         .bars
         .into_iter()
         .next()

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 pub use range::{parse_bound, timespan_interval};
 
 use crate::dialects::unsupported;
+use crate::domain::actions::Adjustment;
 use crate::error::ApiError;
 use crate::observe::REQUEST_ID;
 
@@ -25,8 +26,12 @@ pub fn parse_adjusted(adjusted: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// The core's adjustment for Polygon's `adjusted` flag: splits only, as Polygon's own.
-pub fn adjustment_of(adjusted: bool) -> &'static str {
-    if adjusted { "split" } else { "raw" }
+pub fn adjustment_of(adjusted: bool) -> Adjustment {
+    if adjusted {
+        Adjustment::Split
+    } else {
+        Adjustment::Raw
+    }
 }
 
 /// This request's id, which Polygon answers carry as `request_id`.
