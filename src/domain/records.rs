@@ -36,6 +36,21 @@ pub struct RecordRules {
     pub trade_stats: bool,
 }
 
+#[cfg(test)]
+impl RecordRules {
+    /// For unit tests of the parsers: UTC times, a `bigint` volume, the trade columns, and
+    /// bounds small enough to reach.
+    pub const TESTING: Self = Self {
+        times: TimeParser::UTC,
+        volume: VolumeRange::BIGINT,
+        trade_stats: true,
+        bounds: InputBounds {
+            value_bytes: 64,
+            line_bytes: 256,
+        },
+    };
+}
+
 /// Byte bounds on the pieces of an input, so that memory stays small whatever arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputBounds {

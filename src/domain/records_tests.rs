@@ -1,15 +1,7 @@
 //! Tests of `records.rs`.
 use super::*;
 
-const RULES: RecordRules = RecordRules {
-    times: TimeParser::UTC,
-    volume: VolumeRange::BIGINT,
-    trade_stats: true,
-    bounds: InputBounds {
-        value_bytes: 64,
-        line_bytes: 256,
-    },
-};
+const RULES: RecordRules = RecordRules::TESTING;
 
 fn from_text(cells: &[(Field, &str)]) -> Result<Bar, Vec<FieldError>> {
     let at = Position {

@@ -2,15 +2,7 @@
 use super::*;
 use crate::domain::{InputBounds, TimeParser, VolumeRange};
 
-const RULES: RecordRules = RecordRules {
-    times: TimeParser::UTC,
-    volume: VolumeRange::BIGINT,
-    trade_stats: true,
-    bounds: InputBounds {
-        value_bytes: 64,
-        line_bytes: 256,
-    },
-};
+const RULES: RecordRules = RecordRules::TESTING;
 
 /// Keeps what the decoder hands over, to look at it.
 #[derive(Default)]
