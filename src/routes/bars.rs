@@ -9,7 +9,7 @@ use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::columnar::{self, ColumnarBody};
+use super::columnar;
 use super::extract::{ApiQuery, param};
 use crate::columnar::Columnar;
 use crate::db;
@@ -19,6 +19,7 @@ use crate::domain::{
     SymbolListText, bars_query,
 };
 use crate::error::ApiError;
+use crate::openapi::answers::{BarsAnswer, LatestAnswer};
 use crate::openapi::refusals::{InvalidParameter, NotAcceptable, Unavailable};
 use crate::state::AppState;
 
@@ -39,26 +40,7 @@ pub struct BarsPage {
     path = "/v1/bars",
     tag = "v1",
     params(BarsParams),
-    responses(
-        (status = 200, description = "A page of bars (JSON), or every row as a stream \
-            (CSV with a header line, or NDJSON: one bar per line, no page token). \
-            Arrow IPC stream: every row, or with `limit` or `page_token` one page whose \
-            next token is in the `Next-Page-Token` header. Parquet: every row up to \
-            `limit` (default and most `TSAPI_MAX_PARQUET_ROWS`); the footer metadata's \
-            `next_page_token` resumes a range that holds more",
-            headers(("Next-Page-Token" = String,
-                description = "Arrow pages only: `page_token` of the next page; absent on the last")),
-            content(
-                (BarsPage = "application/json"),
-                (String = "text/csv"),
-                (QueryBar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(BarsAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn bars(
     State(state): State<AppState>,
@@ -234,19 +216,7 @@ pub struct LatestBars {
     path = "/v1/bars/latest",
     tag = "v1",
     params(LatestParams),
-    responses(
-        (status = 200, description = "The latest bar per symbol",
-            content(
-                (LatestBars = "application/json"),
-                (String = "text/csv"),
-                (Bar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(LatestAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn latest(
     State(state): State<AppState>,

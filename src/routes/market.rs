@@ -10,7 +10,6 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::columnar::{ColumnarBody, SnapshotsColumnarBody};
 use super::extract::{ApiQuery, param};
 use super::market_cache::Key;
 use crate::columnar::Columnar;
@@ -18,6 +17,7 @@ use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
 use crate::error::ApiError;
+use crate::openapi::answers::{GroupedAnswer, PreviousAnswer, SnapshotsAnswer};
 use crate::openapi::refusals::{InvalidParameter, NotAcceptable, Unavailable};
 use crate::state::AppState;
 
@@ -105,19 +105,7 @@ pub struct DailyBars {
     path = "/v1/snapshots",
     tag = "v1",
     params(MarketParams),
-    responses(
-        (status = 200, description = "One snapshot per symbol",
-            content(
-                (Snapshots = "application/json"),
-                (String = "text/csv"),
-                (Snapshot = "application/x-ndjson"),
-                (SnapshotsColumnarBody = "application/vnd.apache.arrow.stream"),
-                (SnapshotsColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(SnapshotsAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn snapshots(
     State(state): State<AppState>,
@@ -177,19 +165,7 @@ pub async fn snapshots(
     path = "/v1/bars/grouped",
     tag = "v1",
     params(GroupedParams),
-    responses(
-        (status = 200, description = "One daily bar per symbol that traded that day",
-            content(
-                (DailyBars = "application/json"),
-                (String = "text/csv"),
-                (QueryBar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(GroupedAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn grouped(
     State(state): State<AppState>,
@@ -223,19 +199,7 @@ pub async fn grouped(
     path = "/v1/bars/previous",
     tag = "v1",
     params(MarketParams),
-    responses(
-        (status = 200, description = "One daily bar per symbol",
-            content(
-                (DailyBars = "application/json"),
-                (String = "text/csv"),
-                (QueryBar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(PreviousAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn previous(
     State(state): State<AppState>,
