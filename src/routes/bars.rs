@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::columnar;
-use super::extract::{ApiQuery, param};
+use super::extract::{ApiQuery, symbols_param};
+use super::market;
 use crate::columnar::Columnar;
 use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
@@ -47,11 +48,7 @@ pub async fn bars(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
-    // `format=` wins over `Accept`, so the header only matters without it.
-    let negotiated = match params.format {
-        Some(_) => ResponseFormat::Json,
-        None => negotiate(&headers)?,
-    };
+    let negotiated = negotiate(&headers, params.format.as_deref())?;
     let context = BarsContext {
         times: state.time_parser(),
         max_page_rows: state.settings.max_page_rows,
@@ -127,6 +124,13 @@ pub async fn latest_of(state: &AppState, symbols: &[Symbol]) -> Result<Vec<Bar>,
     Ok(bars)
 }
 
+/// The latest bar of every symbol, from the symbol catalogue (`/v1/bars/latest`, `/ticker`).
+pub async fn every_latest(state: &AppState) -> Result<Vec<Bar>, ApiError> {
+    let catalog = state.catalog().await?;
+    let client = state.read_db().await?;
+    Ok(db::all_latest(&client, catalog).await?)
+}
+
 /// Latest bars adjusted by the factors at their times (`/v1/bars/latest`, the dialects).
 pub async fn adjust_latest(
     state: &AppState,
@@ -141,9 +145,16 @@ pub async fn adjust_latest(
     Ok(db::actions::adjust_in_place(&client, adjustment, refs).await?)
 }
 
-/// The format the `Accept` header prefers, or a 406 when it accepts none of them.
-/// The format the `Accept` header asks for; none of ours is a 406.
-pub(crate) fn negotiate(headers: &HeaderMap) -> Result<ResponseFormat, ApiError> {
+/// The format the `Accept` header asks for; none of ours is a 406. `format=` wins over the
+/// header, so with `format` given the header is not read (and JSON stands in until the
+/// parameter is parsed).
+pub(crate) fn negotiate(
+    headers: &HeaderMap,
+    format: Option<&str>,
+) -> Result<ResponseFormat, ApiError> {
+    if format.is_some() {
+        return Ok(ResponseFormat::Json);
+    }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     ResponseFormat::negotiate(accept).ok_or_else(|| {
         ApiError::NotAcceptable(
@@ -223,25 +234,17 @@ pub async fn latest(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<LatestParams>,
 ) -> Result<Response, ApiError> {
-    let format = super::market::choose_format(&headers, params.format.as_deref())?;
-    let max = state.settings.max_page_rows;
-    let symbols = params
-        .symbols
-        .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
-        .transpose()?;
-    let adjustment = super::market::adjustment_param(params.adjustment.as_deref())?;
+    let format = market::choose_format(&headers, params.format.as_deref())?;
+    let symbols = symbols_param(params.symbols.as_deref(), state.settings.max_page_rows)?;
+    let adjustment = market::adjustment_param(params.adjustment.as_deref())?;
     let mut bars = match symbols {
         Some(symbols) => latest_of(&state, &symbols).await?,
-        None => {
-            let catalog = state.catalog().await?;
-            let client = state.read_db().await?;
-            db::all_latest(&client, catalog).await?
-        }
+        None => every_latest(&state).await?,
     };
     adjust_latest(&state, adjustment, &mut bars).await?;
     if format == ResponseFormat::Json {
         return Ok(Json(LatestBars { bars }).into_response());
     }
     let rows: Vec<QueryBar> = bars.into_iter().map(QueryBar::from).collect();
-    super::market::query_bars_in(format, &rows, false)
+    market::query_bars_in(format, &rows, false)
 }
