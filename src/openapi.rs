@@ -21,7 +21,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::domain::{BarValues, FieldError, SymbolListText, SymbolText};
 use crate::error::PROBLEM_JSON;
+use answers::AnswerSchemas;
 
+pub mod answers;
 pub mod refusals;
 
 /// An error: RFC 9457 problem details, `application/problem+json`.
@@ -129,7 +131,7 @@ impl ToSchema for InsertRecords {}
 
 #[derive(OpenApi)]
 #[openapi(
-    modifiers(&ApiKeys),
+    modifiers(&ApiKeys, &AnswerSchemas),
     security(("bearer" = []), ("api_key" = [])),
     info(
         title = "tsapi",

@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiQuery, BodyType, param};
+use super::extract::{ApiQuery, BodyType, param, symbols_param};
 use crate::db;
 use crate::db::actions::ActionCounts;
 use crate::domain::actions::{ActionRecord, MAX_ACTIONS_PER_REQUEST, parse_ex_date};
@@ -126,16 +126,7 @@ pub async fn list_actions(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ActionsParams>,
 ) -> Result<Json<Actions>, ApiError> {
-    let symbols = params
-        .symbols
-        .as_deref()
-        .map(|raw| {
-            param(
-                "symbols",
-                bars_query::parse_symbol_list(raw, bars_query::MAX_SYMBOLS),
-            )
-        })
-        .transpose()?;
+    let symbols = symbols_param(params.symbols.as_deref(), bars_query::MAX_SYMBOLS)?;
     let date = |name: &str, raw: &Option<String>| {
         raw.as_deref()
             .map(|r| param(name, parse_ex_date(r.trim())))

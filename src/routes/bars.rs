@@ -9,8 +9,9 @@ use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::columnar::{self, ColumnarBody};
-use super::extract::{ApiQuery, param};
+use super::columnar;
+use super::extract::{ApiQuery, symbols_param};
+use super::market;
 use crate::columnar::Columnar;
 use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
@@ -19,6 +20,7 @@ use crate::domain::{
     SymbolListText, bars_query,
 };
 use crate::error::ApiError;
+use crate::openapi::answers::{BarsAnswer, LatestAnswer};
 use crate::openapi::refusals::{InvalidParameter, NotAcceptable, Unavailable};
 use crate::state::AppState;
 
@@ -39,37 +41,14 @@ pub struct BarsPage {
     path = "/v1/bars",
     tag = "v1",
     params(BarsParams),
-    responses(
-        (status = 200, description = "A page of bars (JSON), or every row as a stream \
-            (CSV with a header line, or NDJSON: one bar per line, no page token). \
-            Arrow IPC stream: every row, or with `limit` or `page_token` one page whose \
-            next token is in the `Next-Page-Token` header. Parquet: every row up to \
-            `limit` (default and most `TSAPI_MAX_PARQUET_ROWS`); the footer metadata's \
-            `next_page_token` resumes a range that holds more",
-            headers(("Next-Page-Token" = String,
-                description = "Arrow pages only: `page_token` of the next page; absent on the last")),
-            content(
-                (BarsPage = "application/json"),
-                (String = "text/csv"),
-                (QueryBar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(BarsAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn bars(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
-    // `format=` wins over `Accept`, so the header only matters without it.
-    let negotiated = match params.format {
-        Some(_) => ResponseFormat::Json,
-        None => negotiate(&headers)?,
-    };
+    let negotiated = negotiate(&headers, params.format.as_deref())?;
     let context = BarsContext {
         times: state.time_parser(),
         max_page_rows: state.settings.max_page_rows,
@@ -145,6 +124,13 @@ pub async fn latest_of(state: &AppState, symbols: &[Symbol]) -> Result<Vec<Bar>,
     Ok(bars)
 }
 
+/// The latest bar of every symbol, from the symbol catalogue (`/v1/bars/latest`, `/ticker`).
+pub async fn every_latest(state: &AppState) -> Result<Vec<Bar>, ApiError> {
+    let catalog = state.catalog().await?;
+    let client = state.read_db().await?;
+    Ok(db::all_latest(&client, catalog).await?)
+}
+
 /// Latest bars adjusted by the factors at their times (`/v1/bars/latest`, the dialects).
 pub async fn adjust_latest(
     state: &AppState,
@@ -159,9 +145,16 @@ pub async fn adjust_latest(
     Ok(db::actions::adjust_in_place(&client, adjustment, refs).await?)
 }
 
-/// The format the `Accept` header prefers, or a 406 when it accepts none of them.
-/// The format the `Accept` header asks for; none of ours is a 406.
-pub(crate) fn negotiate(headers: &HeaderMap) -> Result<ResponseFormat, ApiError> {
+/// The format the `Accept` header asks for; none of ours is a 406. `format=` wins over the
+/// header, so with `format` given the header is not read (and JSON stands in until the
+/// parameter is parsed).
+pub(crate) fn negotiate(
+    headers: &HeaderMap,
+    format: Option<&str>,
+) -> Result<ResponseFormat, ApiError> {
+    if format.is_some() {
+        return Ok(ResponseFormat::Json);
+    }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     ResponseFormat::negotiate(accept).ok_or_else(|| {
         ApiError::NotAcceptable(
@@ -234,44 +227,24 @@ pub struct LatestBars {
     path = "/v1/bars/latest",
     tag = "v1",
     params(LatestParams),
-    responses(
-        (status = 200, description = "The latest bar per symbol",
-            content(
-                (LatestBars = "application/json"),
-                (String = "text/csv"),
-                (Bar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(LatestAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn latest(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<LatestParams>,
 ) -> Result<Response, ApiError> {
-    let format = super::market::choose_format(&headers, params.format.as_deref())?;
-    let max = state.settings.max_page_rows;
-    let symbols = params
-        .symbols
-        .map(|raw| param("symbols", bars_query::parse_symbol_list(&raw, max)))
-        .transpose()?;
-    let adjustment = super::market::adjustment_param(params.adjustment.as_deref())?;
+    let format = market::choose_format(&headers, params.format.as_deref())?;
+    let symbols = symbols_param(params.symbols.as_deref(), state.settings.max_page_rows)?;
+    let adjustment = market::adjustment_param(params.adjustment.as_deref())?;
     let mut bars = match symbols {
         Some(symbols) => latest_of(&state, &symbols).await?,
-        None => {
-            let catalog = state.catalog().await?;
-            let client = state.read_db().await?;
-            db::all_latest(&client, catalog).await?
-        }
+        None => every_latest(&state).await?,
     };
     adjust_latest(&state, adjustment, &mut bars).await?;
     if format == ResponseFormat::Json {
         return Ok(Json(LatestBars { bars }).into_response());
     }
     let rows: Vec<QueryBar> = bars.into_iter().map(QueryBar::from).collect();
-    super::market::query_bars_in(format, &rows, false)
+    market::query_bars_in(format, &rows, false)
 }

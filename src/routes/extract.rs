@@ -5,6 +5,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::domain::{Symbol, bars_query};
 use crate::error::ApiError;
 use crate::ingest::BodyFormat;
 
@@ -52,6 +53,13 @@ fn query_error(serde_message: &str) -> String {
 /// Parses one query parameter, naming it in the error.
 pub fn param<T>(name: &str, parsed: Result<T, String>) -> Result<T, ApiError> {
     parsed.map_err(|message| ApiError::BadRequest(format!("parameter `{name}`: {message}")))
+}
+
+/// `symbols=` of a read that may take every symbol: comma-separated, at most `max`; absent
+/// (`None`): every symbol.
+pub fn symbols_param(raw: Option<&str>, max: usize) -> Result<Option<Vec<Symbol>>, ApiError> {
+    raw.map(|raw| param("symbols", bars_query::parse_symbol_list(raw, max)))
+        .transpose()
 }
 
 /// What a request body is, from its headers: the media type of `Content-Type` (its essence,

@@ -10,14 +10,14 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::columnar::{ColumnarBody, SnapshotsColumnarBody};
-use super::extract::{ApiQuery, param};
+use super::extract::{ApiQuery, param, symbols_param};
 use super::market_cache::Key;
 use crate::columnar::Columnar;
 use crate::db;
 use crate::domain::actions::{Adjustable, Adjustment};
 use crate::domain::{QueryBar, ResponseFormat, Snapshot, Symbol, bars_query, today_in};
 use crate::error::ApiError;
+use crate::openapi::answers::{GroupedAnswer, PreviousAnswer, SnapshotsAnswer};
 use crate::openapi::refusals::{InvalidParameter, NotAcceptable, Unavailable};
 use crate::state::AppState;
 
@@ -105,67 +105,22 @@ pub struct DailyBars {
     path = "/v1/snapshots",
     tag = "v1",
     params(MarketParams),
-    responses(
-        (status = 200, description = "One snapshot per symbol",
-            content(
-                (Snapshots = "application/json"),
-                (String = "text/csv"),
-                (Snapshot = "application/x-ndjson"),
-                (SnapshotsColumnarBody = "application/vnd.apache.arrow.stream"),
-                (SnapshotsColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(SnapshotsAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn snapshots(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<MarketParams>,
 ) -> Result<Response, ApiError> {
-    let (symbols, tz, format) = parse_market(&state, &headers, &params)?;
-    let today = today_in(tz, Utc::now());
-    let catalog = state.catalog().await?;
-    let client = state.read_db().await?;
-    let adjustment = adjustment_param(params.adjustment.as_deref())?;
-    let whole = symbols.is_none() && adjustment == Adjustment::Raw;
-    let key = keepable(whole, catalog, "snapshots", tz, today, format);
-    let build = async {
-        let mut rows = db::snapshots(&client, catalog, tz, today, symbols.as_deref()).await?;
-        let bars = rows.iter_mut().flat_map(|s| {
-            let Snapshot {
-                latest_bar,
-                day,
-                prev_day,
-                ..
-            } = s;
-            let days = day.iter_mut().chain(prev_day.iter_mut());
-            std::iter::once(latest_bar as &mut dyn Adjustable)
-                .chain(days.map(|d| d as &mut dyn Adjustable))
-        });
-        db::actions::adjust_in_place(&client, adjustment, bars.collect()).await?;
-        Ok(match format {
-            ResponseFormat::Json => {
-                let capacity = rows.len() * 520;
-                let body = Snapshots {
-                    tz: tz.name().to_owned(),
-                    date: today,
-                    snapshots: rows,
-                };
-                json_sized(&body, capacity)
-            }
-            ResponseFormat::Csv => lines(
-                format,
-                Snapshot::CSV_HEADER,
-                rows.iter().map(Snapshot::csv_line),
-            ),
-            ResponseFormat::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
-            ResponseFormat::Arrow => super::columnar::snapshots(Columnar::Arrow, &rows)?,
-            ResponseFormat::Parquet => super::columnar::snapshots(Columnar::Parquet, &rows)?,
-        })
+    let (symbols, read) = parse_market(&state, &headers, &params)?;
+    let today = today_in(read.tz, Utc::now());
+    let build = async |client: &db::Conn, catalog| {
+        let mut rows = db::snapshots(client, catalog, read.tz, today, symbols.as_deref()).await?;
+        adjust_snapshots(client, read.adjustment, &mut rows).await?;
+        snapshots_in(read.format, read.tz, today, rows)
     };
-    kept_or_built(&state, &client, key, build).await
+    read.answer(&state, "snapshots", today, symbols.is_none(), build)
+        .await
 }
 
 /// `GET /v1/bars/grouped?date=`: the daily bar of every symbol that has bars on `date`.
@@ -177,19 +132,7 @@ pub async fn snapshots(
     path = "/v1/bars/grouped",
     tag = "v1",
     params(GroupedParams),
-    responses(
-        (status = 200, description = "One daily bar per symbol that traded that day",
-            content(
-                (DailyBars = "application/json"),
-                (String = "text/csv"),
-                (QueryBar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(GroupedAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn grouped(
     State(state): State<AppState>,
@@ -201,19 +144,17 @@ pub async fn grouped(
         NaiveDate::parse_from_str(params.date.trim(), "%Y-%m-%d")
             .map_err(|_| format!("{:?} is not a date YYYY-MM-DD", params.date)),
     )?;
-    let tz = parse_tz(params.tz.as_deref())?;
-    let format = choose_format(&headers, params.format.as_deref())?;
-    let catalog = state.catalog().await?;
-    let client = state.read_db().await?;
-    let adjustment = adjustment_param(params.adjustment.as_deref())?;
-    let raw = adjustment == Adjustment::Raw;
-    let key = keepable(raw, catalog, "grouped", tz, date, format);
-    let build = async {
-        let mut bars = db::grouped(&client, catalog, tz, date).await?;
-        adjust_days(&client, adjustment, &mut bars).await?;
-        daily_bars(format, tz, date, bars)
+    let read = MarketRead::parse(
+        &headers,
+        params.tz.as_deref(),
+        params.format.as_deref(),
+        params.adjustment.as_deref(),
+    )?;
+    let build = async |client: &db::Conn, catalog| {
+        let bars = db::grouped(client, catalog, read.tz, date).await?;
+        read.daily_bars(client, date, bars).await
     };
-    kept_or_built(&state, &client, key, build).await
+    read.answer(&state, "grouped", date, true, build).await
 }
 
 /// `GET /v1/bars/previous`: per symbol the daily bar of the previous complete day, the last
@@ -223,63 +164,93 @@ pub async fn grouped(
     path = "/v1/bars/previous",
     tag = "v1",
     params(MarketParams),
-    responses(
-        (status = 200, description = "One daily bar per symbol",
-            content(
-                (DailyBars = "application/json"),
-                (String = "text/csv"),
-                (QueryBar = "application/x-ndjson"),
-                (ColumnarBody = "application/vnd.apache.arrow.stream"),
-                (ColumnarBody = "application/vnd.apache.parquet"),
-            )),
-        InvalidParameter,
-        NotAcceptable,
-        Unavailable,
-    )
+    responses(PreviousAnswer, InvalidParameter, NotAcceptable, Unavailable)
 )]
 pub async fn previous(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<MarketParams>,
 ) -> Result<Response, ApiError> {
-    let (symbols, tz, format) = parse_market(&state, &headers, &params)?;
-    let today = today_in(tz, Utc::now());
-    let catalog = state.catalog().await?;
-    let client = state.read_db().await?;
-    let adjustment = adjustment_param(params.adjustment.as_deref())?;
-    let raw = adjustment == Adjustment::Raw;
-    let key = keepable(
-        symbols.is_none() && raw,
-        catalog,
-        "previous",
-        tz,
-        today,
-        format,
-    );
-    let build = async {
-        let mut bars = db::previous_bars(&client, catalog, tz, today, symbols.as_deref()).await?;
-        adjust_days(&client, adjustment, &mut bars).await?;
-        daily_bars(format, tz, today, bars)
+    let (symbols, read) = parse_market(&state, &headers, &params)?;
+    let today = today_in(read.tz, Utc::now());
+    let build = async |client: &db::Conn, catalog| {
+        let symbols = symbols.as_deref();
+        let bars = db::previous_bars(client, catalog, read.tz, today, symbols).await?;
+        read.daily_bars(client, today, bars).await
     };
-    kept_or_built(&state, &client, key, build).await
+    read.answer(&state, "previous", today, symbols.is_none(), build)
+        .await
 }
 
-/// The key to keep an answer under, when it depends on the catalogue alone: every symbol,
-/// raw prices, and the catalogue's own zone.
-fn keepable(
-    whole_raw: bool,
-    catalog: Option<Tz>,
-    route: &'static str,
-    zone: Tz,
-    date: NaiveDate,
+/// What every whole-market read takes besides its symbols or day: the zone whose calendar
+/// makes the daily bars, the answer's format and how prices are adjusted.
+struct MarketRead {
+    tz: Tz,
     format: ResponseFormat,
-) -> Option<Key> {
-    (whole_raw && catalog == Some(zone)).then_some(Key {
-        route,
-        zone,
-        date,
-        format,
-    })
+    adjustment: Adjustment,
+}
+
+impl MarketRead {
+    /// `tz=`, `format=` (or `Accept`) and `adjustment=`.
+    fn parse(
+        headers: &HeaderMap,
+        tz: Option<&str>,
+        format: Option<&str>,
+        adjustment: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            tz: parse_tz(tz)?,
+            format: choose_format(headers, format)?,
+            adjustment: adjustment_param(adjustment)?,
+        })
+    }
+
+    /// The answer of `route` for `date`, built by `build` from a connection and the
+    /// catalogue's zone. An answer that depends on the catalogue alone (`every_symbol`, raw
+    /// prices, the catalogue's own zone) is kept, and served again while the catalogue is
+    /// unchanged.
+    async fn answer(
+        &self,
+        state: &AppState,
+        route: &'static str,
+        date: NaiveDate,
+        every_symbol: bool,
+        build: impl AsyncFnOnce(&db::Conn, Option<Tz>) -> Result<Response, ApiError>,
+    ) -> Result<Response, ApiError> {
+        let catalog = state.catalog().await?;
+        let client = state.read_db().await?;
+        let keepable =
+            every_symbol && self.adjustment == Adjustment::Raw && catalog == Some(self.tz);
+        let key = keepable.then_some(Key {
+            route,
+            zone: self.tz,
+            date,
+            format: self.format,
+        });
+        kept_or_built(state, &client, key, build(&client, catalog)).await
+    }
+
+    /// Daily bars of `date`, adjusted, in the read's format.
+    async fn daily_bars(
+        &self,
+        client: &db::Conn,
+        date: NaiveDate,
+        mut bars: Vec<QueryBar>,
+    ) -> Result<Response, ApiError> {
+        adjust_days(client, self.adjustment, &mut bars).await?;
+        match self.format {
+            ResponseFormat::Json => {
+                let capacity = bars.len() * 160;
+                let body = DailyBars {
+                    tz: self.tz.name().to_owned(),
+                    date,
+                    bars,
+                };
+                Ok(json_sized(&body, capacity))
+            }
+            format => query_bars_in(format, &bars, true),
+        }
+    }
 }
 
 /// The answer kept for `key` while the catalogue is unchanged, else `build`'s (kept when
@@ -320,22 +291,41 @@ pub async fn adjust_days(
     Ok(db::actions::adjust_in_place(client, adjustment, refs).await?)
 }
 
-type Parsed = (Option<Vec<Symbol>>, Tz, ResponseFormat);
-
+/// The symbols (`None`: every symbol) and the rest of `/v1/snapshots` and
+/// `/v1/bars/previous`.
 fn parse_market(
     state: &AppState,
     headers: &HeaderMap,
     params: &MarketParams,
-) -> Result<Parsed, ApiError> {
-    let max = state.settings.max_page_rows;
-    let symbols = params
-        .symbols
-        .as_deref()
-        .map(|raw| param("symbols", bars_query::parse_symbol_list(raw, max)))
-        .transpose()?;
-    let tz = parse_tz(params.tz.as_deref())?;
-    let format = choose_format(headers, params.format.as_deref())?;
-    Ok((symbols, tz, format))
+) -> Result<(Option<Vec<Symbol>>, MarketRead), ApiError> {
+    let symbols = symbols_param(params.symbols.as_deref(), state.settings.max_page_rows)?;
+    let read = MarketRead::parse(
+        headers,
+        params.tz.as_deref(),
+        params.format.as_deref(),
+        params.adjustment.as_deref(),
+    )?;
+    Ok((symbols, read))
+}
+
+/// Snapshots adjusted for `adjustment`: the latest bar and both daily bars of each.
+async fn adjust_snapshots(
+    client: &db::Conn,
+    adjustment: Adjustment,
+    rows: &mut [Snapshot],
+) -> Result<(), ApiError> {
+    let bars = rows.iter_mut().flat_map(|s| {
+        let Snapshot {
+            latest_bar,
+            day,
+            prev_day,
+            ..
+        } = s;
+        let days = day.iter_mut().chain(prev_day.iter_mut());
+        std::iter::once(latest_bar as &mut dyn Adjustable)
+            .chain(days.map(|d| d as &mut dyn Adjustable))
+    });
+    Ok(db::actions::adjust_in_place(client, adjustment, bars.collect()).await?)
 }
 
 fn parse_tz(raw: Option<&str>) -> Result<Tz, ApiError> {
@@ -349,31 +339,36 @@ pub(crate) fn choose_format(
     headers: &HeaderMap,
     raw: Option<&str>,
 ) -> Result<ResponseFormat, ApiError> {
-    let negotiated = match raw {
-        Some(_) => ResponseFormat::Json,
-        None => super::bars::negotiate(headers)?,
-    };
+    let negotiated = super::bars::negotiate(headers, raw)?;
     param("format", ResponseFormat::choose(raw, negotiated))
 }
 
-fn daily_bars(
+/// Snapshots in `format`: JSON in the route's shape, the rest one row per symbol.
+fn snapshots_in(
     format: ResponseFormat,
     tz: Tz,
-    date: NaiveDate,
-    bars: Vec<QueryBar>,
+    today: NaiveDate,
+    rows: Vec<Snapshot>,
 ) -> Result<Response, ApiError> {
-    match format {
+    Ok(match format {
         ResponseFormat::Json => {
-            let capacity = bars.len() * 160;
-            let body = DailyBars {
+            let capacity = rows.len() * 520;
+            let body = Snapshots {
                 tz: tz.name().to_owned(),
-                date,
-                bars,
+                date: today,
+                snapshots: rows,
             };
-            Ok(json_sized(&body, capacity))
+            json_sized(&body, capacity)
         }
-        _ => query_bars_in(format, &bars, true),
-    }
+        ResponseFormat::Csv => lines(
+            format,
+            Snapshot::CSV_HEADER,
+            rows.iter().map(Snapshot::csv_line),
+        ),
+        ResponseFormat::Ndjson => lines(format, "", rows.iter().map(Snapshot::ndjson_line)),
+        ResponseFormat::Arrow => super::columnar::snapshots(Columnar::Arrow, &rows)?,
+        ResponseFormat::Parquet => super::columnar::snapshots(Columnar::Parquet, &rows)?,
+    })
 }
 
 /// `value` as a JSON answer, encoded into one buffer of `capacity` bytes to start with: a

@@ -57,11 +57,7 @@ pub async fn latest(
                 .into_iter()
                 .collect()
         }
-        None => {
-            let catalog = state.catalog().await?;
-            let client = state.read_db().await?;
-            db::all_latest(&client, catalog).await?
-        }
+        None => super::bars::every_latest(&state).await?,
     };
     Ok(Json(bars.into_iter().map(TickerBar).collect()))
 }
