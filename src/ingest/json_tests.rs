@@ -1,6 +1,6 @@
 //! Tests of `json.rs`.
 use super::*;
-use crate::domain::{InputBounds, TimeParser, VolumeRange};
+use crate::domain::VolumeRange;
 
 const RULES: RecordRules = RecordRules::TESTING;
 
