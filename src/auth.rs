@@ -18,7 +18,7 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthArgs, AuthMode, ConfigError};
+use crate::config::{AuthArgs, AuthMode, ConfigError, Hidden};
 use crate::domain::signed_url::{self, UrlSigner};
 use crate::error::ApiError;
 
@@ -138,7 +138,7 @@ impl Auth {
         match args.auth {
             AuthMode::None => Ok(Self::Disabled),
             AuthMode::Keys => Self::from_config(
-                args.api_keys.as_deref(),
+                args.api_keys.as_ref().map(Hidden::expose),
                 args.api_keys_file.as_deref(),
                 args.public_reads,
             ),

@@ -18,11 +18,11 @@ pub enum LogFormat {
 }
 
 /// Where the database is. Either `DATABASE_URL` or the tutorial's `DB_*` variables.
-#[derive(Clone, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL URL, e.g. postgres://user:pass@host:5432/db?sslmode=disable.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Hidden>,
     /// Database host (used when DATABASE_URL is not set).
     #[arg(long, env = "DB_HOST")]
     pub db_host: Option<String>,
@@ -37,7 +37,7 @@ pub struct DatabaseArgs {
     pub db_user: Option<String>,
     /// Database password.
     #[arg(long, env = "DB_PASS", hide_env_values = true)]
-    pub db_pass: Option<String>,
+    pub db_pass: Option<Hidden>,
     /// TLS mode: disable, allow, prefer, require, verify-ca or verify-full. Every mode but
     /// disable verifies the server's certificate and name (as verify-full); allow reads as prefer.
     #[arg(long, env = "DB_SSLMODE")]
@@ -47,23 +47,28 @@ pub struct DatabaseArgs {
     pub db_sslrootcert: Option<std::path::PathBuf>,
 }
 
-/// How a secret setting shows in `Debug` (and so in logs): whether it is set, never its value.
-fn hidden<T>(secret: &Option<T>) -> Option<&'static str> {
-    secret.as_ref().map(|_| "<hidden>")
+/// A setting that may hold a password (a URL, a password, API key hashes): `Debug`, and so
+/// every log line, shows only that it is set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden(String);
+
+impl Hidden {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
-impl fmt::Debug for DatabaseArgs {
+impl fmt::Debug for Hidden {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseArgs")
-            .field("database_url", &hidden(&self.database_url))
-            .field("db_host", &self.db_host)
-            .field("db_port", &self.db_port)
-            .field("db_name", &self.db_name)
-            .field("db_user", &self.db_user)
-            .field("db_pass", &hidden(&self.db_pass))
-            .field("db_sslmode", &self.db_sslmode)
-            .field("db_sslrootcert", &self.db_sslrootcert)
-            .finish()
+        f.write_str("<hidden>")
+    }
+}
+
+impl std::str::FromStr for Hidden {
+    type Err = std::convert::Infallible;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(Self(raw.to_owned()))
     }
 }
 
@@ -76,9 +81,12 @@ impl DatabaseArgs {
     /// The driver's connection settings, or an error naming what is missing.
     pub fn pg_config(&self) -> Result<tokio_postgres::Config, ConfigError> {
         let mut config = match &self.database_url {
-            Some(url) => url.parse::<tokio_postgres::Config>().map_err(|e| {
-                ConfigError(format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
-            })?,
+            Some(url) => url
+                .expose()
+                .parse::<tokio_postgres::Config>()
+                .map_err(|e| {
+                    ConfigError(format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
+                })?,
             None => self.config_from_parts()?,
         };
         if let Some(mode) = &self.db_sslmode {
@@ -115,7 +123,7 @@ impl DatabaseArgs {
             .dbname(self.db_name.as_deref().unwrap_or_default())
             .user(self.db_user.as_deref().unwrap_or_default());
         if let Some(pass) = &self.db_pass {
-            config.password(pass.as_bytes());
+            config.password(pass.expose().as_bytes());
         }
         Ok(config)
     }
@@ -150,7 +158,7 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
     /// A read replica: GET requests read from it, and from the primary while it is down.
     #[arg(long, env = "TSAPI_READ_DATABASE_URL", hide_env_values = true)]
-    pub read_database_url: Option<String>,
+    pub read_database_url: Option<Hidden>,
     #[command(flatten)]
     pub stream: StreamArgs,
     /// After SIGTERM, how long in-flight requests may take before the server exits anyway.
@@ -163,12 +171,12 @@ pub struct ServeArgs {
 }
 
 /// Live bars: the change feed's listener and the limits of subscriptions.
-#[derive(Clone, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct StreamArgs {
     /// A direct (session) connection for the feed's LISTEN; default DATABASE_URL. Set it
     /// when DATABASE_URL goes through a transaction-mode pooler, where LISTEN cannot work.
     #[arg(long, env = "TSAPI_LISTEN_DATABASE_URL", hide_env_values = true)]
-    pub listen_database_url: Option<String>,
+    pub listen_database_url: Option<Hidden>,
     /// Run the change feed (streams, latest bars from memory). Off: streams answer 503
     /// and latest bars come from the database.
     #[arg(long, env = "TSAPI_STREAM", default_value_t = true, action = clap::ArgAction::Set)]
@@ -186,19 +194,6 @@ pub struct StreamArgs {
     /// Most symbols in one subscription (`*` counts as one).
     #[arg(long, env = "TSAPI_STREAM_MAX_SYMBOLS", default_value_t = 1_000)]
     pub stream_max_symbols: usize,
-}
-
-impl fmt::Debug for StreamArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamArgs")
-            .field("listen_database_url", &hidden(&self.listen_database_url))
-            .field("stream", &self.stream)
-            .field("stream_replay_window", &self.stream_replay_window)
-            .field("stream_queue", &self.stream_queue)
-            .field("stream_max_subscribers", &self.stream_max_subscribers)
-            .field("stream_max_symbols", &self.stream_max_symbols)
-            .finish()
-    }
 }
 
 /// A secret setting (a signing key): `Debug` and `--help` never show it.
@@ -250,31 +245,20 @@ fn zone_setting(raw: &str) -> Result<Tz, String> {
 }
 
 /// Who may call the API.
-#[derive(Clone, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct AuthArgs {
     /// `keys` (requests need an API key) or `none` (no checks: anyone may read and write).
     #[arg(long, env = "TSAPI_AUTH", default_value = "keys")]
     pub auth: AuthMode,
     /// API keys as comma-separated `name:scopes:sha256hex` entries (see `tsapi keygen`).
     #[arg(long, env = "TSAPI_API_KEYS", hide_env_values = true)]
-    pub api_keys: Option<String>,
+    pub api_keys: Option<Hidden>,
     /// A file of API key entries, one per line; `#` comments and blank lines allowed.
     #[arg(long, env = "TSAPI_API_KEYS_FILE")]
     pub api_keys_file: Option<std::path::PathBuf>,
     /// Let reads (GET) through without a key; writes still need one.
     #[arg(long, env = "TSAPI_PUBLIC_READS", default_value_t = false, action = clap::ArgAction::Set)]
     pub public_reads: bool,
-}
-
-impl fmt::Debug for AuthArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthArgs")
-            .field("auth", &self.auth)
-            .field("api_keys", &hidden(&self.api_keys))
-            .field("api_keys_file", &self.api_keys_file)
-            .field("public_reads", &self.public_reads)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -379,7 +363,7 @@ mod tests {
             db_port: 6543,
             db_name: name.map(Into::into),
             db_user: user.map(Into::into),
-            db_pass: Some("s3cret".into()),
+            db_pass: Some("s3cret".parse().unwrap()),
             db_sslmode: None,
             db_sslrootcert: None,
         }
@@ -419,6 +403,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn serve_settings_never_show_passwords_or_key_hashes() {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let serve = Wrap::try_parse_from([
+            "x",
+            "--database-url=postgres://u:hunter1@h/d",
+            "--read-database-url=postgres://u:hunter2@replica/d",
+            "--listen-database-url=postgres://u:hunter3@direct/d",
+            "--api-keys=ops:read:hunter4",
+        ])
+        .unwrap()
+        .serve;
+        let shown = format!("{serve:?}");
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(
+            shown.contains("read_database_url: Some(<hidden>)"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub fn app_state(args: &ServeArgs, recycling: db::Recycling) -> anyhow::Result<A
         ))
         .with_pipelined_reads(args.pool.pipeline_reads);
     if let Some(url) = &args.read_database_url {
-        let pg: tokio_postgres::Config = url.parse().map_err(|e| {
+        let pg: tokio_postgres::Config = url.expose().parse().map_err(|e| {
             crate::config::ConfigError(format!(
                 "TSAPI_READ_DATABASE_URL is not a valid PostgreSQL URL: {e}"
             ))

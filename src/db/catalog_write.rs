@@ -13,7 +13,7 @@ use tokio_postgres::Transaction;
 use super::catalog::{DAILY_COLUMNS, DAY_AGGREGATES, derive_symbols_sql};
 use super::write_statements::Prepared;
 use super::{DbError, OnConflict, TABLE};
-use crate::domain::WriteSummary;
+use crate::domain::{DayAgg, WriteSummary};
 
 /// Brings the catalogue up to date with a write's rows, before its commit.
 pub async fn record_write(
@@ -86,6 +86,11 @@ async fn account_chunks(
     Ok(())
 }
 
+/// The (symbol, day) keys of the summary's days, as two arrays to bind.
+fn keys<'a>(days: &[(&'a str, NaiveDate, &DayAgg)]) -> (Vec<&'a str>, Vec<NaiveDate>) {
+    days.iter().map(|(symbol, day, _)| (*symbol, *day)).unzip()
+}
+
 /// Adds the summary's daily bars to the stored ones.
 async fn merge_days(
     tx: &Transaction<'_>,
@@ -93,18 +98,17 @@ async fn merge_days(
     summary: &WriteSummary,
 ) -> Result<(), DbError> {
     let days = summary.days();
-    let col = |f: fn(&crate::domain::DayAgg) -> Option<f64>| -> Vec<Option<f64>> {
+    let col = |f: fn(&DayAgg) -> Option<f64>| -> Vec<Option<f64>> {
         days.iter().map(|(_, _, a)| f(a)).collect()
     };
-    let dates: Vec<NaiveDate> = days.iter().map(|(_, d, _)| *d).collect();
-    let symbols: Vec<&str> = days.iter().map(|(s, _, _)| *s).collect();
+    let (symbols, dates) = keys(&days);
     let firsts: Vec<DateTime<Utc>> = days.iter().map(|(_, _, a)| a.first_time).collect();
     let lasts: Vec<DateTime<Utc>> = days.iter().map(|(_, _, a)| a.last_time).collect();
     let volumes: Vec<Option<i64>> = days.iter().map(|(_, _, a)| a.volume).collect();
     let counts: Vec<i64> = days.iter().map(|(_, _, a)| a.bars).collect();
     let last_volumes: Vec<Option<i64>> =
         days.iter().map(|(_, _, a)| a.last.trading_volume).collect();
-    let int = |f: fn(&crate::domain::DayAgg) -> Option<i64>| -> Vec<Option<i64>> {
+    let int = |f: fn(&DayAgg) -> Option<i64>| -> Vec<Option<i64>> {
         days.iter().map(|(_, _, a)| f(a)).collect()
     };
     // Sums skip nulls, as SQL's `sum` does: a null on either side keeps the other.
@@ -182,8 +186,7 @@ async fn recompute_days(
     summary: &WriteSummary,
 ) -> Result<(), DbError> {
     let days = summary.days();
-    let dates: Vec<NaiveDate> = days.iter().map(|(_, d, _)| *d).collect();
-    let symbols: Vec<&str> = days.iter().map(|(s, _, _)| *s).collect();
+    let (symbols, dates) = keys(&days);
     let zone = summary.zone().name();
     let set = DAILY_COLUMNS
         .split(", ")

@@ -108,7 +108,7 @@ pub fn start_for(args: &crate::config::ServeArgs, pool: PgPool) -> anyhow::Resul
     let stream = &args.stream;
     let pg = match &stream.listen_database_url {
         Some(url) => {
-            let mut pg: tokio_postgres::Config = url.parse().map_err(|e| {
+            let mut pg: tokio_postgres::Config = url.expose().parse().map_err(|e| {
                 crate::config::ConfigError(format!(
                     "TSAPI_LISTEN_DATABASE_URL is not a valid PostgreSQL URL: {e}"
                 ))
