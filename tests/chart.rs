@@ -2,18 +2,26 @@
 
 mod common;
 
+use common::bodies::bar_record;
 use common::{TestApp, expect_problem};
-use serde_json::json;
 
 async fn seed(app: &TestApp) {
     // Three UTC days of AAPL: up, down, up.
-    let records: Vec<_> = [("2021-11-10", 10.0, 12.0), ("2021-11-11", 12.0, 11.0), ("2021-11-12", 11.0, 13.0)]
-        .iter()
-        .map(|(day, open, close)| {
-            json!({"time": format!("{day}T15:00:00Z"), "symbol": "AAPL", "price_open": open,
-                   "price_high": 14.0, "price_low": 9.0, "price_close": close, "trading_volume": 100})
-        })
-        .collect();
+    let records: Vec<_> = [
+        ("2021-11-10", 10.0, 12.0),
+        ("2021-11-11", 12.0, 11.0),
+        ("2021-11-12", 11.0, 13.0),
+    ]
+    .iter()
+    .map(|(day, open, close)| {
+        bar_record(
+            &format!("{day}T15:00:00Z"),
+            "AAPL",
+            [*open, 14.0, 9.0, *close],
+            100,
+        )
+    })
+    .collect();
     app.insert(records).await;
 }
 
@@ -42,31 +50,21 @@ async fn chart_svg_draws_one_candle_per_bucket() {
     let last = svg.find("2021-11-12T00:00:00Z").unwrap();
     assert!(first < last);
 
-    let empty = app
-        .get("/v1/bars/chart.svg?symbol=NOPE")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let empty = app.get_text("/v1/bars/chart.svg?symbol=NOPE").await;
     assert!(empty.contains("No bars in this range"));
 }
 
 #[tokio::test]
 async fn chart_svg_refuses_bad_parameters() {
     let app = TestApp::spawn().await;
-    for (path, hint) in [
+    app.expect_bad_requests(&[
         ("/v1/bars/chart.svg", "symbol"),
         ("/v1/bars/chart.svg?symbol=AAPL&interval=0d", "interval"),
         ("/v1/bars/chart.svg?symbol=AAPL,MSFT", "symbol"),
         ("/v1/bars/chart.svg?symbol=AAPL&tz=Mars/Base", "tz"),
         ("/v1/bars/chart.svg?symbol=AAPL&colour=red", "colour"),
-    ] {
-        let problem = expect_problem(app.get(path).await, 400).await;
-        assert!(
-            problem["detail"].as_str().unwrap().contains(hint),
-            "{path}: {problem}"
-        );
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -97,22 +95,22 @@ async fn the_time_axis_is_labelled_in_the_requested_zone() {
     // Four hourly bars from 15:00 UTC: 10:00 to 13:00 in New York (EST).
     let records: Vec<_> = (15..19)
         .map(|hour| {
-            json!({"time": format!("2021-11-12T{hour}:00:00Z"), "symbol": "AAPL",
-                   "price_open": 10.0, "price_high": 11.0, "price_low": 9.0,
-                   "price_close": 10.5, "trading_volume": 100})
+            bar_record(
+                &format!("2021-11-12T{hour}:00:00Z"),
+                "AAPL",
+                [10.0, 11.0, 9.0, 10.5],
+                100,
+            )
         })
         .collect();
     app.insert(records).await;
     let svg = |tz: &'static str| {
         let app = &app;
         async move {
-            app.get(&format!(
+            app.get_text(&format!(
                 "/v1/bars/chart.svg?symbol=AAPL&interval=1h&start=2021-11-12&end=2021-11-13{tz}"
             ))
             .await
-            .text()
-            .await
-            .unwrap()
         }
     };
     let utc = svg("").await;
@@ -129,9 +127,7 @@ async fn a_chart_cut_at_1000_candles_says_so() {
     let records: Vec<_> = (0..1_001)
         .map(|minute| {
             let time = chrono::DateTime::from_timestamp(1_636_729_200 + minute * 60, 0).unwrap();
-            json!({"time": time.to_rfc3339(), "symbol": "AAPL", "price_open": 10.0,
-                   "price_high": 11.0, "price_low": 9.0, "price_close": 10.5,
-                   "trading_volume": 1})
+            bar_record(&time.to_rfc3339(), "AAPL", [10.0, 11.0, 9.0, 10.5], 1)
         })
         .collect();
     app.insert(records).await;

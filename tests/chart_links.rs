@@ -3,8 +3,9 @@
 
 mod common;
 
+use common::bodies::bar_record;
 use common::{TestApp, api_defaults, app_state, expect_problem, serve_state};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tsapi::auth::{ApiKey, Auth, Scopes, generate_key};
 
 struct Keyed {
@@ -16,11 +17,12 @@ struct Keyed {
 
 async fn keyed_app() -> Keyed {
     let app = TestApp::spawn().await;
-    app.insert(vec![
-        json!({"time": "2021-11-12T15:00:00Z", "symbol": "MSFT",
-        "price_open": 10.0, "price_high": 11.0, "price_low": 9.0, "price_close": 10.5,
-        "trading_volume": 100}),
-    ])
+    app.insert(vec![bar_record(
+        "2021-11-12T15:00:00Z",
+        "MSFT",
+        [10.0, 11.0, 9.0, 10.5],
+        100,
+    )])
     .await;
     let reader = generate_key().unwrap();
     let writer = generate_key().unwrap();

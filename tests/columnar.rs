@@ -7,6 +7,7 @@ mod common;
 
 use chrono::Duration;
 use common::bars::{series, utc};
+use common::pages::{bars_and_token, follow_pages, page_path};
 use common::process::ServerProcess;
 use common::readers::{Cells, json_cells, read, read_file, rows_by_reader};
 use common::{Schema, TestDb};
@@ -77,21 +78,13 @@ async fn body(setup: &Setup, path_and_query: &str, media_type: &str) -> Vec<u8> 
 
 /// Every bar of a JSON `/v1/bars` request, following its pages.
 async fn json_bars(setup: &Setup, query: &str) -> Vec<Cells> {
-    let mut bars = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut path = format!("/v1/bars?{query}&limit=10000");
-        if let Some(t) = &token {
-            path.push_str(&format!("&page_token={t}"));
-        }
+    let (bars, _) = follow_pages(async |token| {
+        let path = page_path(&format!("/v1/bars?{query}&limit=10000"), token);
         let page: Value = get(setup, &path, None).await.json().await.unwrap();
-        let page_bars = page["bars"].as_array().unwrap_or_else(|| panic!("{page}"));
-        bars.extend(page_bars.iter().map(json_cells));
-        match page["next_page_token"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return bars,
-        }
-    }
+        bars_and_token(&page)
+    })
+    .await;
+    bars.iter().map(json_cells).collect()
 }
 
 /// Reads `/v1/bars?{query}` as Arrow and as Parquet with every reader and compares each
@@ -230,17 +223,11 @@ async fn arrow_pages_carry_the_next_token_in_a_header() {
     let setup = setup().await;
     let query = "symbols=AAPL,EDGE,MSFT&start=2021-11-03T15:00:00Z";
     let expected = json_bars(&setup, query).await;
-    let mut got = Vec::new();
-    let mut token: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let mut path = format!("/v1/bars?{query}&format=arrow&limit=25");
-        if let Some(t) = &token {
-            path.push_str(&format!("&page_token={t}"));
-        }
+    let (got, pages) = follow_pages(async |token| {
+        let path = page_path(&format!("/v1/bars?{query}&format=arrow&limit=25"), token);
         let response = get(&setup, &path, None).await;
         assert_eq!(response.status(), 200);
-        token = response
+        let next = response
             .headers()
             .get("next-page-token")
             .map(|v| v.to_str().unwrap().to_owned());
@@ -249,12 +236,9 @@ async fn arrow_pages_carry_the_next_token_in_a_header() {
         let (_, rows) = by_reader.remove(0);
         assert!(rows.len() <= 25);
         assert!(by_reader.iter().all(|(_, r)| *r == rows));
-        got.extend(rows);
-        pages += 1;
-        if token.is_none() {
-            break;
-        }
-    }
+        (rows, next)
+    })
+    .await;
     assert_eq!(pages, expected.len().div_ceil(25));
     assert_eq!(got, expected);
 }
@@ -264,23 +248,16 @@ async fn parquet_cut_at_its_limit_names_the_rest_in_its_footer() {
     let setup = setup().await;
     let query = "symbols=AAPL,MSFT&interval=5min";
     let expected = json_bars(&setup, query).await;
-    let mut got = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..10 {
-        let mut path = format!("/v1/bars?{query}&format=parquet&limit=40");
-        if let Some(t) = &token {
-            path.push_str(&format!("&page_token={t}"));
-        }
+    let (got, _) = follow_pages(async |token| {
+        let path = page_path(&format!("/v1/bars?{query}&format=parquet&limit=40"), token);
         let report = read("parquet", &body(&setup, &path, PARQUET).await);
-        token = report["metadata"]["next_page_token"]
+        let next = report["metadata"]["next_page_token"]
             .as_str()
             .map(str::to_owned);
         let (_, rows) = rows_by_reader(&report, true).remove(0);
-        got.extend(rows);
-        if token.is_none() {
-            break;
-        }
-    }
+        (rows, next)
+    })
+    .await;
     assert_eq!(got, expected);
     assert_eq!(expected.len(), 4 * 24);
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::answers::{error_places, ndjson_values};
+use common::bodies::bar_record;
 use common::{TestApp, expect_problem};
 use serde_json::{Value, json};
 
@@ -15,8 +16,7 @@ const TOLERANCE: f64 = 1e-9;
 type Day = (&'static str, f64, f64, f64, f64, i64);
 
 fn record(symbol: &str, (day, o, h, l, c, v): Day) -> Value {
-    json!({"time": format!("{day}T15:00:00Z"), "symbol": symbol, "price_open": o,
-           "price_high": h, "price_low": l, "price_close": c, "trading_volume": v})
+    bar_record(&format!("{day}T15:00:00Z"), symbol, [o, h, l, c], v)
 }
 
 /// One price a day: open, high, low and close alike.
@@ -92,8 +92,15 @@ fn close_enough(actual: f64, expected: f64) -> bool {
     (actual - expected).abs() <= TOLERANCE * expected.abs().max(f64::MIN_POSITIVE)
 }
 
-/// Compares bars with expected (open, high, low, close, volume) rows.
-fn assert_bars(bars: &[Value], expected: &[(f64, f64, f64, f64, i64)], what: &str) {
+/// Checks that `/v1/bars?{query}` answers bars of these (open, high, low, close, volume),
+/// and returns them.
+async fn assert_bars_of(
+    app: &TestApp,
+    query: &str,
+    expected: &[(f64, f64, f64, f64, i64)],
+    what: &str,
+) -> Vec<Value> {
+    let bars = bars(app, query).await;
     assert_eq!(bars.len(), expected.len(), "{what}: {bars:?}");
     for (bar, (o, h, l, c, v)) in bars.iter().zip(expected) {
         for (field, want) in [
@@ -110,6 +117,7 @@ fn assert_bars(bars: &[Value], expected: &[(f64, f64, f64, f64, i64)], what: &st
         }
         assert_eq!(bar["trading_volume"].as_i64(), Some(*v), "{what}: {bar}");
     }
+    bars
 }
 
 async fn bars(app: &TestApp, query: &str) -> Vec<Value> {
@@ -138,9 +146,9 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
     let app = setup().await;
 
     // A 4-for-1 split: earlier prices / 4, volumes * 4.
-    let aaa = bars(&app, "symbols=AAA&adjustment=split").await;
-    assert_bars(
-        &aaa,
+    let aaa = assert_bars_of(
+        &app,
+        "symbols=AAA&adjustment=split",
         &[
             (500.0 / 4.0, 510.0 / 4.0, 490.0 / 4.0, 505.0 / 4.0, 1000 * 4),
             (504.0 / 4.0, 508.0 / 4.0, 496.0 / 4.0, 500.0 / 4.0, 1200 * 4),
@@ -148,7 +156,8 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
             (130.0, 135.0, 128.0, 134.0, 5000),
         ],
         "4:1",
-    );
+    )
+    .await;
     assert_eq!(bars(&app, "symbols=AAA&adjustment=all").await, aaa);
     // Dividends only: AAA has none, so the bars are as stored.
     let raw = bars(&app, "symbols=AAA").await;
@@ -156,8 +165,9 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
     assert_eq!(raw[0]["price_close"], 505.0);
 
     // 7-for-1, then 4-for-1: the earliest bar is divided by 7 * 4 = 28.
-    assert_bars(
-        &bars(&app, "symbols=BBB&adjustment=split").await,
+    assert_bars_of(
+        &app,
+        "symbols=BBB&adjustment=split",
         &[
             flat_row(645.57 / 28.0, 700 * 28),
             flat_row(93.70 / 4.0, 1000 * 4),
@@ -165,21 +175,26 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
             flat_row(129.04, 100),
         ],
         "7:1 then 4:1",
-    );
+    )
+    .await;
 
     // A 1-for-10 reverse split: earlier prices * 10, volumes / 10.
-    assert_bars(
-        &bars(&app, "symbols=CCC&adjustment=split").await,
+    assert_bars_of(
+        &app,
+        "symbols=CCC&adjustment=split",
         &[flat_row(1.5 * 10.0, 12340 / 10), flat_row(15.2, 1000)],
         "1:10",
-    );
+    )
+    .await;
 
     // A 0.82 dividend; the previous close is 455.61 (2020-08-06).
-    assert_bars(
-        &bars(&app, "symbols=DDD&adjustment=dividend").await,
+    assert_bars_of(
+        &app,
+        "symbols=DDD&adjustment=dividend",
         &ddd_after_its_dividend(),
         "dividend",
-    );
+    )
+    .await;
 
     // A 2-for-1 and a 1.00 dividend on the same day: the dividend is per new share, so the
     // previous close in new shares is 100 / 2 = 50 and the factor 1 - 1/50 = 0.98.
@@ -188,17 +203,20 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
         ("dividend", 100.0 * (1.0 - 1.0 / 50.0), 10),
         ("all", 100.0 / 2.0 * (1.0 - 1.0 / 50.0), 20),
     ] {
-        assert_bars(
-            &bars(&app, &format!("symbols=EEE&adjustment={adjustment}")).await,
+        assert_bars_of(
+            &app,
+            &format!("symbols=EEE&adjustment={adjustment}"),
             &[flat_row(price, volume), flat_row(51.0, 10)],
             adjustment,
-        );
+        )
+        .await;
     }
 
     // Actions on Saturdays (no bars): a 2-for-1 on 2021-01-09 and a 0.50 dividend on
     // 2021-01-16 whose previous close is Friday's 5.0 (factor 1 - 0.5/5 = 0.9).
-    assert_bars(
-        &bars(&app, "symbols=FFF&adjustment=all").await,
+    assert_bars_of(
+        &app,
+        "symbols=FFF&adjustment=all",
         &[
             flat_row(10.0 / 2.0 * 0.9, 5 * 2),
             flat_row(5.1 * 0.9, 10),
@@ -206,7 +224,8 @@ async fn adjusted_bars_equal_the_hand_computed_values() {
             flat_row(4.6, 10),
         ],
         "weekend actions",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -214,9 +233,9 @@ async fn aggregates_come_from_adjusted_bars() {
     let app = setup().await;
     // The week of 2020-08-24 holds only bars before the split: the adjusted weekly bar is
     // the raw weekly bar divided by 4 (volume times 4).
-    let weeks = bars(&app, "symbols=AAA&interval=1w&adjustment=split").await;
-    assert_bars(
-        &weeks,
+    assert_bars_of(
+        &app,
+        "symbols=AAA&interval=1w&adjustment=split",
         &[
             (
                 500.0 / 4.0,
@@ -228,20 +247,18 @@ async fn aggregates_come_from_adjusted_bars() {
             (127.0, 135.0, 125.0, 134.0, 4000 + 5000),
         ],
         "weeks",
-    );
+    )
+    .await;
     // August spans the split: first adjusted open, highest adjusted high (130 on the 31st
     // beats 510/4 = 127.5), lowest adjusted low (490/4 = 122.5), last close, summed
     // adjusted volumes.
-    let months = bars(
+    let months = assert_bars_of(
         &app,
         "symbols=AAA&interval=1mo&tz=America/New_York&adjustment=split&end=2020-09-01",
-    )
-    .await;
-    assert_bars(
-        &months,
         &[(500.0 / 4.0, 130.0, 490.0 / 4.0, 129.0, 4000 + 4800 + 4000)],
         "month",
-    );
+    )
+    .await;
     assert_eq!(months[0]["count"], 3);
     // A daily bucket of one stored bar is that bar, adjusted alike (stored bars are adjusted
     // as they arrive, buckets in SQL before aggregation): to the last bit.
@@ -266,20 +283,17 @@ async fn aggregates_come_from_adjusted_bars() {
         }
     }
     // Gap filling carries adjusted closes.
-    let filled = bars(
+    assert_bars_of(
         &app,
         "symbols=AAA&interval=1d&fill=previous&start=2020-08-28&end=2020-08-31&adjustment=split",
-    )
-    .await;
-    assert_bars(
-        &filled,
         &[
             (504.0 / 4.0, 508.0 / 4.0, 496.0 / 4.0, 500.0 / 4.0, 4800),
             flat_row(500.0 / 4.0, 0),
             flat_row(500.0 / 4.0, 0),
         ],
         "filled",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -307,19 +321,11 @@ async fn every_format_and_every_page_has_the_same_numbers() {
     expect_problem(refused, 400).await;
 
     let ndjson = app
-        .get(&format!("/v1/bars?{query}&format=ndjson"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/v1/bars?{query}&format=ndjson"))
+        .await;
     assert_eq!(ndjson_values(&ndjson), json_bars);
 
-    let csv = app
-        .get(&format!("/v1/bars?{query}&format=csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let csv = app.get_text(&format!("/v1/bars?{query}&format=csv")).await;
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), json_bars.len());
     for (row, bar) in rows.iter().zip(&json_bars) {
@@ -368,8 +374,13 @@ async fn asof_reads_a_symbol_across_its_rename() {
     assert_eq!(bars(&app, "symbols=META").await.len(), 2);
     assert_eq!(bars(&app, "symbols=FB&asof=2022-06-10").await.len(), 2);
     // Aggregates span the change: the week of 2022-06-06 holds all four days.
-    let week = bars(&app, "symbols=META&asof=2023-01-03&interval=1w").await;
-    assert_bars(&week, &[(190.0, 196.64, 175.57, 175.57, 40)], "week");
+    assert_bars_of(
+        &app,
+        "symbols=META&asof=2023-01-03&interval=1w",
+        &[(190.0, 196.64, 175.57, 175.57, 40)],
+        "week",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -582,9 +593,11 @@ async fn previous_closes_come_from_the_table_when_the_catalogue_has_other_days()
         .batch_execute("UPDATE tsapi_catalog_meta SET zone = 'UTC'")
         .await
         .unwrap();
-    assert_bars(
-        &bars(&app, "symbols=DDD&adjustment=all").await,
+    assert_bars_of(
+        &app,
+        "symbols=DDD&adjustment=all",
         &ddd_after_its_dividend(),
         "dividend, previous close from the table",
-    );
+    )
+    .await;
 }

@@ -11,6 +11,7 @@ use std::process::Command;
 use chrono::Duration;
 use common::answers::json_of;
 use common::bars::{Row, series, store, utc};
+use common::pages::{bars_and_token, follow_pages, page_path};
 use common::process::ServerProcess;
 use common::readers::python;
 use common::{Schema, TestDb};
@@ -85,21 +86,14 @@ fn client(setup: &Setup, args: &[&str]) -> (Value, String) {
 /// Every bar of a `/v1/bars` request, following its pages.
 async fn v1_bars(setup: &Setup, query: &str) -> Vec<Value> {
     let http = reqwest::Client::new();
-    let mut bars = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..1000 {
-        let mut url = setup.server.url(&format!("/v1/bars?{query}"));
-        if let Some(t) = &token {
-            url.push_str(&format!("&page_token={t}"));
-        }
-        let page = json_of(http.get(url).bearer_auth(&setup.key)).await;
-        bars.extend(page["bars"].as_array().expect("a page").iter().cloned());
-        match page["next_page_token"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return bars,
-        }
-    }
-    panic!("more than 1000 pages");
+    let (bars, _) = follow_pages(async |token| {
+        let url = setup
+            .server
+            .url(&page_path(&format!("/v1/bars?{query}"), token));
+        bars_and_token(&json_of(http.get(url).bearer_auth(&setup.key)).await)
+    })
+    .await;
+    bars
 }
 
 fn requests(transcript: &str, marker: &str) -> usize {
@@ -147,19 +141,7 @@ async fn alpaca_py_bars_span_pages_and_equal_v1() {
         .await;
         let expected: Vec<Value> = expected
             .iter()
-            .map(|b| {
-                json!([
-                    b["symbol"],
-                    b["time"],
-                    b["price_open"],
-                    b["price_high"],
-                    b["price_low"],
-                    b["price_close"],
-                    b["trading_volume"].as_i64().map(|v| v as f64),
-                    non_null(&b["trade_count"]).as_i64().map(|v| v as f64),
-                    non_null(&b["vwap"])
-                ])
-            })
+            .map(|b| with_symbol(b, alpaca_fields(b)))
             .collect();
         let got = answer["rows"].as_array().expect("rows");
         assert!(!got.is_empty(), "{timeframe}: no bars");
@@ -180,10 +162,7 @@ async fn alpaca_py_latest_bar_equals_v1_latest() {
     let setup = setup().await;
     let (answer, _) = client(&setup, &["alpaca-latest", "AAPL,MSFT,ZZ,NOPE"]);
     let v1 = v1_get(&setup, "/v1/bars/latest?symbols=AAPL,MSFT,ZZ,NOPE").await;
-    let mut expected = serde_json::Map::new();
-    for b in v1["bars"].as_array().unwrap() {
-        expected.insert(b["symbol"].as_str().unwrap().to_owned(), ohlcv(b));
-    }
+    let expected = by_symbol(&v1["bars"], ohlcv);
     assert_eq!(expected.len(), 3);
     assert_eq!(answer, Value::Object(expected));
 }
@@ -262,19 +241,7 @@ async fn v1_aggs(
     )
     .await
     .iter()
-    .map(|b| {
-        let t = chrono::DateTime::parse_from_rfc3339(b["time"].as_str().unwrap()).unwrap();
-        json!([
-            t.timestamp_millis(),
-            b["price_open"],
-            b["price_high"],
-            b["price_low"],
-            b["price_close"],
-            b["trading_volume"],
-            non_null(&b["vwap"]),
-            non_null(&b["trade_count"])
-        ])
-    })
+    .map(|b| Value::Array(polygon_fields(b)))
     .collect()
 }
 
@@ -423,20 +390,56 @@ async fn v1_get(setup: &Setup, path: &str) -> Value {
     .await
 }
 
+/// `value` of each item of the array `items`, keyed by the item's symbol, as alpaca-py keys
+/// its answers for several symbols.
+fn by_symbol(items: &Value, value: impl Fn(&Value) -> Value) -> serde_json::Map<String, Value> {
+    let items = items.as_array().unwrap();
+    let keyed = |item: &Value| (item["symbol"].as_str().unwrap().to_owned(), value(item));
+    items.iter().map(keyed).collect()
+}
+
+/// A `/v1` bar as the alpaca-py script prints one (null stays null: a snapshot may lack a bar).
 fn ohlcv(b: &Value) -> Value {
     if b.is_null() {
         return Value::Null;
     }
-    json!([
-        b["time"],
-        b["price_open"],
-        b["price_high"],
-        b["price_low"],
-        b["price_close"],
-        b["trading_volume"].as_i64().map(|v| v as f64),
-        non_null(&b["trade_count"]).as_i64().map(|v| v as f64),
-        non_null(&b["vwap"])
-    ])
+    Value::Array(alpaca_fields(b))
+}
+
+/// A `/v1` bar's fields in alpaca-py's order; pandas holds the counts as floats.
+fn alpaca_fields(b: &Value) -> Vec<Value> {
+    let as_float = |v: &Value| json!(v.as_i64().map(|v| v as f64));
+    vec![
+        b["time"].clone(),
+        b["price_open"].clone(),
+        b["price_high"].clone(),
+        b["price_low"].clone(),
+        b["price_close"].clone(),
+        as_float(&b["trading_volume"]),
+        as_float(non_null(&b["trade_count"])),
+        non_null(&b["vwap"]).clone(),
+    ]
+}
+
+/// A `/v1` bar's fields in massive's order, time in epoch milliseconds.
+fn polygon_fields(b: &Value) -> Vec<Value> {
+    vec![
+        json!(ms(&b["time"])),
+        b["price_open"].clone(),
+        b["price_high"].clone(),
+        b["price_low"].clone(),
+        b["price_close"].clone(),
+        b["trading_volume"].clone(),
+        non_null(&b["vwap"]).clone(),
+        non_null(&b["trade_count"]).clone(),
+    ]
+}
+
+/// `fields` of bar `b`, led by its symbol.
+fn with_symbol(b: &Value, fields: Vec<Value>) -> Value {
+    let mut row = vec![b["symbol"].clone()];
+    row.extend(fields);
+    Value::Array(row)
 }
 
 /// A trade count or vwap of the fixtures: every stored bar has both, so `/v1` answers
@@ -451,14 +454,10 @@ async fn alpaca_py_snapshots_equal_v1_snapshots() {
     let setup = setup().await;
     let (answer, _) = client(&setup, &["alpaca-snapshots", "AAPL,MSFT,ZZ,NOPE"]);
     let v1 = v1_get(&setup, "/v1/snapshots?symbols=AAPL,MSFT,ZZ,NOPE").await;
-    let mut expected = serde_json::Map::new();
-    for s in v1["snapshots"].as_array().unwrap() {
-        expected.insert(
-            s["symbol"].as_str().unwrap().to_owned(),
-            json!({"minute": ohlcv(&s["latest_bar"]), "daily": ohlcv(&s["day"]),
-                   "prev": ohlcv(&s["prev_day"]), "trade": null, "quote": null}),
-        );
-    }
+    let expected = by_symbol(&v1["snapshots"], |s| {
+        json!({"minute": ohlcv(&s["latest_bar"]), "daily": ohlcv(&s["day"]),
+               "prev": ohlcv(&s["prev_day"]), "trade": null, "quote": null})
+    });
     assert_eq!(expected.len(), 3);
     assert!(expected["ZZ"]["prev"].is_array(), "ZZ has a previous day");
     assert_eq!(answer, Value::Object(expected));
@@ -476,17 +475,7 @@ fn ticker_rows(bars: &Value) -> Vec<Value> {
 }
 
 fn ticker_row(b: &Value) -> Value {
-    json!([
-        b["symbol"],
-        ms(&b["time"]),
-        b["price_open"],
-        b["price_high"],
-        b["price_low"],
-        b["price_close"],
-        b["trading_volume"],
-        non_null(&b["vwap"]),
-        non_null(&b["trade_count"])
-    ])
+    with_symbol(b, polygon_fields(b))
 }
 
 #[tokio::test]

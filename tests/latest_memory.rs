@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::live::{LiveServer, record};
+use common::TestDb;
+use common::live::{LiveServer, Sse, record};
 use serde_json::{Value, json};
 
 async fn ticker(server: &LiveServer, symbol: &str) -> Value {
@@ -28,9 +29,18 @@ async fn latest(server: &LiveServer, symbols: &str) -> Vec<(String, String, f64)
         .collect()
 }
 
+/// A live server over `db`, its feed followed from the start, that has streamed `records`:
+/// once they are seen on the feed, its memory holds them.
+async fn live_after(db: &TestDb, records: Value) -> (LiveServer, Sse) {
+    let server = LiveServer::start(&db.url, &[]).await;
+    let mut sse = server.sse("?symbols=*", None).await;
+    server.post_bars_seen(&mut sse, records).await;
+    (server, sse)
+}
+
 #[tokio::test]
 async fn a_backfill_never_passes_for_the_latest_bar() {
-    let db = common::TestDb::new(common::Schema::Migrated).await;
+    let db = TestDb::new(common::Schema::Migrated).await;
     // OLD's latest bar is weeks older than the newest bar, so the feed's start (the day
     // before the newest bar) does not hold it.
     db.client()
@@ -42,16 +52,9 @@ async fn a_backfill_never_passes_for_the_latest_bar() {
         )
         .await
         .unwrap();
-    let server = LiveServer::start(&db.url, &[]).await;
-    let mut sse = server.sse("?symbols=*", None).await;
-
     // A bar of last year for OLD: streamed, but OLD's latest stays the stored one.
-    server
-        .post_bars_seen(
-            &mut sse,
-            json!([record("OLD", "2023-06-01T15:00:00Z", 5.0, 1)]),
-        )
-        .await;
+    let (server, mut sse) =
+        live_after(&db, json!([record("OLD", "2023-06-01T15:00:00Z", 5.0, 1)])).await;
     assert_eq!(ticker(&server, "OLD").await["time"], "2024-01-10T15:00:00Z");
     assert_eq!(
         latest(&server, "OLD,NEW").await,
@@ -83,15 +86,12 @@ async fn a_backfill_never_passes_for_the_latest_bar() {
 
 #[tokio::test]
 async fn latest_bars_come_from_memory_while_the_feed_is_live() {
-    let db = common::TestDb::new(common::Schema::Migrated).await;
-    let server = LiveServer::start(&db.url, &[]).await;
-    let mut sse = server.sse("?symbols=*", None).await;
-    server
-        .post_bars_seen(
-            &mut sse,
-            json!([record("AAPL", "2024-03-01T14:30:00Z", 180.0, 1)]),
-        )
-        .await;
+    let db = TestDb::new(common::Schema::Migrated).await;
+    let (server, _sse) = live_after(
+        &db,
+        json!([record("AAPL", "2024-03-01T14:30:00Z", 180.0, 1)]),
+    )
+    .await;
     // Deleted behind the feed's back (deletes are not streamed): memory still answers,
     // which shows where the answer came from.
     db.client()

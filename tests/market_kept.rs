@@ -6,12 +6,12 @@ mod common;
 
 use chrono::{Duration, SecondsFormat, Utc};
 use common::TestApp;
-use common::bodies::ndjson;
-use serde_json::{Value, json};
+use common::bodies::{bar_record, ndjson};
+use serde_json::Value;
 
 /// The value of the sample whose name-and-labels part is exactly `series` (0 when absent).
 async fn sample(app: &TestApp, series: &str) -> f64 {
-    let page = app.get("/metrics").await.text().await.unwrap();
+    let page = app.get_text("/metrics").await;
     page.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
@@ -39,8 +39,7 @@ async fn post(app: &TestApp, bars: &[Value]) {
 
 fn bar(symbol: &str, hours_ago: i64, close: f64) -> Value {
     let time = (Utc::now() - Duration::hours(hours_ago)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    json!({"time": time, "symbol": symbol, "price_open": 10.0, "price_high": 50.0,
-           "price_low": 1.0, "price_close": close, "trading_volume": 100})
+    bar_record(&time, symbol, [10.0, 50.0, 1.0, close], 100)
 }
 
 /// Each symbol's latest close in a `/v1/snapshots` answer.
@@ -72,8 +71,8 @@ async fn whole_market_answers_are_served_again_only_while_nothing_changed() {
     .await;
 
     // Built once, then served again, byte for byte.
-    let first = app.get("/v1/snapshots").await.text().await.unwrap();
-    let again = app.get("/v1/snapshots").await.text().await.unwrap();
+    let first = app.get_text("/v1/snapshots").await;
+    let again = app.get_text("/v1/snapshots").await;
     assert_eq!(first, again);
     assert_eq!(counts(&app).await, (1.0, 1.0));
     let snapshots: Value = serde_json::from_str(&again).unwrap();
@@ -121,8 +120,8 @@ async fn whole_market_answers_are_served_again_only_while_nothing_changed() {
     // Grouped days: kept per day.
     let day = snapshots["date"].as_str().unwrap().to_owned();
     let path = format!("/v1/bars/grouped?date={day}");
-    let grouped = app.get(&path).await.text().await.unwrap();
-    assert_eq!(app.get(&path).await.text().await.unwrap(), grouped);
+    let grouped = app.get_text(&path).await;
+    assert_eq!(app.get_text(&path).await, grouped);
     assert_eq!(counts(&app).await, (5.0, 4.0));
 
     // Answers that depend on more than the catalogue are never kept: some symbols, adjusted

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use common::TestApp;
 use common::answers::texts;
+use common::bodies::bar_record;
 use futures_util::future::join_all;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const SYMBOLS: usize = 40;
 
@@ -21,9 +22,7 @@ async fn seed(app: &TestApp) {
                 .enumerate()
                 .map(move |(minute, time)| {
                     let close = 100.0 + n as f64 + minute as f64 / 10.0;
-                    json!({"time": time, "symbol": format!("P{n:02}"), "price_open": close,
-                           "price_high": close, "price_low": close, "price_close": close,
-                           "trading_volume": n})
+                    bar_record(time, &format!("P{n:02}"), [close; 4], n as i64)
                 })
         })
         .collect();

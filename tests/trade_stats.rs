@@ -182,11 +182,8 @@ async fn stored_bars_and_buckets_answer_summed_counts_and_volume_weighted_vwaps(
 
     // CSV has the two columns after the volume.
     let csv = app
-        .get("/v1/bars?symbols=VW&interval=15min&format=csv")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .get_text("/v1/bars?symbols=VW&interval=15min&format=csv")
+        .await;
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],

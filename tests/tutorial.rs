@@ -3,13 +3,9 @@
 mod common;
 
 use common::answers::symbols_and_times;
+use common::bodies::bar_record;
 use common::{Schema, TUTORIAL_PAYLOAD, TestApp, api_defaults};
 use serde_json::{Value, json};
-
-fn record(time: &str, symbol: &str, ohlc: [f64; 4], volume: i64) -> Value {
-    json!({"time": time, "symbol": symbol, "price_open": ohlc[0], "price_high": ohlc[1],
-           "price_low": ohlc[2], "price_close": ohlc[3], "trading_volume": volume})
-}
 
 #[tokio::test]
 async fn tutorial_payload_is_stored_by_field_name() {
@@ -36,9 +32,9 @@ async fn tutorial_payload_is_stored_by_field_name() {
 async fn ticker_returns_the_latest_bar_of_a_symbol() {
     let app = TestApp::spawn().await;
     app.insert(vec![
-        record("2021-11-12 15:00:00", "AAPL", [1.0, 2.0, 0.5, 1.5], 10),
-        record("2021-11-12T15:01:00Z", "AAPL", [1.5, 2.5, 1.0, 2.0], 20),
-        record("2021-11-12T15:02:00Z", "MSFT", [3.0, 3.0, 3.0, 3.0], 30),
+        bar_record("2021-11-12 15:00:00", "AAPL", [1.0, 2.0, 0.5, 1.5], 10),
+        bar_record("2021-11-12T15:01:00Z", "AAPL", [1.5, 2.5, 1.0, 2.0], 20),
+        bar_record("2021-11-12T15:02:00Z", "MSFT", [3.0, 3.0, 3.0, 3.0], 30),
     ])
     .await;
     let (status, body) = app.get_json("/ticker?symbol=AAPL").await;
@@ -56,8 +52,13 @@ async fn ticker_without_symbol_lists_the_latest_bar_of_every_symbol() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get_json("/ticker").await, (200, json!([])));
     app.post_json("/insert", TUTORIAL_PAYLOAD).await;
-    app.insert(vec![record("2021-11-12T16:00:00Z", "MSFT", [1.0; 4], 1)])
-        .await;
+    app.insert(vec![bar_record(
+        "2021-11-12T16:00:00Z",
+        "MSFT",
+        [1.0; 4],
+        1,
+    )])
+    .await;
     let (status, body) = app.get_json("/ticker").await;
     assert_eq!(status, 200);
     let summary = symbols_and_times(&body);
@@ -80,14 +81,14 @@ async fn latest_bar_is_found_in_old_chunks_too() {
     for week in 0..52 {
         let day =
             chrono::NaiveDate::from_ymd_opt(2021, 1, 4).unwrap() + chrono::Days::new(week * 7);
-        records.push(record(
+        records.push(bar_record(
             &format!("{day} 15:00:00"),
             "NEW",
             [1.0; 4],
             week as i64,
         ));
         if week < 10 {
-            records.push(record(
+            records.push(bar_record(
                 &format!("{day} 15:00:00"),
                 "OLD",
                 [2.0; 4],
@@ -116,9 +117,9 @@ async fn daily_aggregates_match_values_computed_here() {
     ];
     let mut records: Vec<Value> = bars
         .iter()
-        .map(|(t, p)| record(t, "AAPL", *p, 100))
+        .map(|(t, p)| bar_record(t, "AAPL", *p, 100))
         .collect();
-    records.push(record("2021-11-11T15:00:00Z", "MSFT", [99.0; 4], 1));
+    records.push(bar_record("2021-11-11T15:00:00Z", "MSFT", [99.0; 4], 1));
     app.insert(records).await;
 
     let expected = |day: &str, members: &[usize]| {
@@ -169,8 +170,8 @@ async fn naive_times_are_read_in_the_configured_zone() {
     api.timezone = chrono_tz::America::New_York;
     let app = TestApp::spawn_with(Schema::Migrated, api).await;
     app.insert(vec![
-        record("2021-11-12 10:00:00", "NY", [1.0; 4], 1),
-        record("2021-07-12T10:00:00+02:00", "OFF", [1.0; 4], 1),
+        bar_record("2021-11-12 10:00:00", "NY", [1.0; 4], 1),
+        bar_record("2021-07-12T10:00:00+02:00", "OFF", [1.0; 4], 1),
     ])
     .await;
     let rows = app.db.rows().await;
@@ -185,8 +186,8 @@ async fn a_duplicate_bar_is_a_conflict_and_stores_nothing() {
     let again = app
         .post_json(
             "/insert",
-            json!({"records": [record("2021-11-13T15:00:00Z", "AAPL", [1.0; 4], 1),
-                               record("2021-11-12T15:00:00Z", "MSFT", [1.0; 4], 1)]})
+            json!({"records": [bar_record("2021-11-13T15:00:00Z", "AAPL", [1.0; 4], 1),
+                               bar_record("2021-11-12T15:00:00Z", "MSFT", [1.0; 4], 1)]})
             .to_string(),
         )
         .await;

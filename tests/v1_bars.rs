@@ -5,9 +5,7 @@ mod common;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::New_York;
 use common::TestApp;
-use common::bars::{
-    Row, bar_json, expected_aggregates, series, series_of, store, store_series, utc,
-};
+use common::bars::{Row, bar_json, expected_aggregates, series, store, store_series_of, utc};
 use serde_json::{Value, json};
 
 async fn bars(app: &TestApp, query: &str) -> Value {
@@ -69,16 +67,19 @@ async fn stored_bars_come_sorted_by_symbol_then_time_within_the_range() {
 async fn aggregates_match_values_computed_from_the_bars() {
     let app = TestApp::spawn().await;
     // Three days of minute bars for two symbols, one of them starting mid-hour.
-    let rows = series_of(&[
-        (
-            "AAPL",
-            "2021-11-10T14:30:00Z",
-            Duration::minutes(1),
-            3 * 1440,
-        ),
-        ("MSFT", "2021-11-10T14:47:00Z", Duration::minutes(7), 600),
-    ]);
-    store(&app.db, &rows).await;
+    let rows = store_series_of(
+        &app.db,
+        &[
+            (
+                "AAPL",
+                "2021-11-10T14:30:00Z",
+                Duration::minutes(1),
+                3 * 1440,
+            ),
+            ("MSFT", "2021-11-10T14:47:00Z", Duration::minutes(7), 600),
+        ],
+    )
+    .await;
 
     let floor = |width: i64| {
         move |t: DateTime<Utc>| {
@@ -218,11 +219,14 @@ async fn days_and_weeks_follow_new_york_across_the_end_of_daylight_saving() {
 async fn gaps_are_left_out_filled_with_nulls_or_with_the_previous_close() {
     let app = TestApp::spawn().await;
     // Bars at hours 1, 2 and 5 of the day; hours 0, 3, 4, 6 and 7 are empty.
-    let rows = series_of(&[
-        ("GAP", "2021-11-12T01:00:00Z", Duration::minutes(30), 4),
-        ("GAP", "2021-11-12T05:10:00Z", Duration::minutes(20), 2),
-    ]);
-    store(&app.db, &rows).await;
+    let rows = store_series_of(
+        &app.db,
+        &[
+            ("GAP", "2021-11-12T01:00:00Z", Duration::minutes(30), 4),
+            ("GAP", "2021-11-12T05:10:00Z", Duration::minutes(20), 2),
+        ],
+    )
+    .await;
     let range = "symbols=GAP&interval=1h&start=2021-11-12T00:00:00Z&end=2021-11-12T08:00:00Z";
     let hour = |h: u32| format!("2021-11-12T{h:02}:00:00Z");
     let filled = expected_aggregates(&rows, |t| {
@@ -276,23 +280,9 @@ async fn gaps_are_left_out_filled_with_nulls_or_with_the_previous_close() {
     assert_eq!(previous["bars"], expected);
 
     // Filled pages, newest first, three buckets at a time, still carry the right closes.
-    let mut pages = vec![];
-    let mut token: Option<String> = None;
-    loop {
-        let extra = token
-            .map(|t| format!("&page_token={t}"))
-            .unwrap_or_default();
-        let page = bars(
-            &app,
-            &format!("{range}&fill=previous&order=desc&limit=3{extra}"),
-        )
+    let (pages, _) = app
+        .all_pages(&format!("{range}&fill=previous&order=desc&limit=3"))
         .await;
-        pages.extend(page["bars"].as_array().unwrap().clone());
-        match page["next_page_token"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => break,
-        }
-    }
     let mut reversed = expected.as_array().unwrap().clone();
     reversed.reverse();
     assert_eq!(pages, reversed);
@@ -300,15 +290,7 @@ async fn gaps_are_left_out_filled_with_nulls_or_with_the_previous_close() {
 
 #[tokio::test]
 async fn bad_parameters_are_400_naming_the_parameter() {
-    let app = TestApp::spawn().await;
-    store_series(
-        &app.db,
-        "AAPL",
-        "2021-11-12T15:00:00Z",
-        Duration::minutes(1),
-        3,
-    )
-    .await;
+    let app = TestApp::with_minute_bars("AAPL", "2021-11-12T15:00:00Z", 3).await;
     for (query, param) in [
         ("", "symbols"),
         ("symbols=", "symbols"),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Duration;
-use common::bars::{Row, bar_json, series, series_of, store, store_series, store_with, utc};
+use common::bars::{Row, bar_json, series, store, store_series_of, store_with, utc};
 use common::{TestApp, api_defaults, expect_problem, serve};
 use serde_json::{Value, json};
 
@@ -85,11 +85,14 @@ async fn pages_yield_every_row_exactly_once_while_rows_arrive() {
 #[tokio::test]
 async fn aggregate_pages_add_up_to_the_whole() {
     let app = TestApp::spawn().await;
-    let rows = series_of(&[
-        ("AAA", "2021-11-12T00:00:00Z", Duration::minutes(5), 600),
-        ("BBB", "2021-11-12T07:00:00Z", Duration::minutes(3), 300),
-    ]);
-    store(&app.db, &rows).await;
+    store_series_of(
+        &app.db,
+        &[
+            ("AAA", "2021-11-12T00:00:00Z", Duration::minutes(5), 600),
+            ("BBB", "2021-11-12T07:00:00Z", Duration::minutes(3), 300),
+        ],
+    )
+    .await;
     for query in [
         "symbols=AAA,BBB&interval=1h",
         "symbols=AAA,BBB&interval=1h&order=desc",
@@ -107,15 +110,7 @@ async fn aggregate_pages_add_up_to_the_whole() {
 
 #[tokio::test]
 async fn forged_foreign_and_other_servers_tokens_are_refused() {
-    let app = TestApp::spawn().await;
-    store_series(
-        &app.db,
-        "AAA",
-        "2021-11-12T00:00:00Z",
-        Duration::minutes(1),
-        10,
-    )
-    .await;
+    let app = TestApp::with_minute_bars("AAA", "2021-11-12T00:00:00Z", 10).await;
     let query = "symbols=AAA&limit=3";
     let (_, page) = app.get_json(&format!("/v1/bars?{query}")).await;
     let token = page["next_page_token"].as_str().unwrap().to_owned();
@@ -285,15 +280,7 @@ async fn exports_stream_every_row_beyond_the_page_size() {
 
 #[tokio::test]
 async fn accept_quality_values_and_order_choose_the_format() {
-    let app = TestApp::spawn().await;
-    store_series(
-        &app.db,
-        "AAA",
-        "2021-11-12T15:00:00Z",
-        Duration::minutes(1),
-        3,
-    )
-    .await;
+    let app = TestApp::with_minute_bars("AAA", "2021-11-12T15:00:00Z", 3).await;
     let path = "/v1/bars?symbols=AAA";
     for (accept, expected) in [
         ("text/csv;q=0.5, application/json", "application/json"),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::TestDb;
+use super::{TestApp, TestDb};
 
 /// One stored bar, as the tests build and expect them.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,12 +136,15 @@ pub fn expected_aggregates(
         .collect()
 }
 
-/// Several [`series`] one after another, each `(symbol, first time, step, count)`.
-pub fn series_of(specs: &[(&str, &str, Duration, i64)]) -> Vec<Row> {
-    specs
+/// Stores several [`series`] one after another (see [`store`]), each
+/// `(symbol, first time, step, count)`, and returns their rows.
+pub async fn store_series_of(db: &TestDb, specs: &[(&str, &str, Duration, i64)]) -> Vec<Row> {
+    let rows: Vec<Row> = specs
         .iter()
         .flat_map(|&(symbol, first, step, count)| series(symbol, utc(first), step, count))
-        .collect()
+        .collect();
+    store(db, &rows).await;
+    rows
 }
 
 /// Stores one [`series`] (see [`store`]) and returns its rows.
@@ -152,7 +155,14 @@ pub async fn store_series(
     step: Duration,
     count: i64,
 ) -> Vec<Row> {
-    let rows = series(symbol, utc(first), step, count);
-    store(db, &rows).await;
-    rows
+    store_series_of(db, &[(symbol, first, step, count)]).await
+}
+
+impl TestApp {
+    /// A server whose table holds `count` minute bars of `symbol` from `first`.
+    pub async fn with_minute_bars(symbol: &str, first: &str, count: i64) -> Self {
+        let app = Self::spawn().await;
+        store_series(&app.db, symbol, first, Duration::minutes(1), count).await;
+        app
+    }
 }

@@ -353,6 +353,11 @@ impl TestApp {
         self.http.get(self.url(path)).send().await.expect("GET")
     }
 
+    /// The body of `GET path` as text, whatever its status.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("text body")
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self.get(path).await;
         let status = response.status().as_u16();
@@ -395,6 +400,16 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         request.send().await.expect("POST")
+    }
+
+    /// Checks that each `GET path` is a 400 problem whose `detail` names `hint` (the
+    /// parameter at fault, or the words that explain it).
+    pub async fn expect_bad_requests(&self, cases: &[(&str, &str)]) {
+        for (path, hint) in cases {
+            let problem = expect_problem(self.get(path).await, 400).await;
+            let detail = answers::detail(&problem);
+            assert!(detail.contains(hint), "{path}: {problem}");
+        }
     }
 
     /// Stores `records` through `POST /insert`, which must accept them all.
