@@ -150,6 +150,43 @@ async fn symbols_is_required_on_bars_and_intervals_match_their_pattern() {
     expect_problem_saying(refused, 400, "interval").await;
 }
 
+/// Every `$ref` in a JSON value.
+fn references(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                found.push(target.clone());
+            }
+            map.values().for_each(|v| references(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_in_the_document_names_a_schema_it_holds() {
+    let app = TestApp::spawn().await;
+    let (_, document) = app.get_json("/openapi.json").await;
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    // The shared answers and refusals name their schemas; the bars' values are one schema
+    // that the bar types and the insert record build on.
+    for name in ["BarsPage", "Snapshots", "DailyBars", "Problem", "BarValues"] {
+        let target = format!("#/components/schemas/{name}");
+        assert!(found.contains(&target), "{target} is never referred to");
+    }
+    for target in found {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{target} is not a schema reference"));
+        assert!(
+            document["components"]["schemas"].get(name).is_some(),
+            "{target} names no schema of the document"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_long_request_target_is_a_414_problem() {
     let app = TestApp::spawn().await;
