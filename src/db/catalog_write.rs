@@ -161,7 +161,7 @@ async fn merge_days(
             &col(|a| a.open),
             &col(|a| a.high),
             &col(|a| a.low),
-            &col(|a| a.close),
+            &col(|a| a.last.price_close),
             &volumes,
             &counts,
             &col(|a| a.last.price_open),

@@ -20,7 +20,6 @@ pub struct DayAgg {
     pub open: Option<f64>,
     pub high: Option<f64>,
     pub low: Option<f64>,
-    pub close: Option<f64>,
     pub volume: Option<i64>,
     pub bars: i64,
     /// Summed trade counts.
@@ -28,7 +27,7 @@ pub struct DayAgg {
     /// The day's vwap as its two sums: vwap × volume and volume, over bars with both.
     pub vwap_notional: Option<f64>,
     pub vwap_volume: Option<i64>,
-    /// The last bar's values (its close is `close`): the latest bar of the symbol when
+    /// The last bar's values, whose close is the day's: the latest bar of the symbol when
     /// this is its newest day.
     pub last: BarValues,
 }
@@ -42,7 +41,6 @@ impl DayAgg {
             open: v.price_open,
             high: v.price_high,
             low: v.price_low,
-            close: v.price_close,
             volume: v.trading_volume,
             bars: 1,
             trade_count: v.trade_count,
@@ -61,7 +59,6 @@ impl DayAgg {
         }
         if other.last_time >= self.last_time {
             self.last_time = other.last_time;
-            self.close = other.close;
             self.last = other.last;
         }
         // As SQL's max/min/sum: nulls are skipped, all-null stays null.
@@ -224,7 +221,14 @@ mod tests {
         let (symbol, day, agg) = days[1];
         assert_eq!((symbol, day.to_string()), ("AAPL", "2021-11-12".into()));
         assert_eq!(
-            (agg.open, agg.high, agg.low, agg.close, agg.volume, agg.bars),
+            (
+                agg.open,
+                agg.high,
+                agg.low,
+                agg.last.price_close,
+                agg.volume,
+                agg.bars
+            ),
             (Some(1.0), Some(9.0), Some(0.5), Some(5.0), Some(15), 3)
         );
         assert_eq!(
